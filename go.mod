@@ -1,0 +1,3 @@
+module github.com/distkv-go/distkv
+
+go 1.26
