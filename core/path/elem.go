@@ -463,3 +463,8 @@ func parseTyped(t string) (any, error) {
 	}
 	return v, nil
 }
+
+// ElemFromEncoded wraps the canonical encoding of one element, as taken
+// from Elem.Encoded or a Path. It does not check enc: a store that keeps
+// element encodings uses it to hand them back out.
+func ElemFromEncoded(enc string) Elem { return Elem{enc} }

@@ -1,0 +1,180 @@
+package tree
+
+import (
+	"hash/maphash"
+	"slices"
+
+	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/path"
+)
+
+// entry is one node of the tree. It is 64 bytes: the name and the value
+// share one string, the newest chain link is inline, and children live in
+// a table of pointers, so a million small entries fit in about 110 MB.
+type entry struct {
+	data    string // name encoding, then the raw msgpack value (if any)
+	nameLen uint32
+	flags   uint32
+	node    *chain.Node  // newest link of the chain; nil: never set
+	tick    uint64       // its tick
+	prev    *chain.Chain // older links; nil if none
+	tock    uint64
+	kids    *children
+}
+
+const hasValue = 1 << 0
+
+func (e *entry) name() string { return e.data[:e.nameLen] }
+
+func (e *entry) elem() path.Elem { return path.ElemFromEncoded(e.name()) }
+
+func (e *entry) value() (string, bool) {
+	return e.data[e.nameLen:], e.flags&hasValue != 0
+}
+
+func (e *entry) setValue(v string, ok bool) {
+	if ok {
+		e.data = e.name() + v
+		e.flags |= hasValue
+	} else {
+		e.data = e.name()
+		e.flags &^= hasValue
+	}
+}
+
+// chained reports whether the entry was ever set (it has a chain).
+func (e *entry) chained() bool { return e.node != nil }
+
+func (e *entry) head() chain.Link { return chain.Link{Node: e.node, Tick: e.tick} }
+
+func (e *entry) older() chain.Chain {
+	if e.prev == nil {
+		return nil
+	}
+	return *e.prev
+}
+
+// chain returns the full chain (allocates).
+func (e *entry) chain() chain.Chain {
+	if e.node == nil {
+		return nil
+	}
+	return append(chain.Chain{e.head()}, e.older()...)
+}
+
+func (e *entry) setChain(c chain.Chain) {
+	if len(c) == 0 {
+		e.node, e.tick, e.prev = nil, 0, nil
+		return
+	}
+	e.node, e.tick = c[0].Node, c[0].Tick
+	if len(c) > 1 {
+		rest := slices.Clip(c[1:])
+		e.prev = &rest
+	} else {
+		e.prev = nil
+	}
+}
+
+// children is an open-addressing hash table of entries keyed by name, with
+// linear probing. A sorted list is built on demand for walks and cached
+// until the set of children changes.
+type children struct {
+	slots  []*entry // len is a power of two
+	n      int
+	sorted []*entry
+}
+
+var seed = maphash.MakeSeed()
+
+func (c *children) find(name string) *entry {
+	if c == nil {
+		return nil
+	}
+	mask := uint64(len(c.slots) - 1)
+	for i := maphash.String(seed, name) & mask; ; i = (i + 1) & mask {
+		e := c.slots[i]
+		if e == nil || e.name() == name {
+			return e
+		}
+	}
+}
+
+func (c *children) insert(e *entry) {
+	if (c.n+1)*4 > len(c.slots)*3 {
+		c.grow()
+	}
+	c.put(e)
+	c.n++
+	c.sorted = nil
+}
+
+func (c *children) put(e *entry) {
+	mask := uint64(len(c.slots) - 1)
+	i := maphash.String(seed, e.name()) & mask
+	for c.slots[i] != nil {
+		i = (i + 1) & mask
+	}
+	c.slots[i] = e
+}
+
+func (c *children) grow() {
+	old := c.slots
+	size := 4
+	if len(old) > 0 {
+		size = len(old) * 2
+	}
+	c.slots = make([]*entry, size)
+	for _, e := range old {
+		if e != nil {
+			c.put(e)
+		}
+	}
+}
+
+// remove deletes the child called name, shifting later probes back so
+// that lookups stay correct without tombstones.
+func (c *children) remove(name string) {
+	mask := uint64(len(c.slots) - 1)
+	i := maphash.String(seed, name) & mask
+	for {
+		e := c.slots[i]
+		if e == nil {
+			return
+		}
+		if e.name() == name {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	c.slots[i] = nil
+	c.n--
+	c.sorted = nil
+	for j := (i + 1) & mask; c.slots[j] != nil; j = (j + 1) & mask {
+		e := c.slots[j]
+		home := maphash.String(seed, e.name()) & mask
+		// Move e into the hole at i if its home slot is not in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			c.slots[i], c.slots[j] = e, nil
+			i = j
+		}
+	}
+}
+
+// ordered returns the children sorted by path.CompareElem (cached).
+func (c *children) ordered() []*entry {
+	if c == nil {
+		return nil
+	}
+	if c.sorted == nil {
+		s := make([]*entry, 0, c.n)
+		for _, e := range c.slots {
+			if e != nil {
+				s = append(s, e)
+			}
+		}
+		slices.SortFunc(s, func(a, b *entry) int { return path.CompareElem(a.elem(), b.elem()) })
+		c.sorted = s
+	}
+	return c.sorted
+}

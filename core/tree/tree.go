@@ -1,0 +1,366 @@
+package tree
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/path"
+)
+
+// Config configures a Tree.
+type Config struct {
+	// Node is the name of this server: local changes are its ticks.
+	Node string
+	// ChainLength bounds how many links a chain keeps (default 5).
+	ChainLength int
+	// Equal compares two raw values; it decides "changed" and `prev`
+	// preconditions. Default: byte equality.
+	Equal func(a, b string) bool
+}
+
+// Tree is the in-memory store of one server. It is safe for concurrent
+// use: reads share a lock, changes take it exclusively, and watch
+// callbacks run while it is held (so they see changes in order).
+type Tree struct {
+	mu       sync.RWMutex // protects the fields below
+	root     entry
+	reg      chain.Registry
+	self     *chain.Node
+	tick     uint64 // this node's last tick
+	tock     uint64 // the highest tock seen
+	chainLen int
+	equal    func(a, b string) bool
+	watches  watches
+	values   int // entries that hold a value
+}
+
+// New returns an empty tree.
+func New(cfg Config) *Tree {
+	if cfg.ChainLength <= 0 {
+		cfg.ChainLength = 5
+	}
+	if cfg.Equal == nil {
+		cfg.Equal = func(a, b string) bool { return a == b }
+	}
+	t := &Tree{chainLen: cfg.ChainLength, equal: cfg.Equal}
+	t.self = t.reg.Node(cfg.Node)
+	return t
+}
+
+// Errors of preconditions; a *ConflictError wraps one of them.
+var (
+	ErrExists   = errors.New("entry already exists")
+	ErrNotFound = errors.New("entry does not exist")
+	ErrChain    = errors.New("entry was changed meanwhile")
+	ErrPrev     = errors.New("entry does not have the expected value")
+	ErrRoot     = errors.New("the root entry cannot be deleted")
+)
+
+// ConflictError is a failed precondition of Set or Delete.
+type ConflictError struct {
+	Path path.Path
+	Err  error  // one of the sentinels above
+	Have string // what the entry holds, for the message
+	Want string // what the caller expected
+}
+
+func (e *ConflictError) Error() string {
+	msg := fmt.Sprintf("%v at %v", e.Err, e.Path)
+	if e.Have != "" || e.Want != "" {
+		msg += fmt.Sprintf(": it is %s, not %s", e.Have, e.Want)
+	}
+	return msg
+}
+
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// Item is an entry as it was at one moment. All fields are immutable and
+// may be kept.
+type Item struct {
+	Path     path.Path
+	Value    string // raw msgpack, if HasValue
+	HasValue bool
+	Head     chain.Link  // newest change; Head.Node is nil for an entry never set
+	Older    chain.Chain // the links after Head (shared: do not modify)
+	Tock     uint64
+}
+
+// Chain returns the full chain (allocates).
+func (it *Item) Chain() chain.Chain {
+	if it.Head.Node == nil {
+		return nil
+	}
+	return append(chain.Chain{it.Head}, it.Older...)
+}
+
+func (t *Tree) item(p path.Path, e *entry) Item {
+	v, ok := e.value()
+	return Item{Path: p, Value: v, HasValue: ok, Head: e.head(), Older: e.older(), Tock: e.tock}
+}
+
+// Node returns this server's node.
+func (t *Tree) Node() *chain.Node { return t.self }
+
+// Ticks returns this node's last tick and the highest tock seen.
+func (t *Tree) Ticks() (tick, tock uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.tick, t.tock
+}
+
+// Tock returns the highest tock seen.
+func (t *Tree) Tock() uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.tock
+}
+
+// SeeTock raises the tock to at least v (Lamport clock).
+func (t *Tree) SeeTock(v uint64) {
+	t.mu.Lock()
+	t.tock = max(t.tock, v)
+	t.mu.Unlock()
+}
+
+// Len returns the number of entries that hold a value.
+func (t *Tree) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.values
+}
+
+// lookup finds the entry at p, or nil.
+func (t *Tree) lookup(p path.Path) *entry {
+	e := &t.root
+	for el := range p.Elems() {
+		if e = e.kids.find(el.Encoded()); e == nil {
+			return nil
+		}
+	}
+	return e
+}
+
+// create finds or makes the entry at p.
+func (t *Tree) create(p path.Path) *entry {
+	e := &t.root
+	for el := range p.Elems() {
+		c := e.kids.find(el.Encoded())
+		if c == nil {
+			name := el.Encoded()
+			c = &entry{data: name, nameLen: uint32(len(name))}
+			if e.kids == nil {
+				e.kids = &children{}
+			}
+			e.kids.insert(c)
+		}
+		e = c
+	}
+	return e
+}
+
+// Get returns the entry at p. ok is false when there is no entry at all;
+// an entry without a value (deleted, or only a parent of others) is
+// returned with HasValue false.
+func (t *Tree) Get(p path.Path) (it Item, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e := t.lookup(p)
+	if e == nil {
+		return Item{Path: p}, false
+	}
+	return t.item(p, e), true
+}
+
+// Cond is a precondition of a local change.
+type Cond struct {
+	// MustBeNew: the entry must not hold a value.
+	MustBeNew bool
+	// Chain: the entry's newest change must be this one (node and tick).
+	Chain *Want
+	// Prev: the entry's value must equal this raw value ("" with HasPrev
+	// false: no condition).
+	Prev    string
+	HasPrev bool
+	// Idem: if the value is already equal, change nothing (no new tick).
+	Idem bool
+}
+
+// Want names a change by node name and tick, as a client sends it.
+type Want struct {
+	Node string
+	Tick uint64
+}
+
+// Result tells what a local change did.
+type Result struct {
+	Changed bool   // the value differs from before (or the entry was deleted)
+	Prev    string // the old value, if HasPrev
+	HasPrev bool
+	Item    Item // the entry after the change
+}
+
+func (t *Tree) check(p path.Path, e *entry, c Cond) error {
+	old, had := "", false
+	if e != nil {
+		old, had = e.value()
+	}
+	if c.MustBeNew && had {
+		return &ConflictError{Path: p, Err: ErrExists}
+	}
+	if c.Chain != nil {
+		if !had {
+			return &ConflictError{Path: p, Err: ErrNotFound}
+		}
+		if e.node.Name != c.Chain.Node || e.tick != c.Chain.Tick {
+			return &ConflictError{Path: p, Err: ErrChain,
+				Have: e.head().String(), Want: fmt.Sprintf("%s@%d", c.Chain.Node, c.Chain.Tick)}
+		}
+	}
+	if c.HasPrev && (!had || !t.equal(old, c.Prev)) {
+		return &ConflictError{Path: p, Err: ErrPrev}
+	}
+	return nil
+}
+
+// Set stores value (raw msgpack, already validated) at p as a new change
+// of this node, if the precondition holds.
+func (t *Tree) Set(p path.Path, value string, c Cond) (Result, error) {
+	return t.change(p, value, true, c)
+}
+
+// Delete removes the value at p as a new change of this node. The entry
+// keeps its chain (a tombstone), so that the deletion can replicate. An
+// entry that never held a value is left alone.
+func (t *Tree) Delete(p path.Path, c Cond) (Result, error) {
+	if p.IsRoot() {
+		return Result{}, ErrRoot
+	}
+	return t.change(p, "", false, c)
+}
+
+func (t *Tree) change(p path.Path, value string, set bool, c Cond) (Result, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.lookup(p)
+	if err := t.check(p, e, c); err != nil {
+		return Result{}, err
+	}
+	var res Result
+	if e != nil {
+		res.Prev, res.HasPrev = e.value()
+	}
+	switch {
+	case set:
+		res.Changed = !res.HasPrev || !t.equal(res.Prev, value)
+		if c.Idem && !res.Changed {
+			res.Item = t.item(p, e)
+			return res, nil
+		}
+	default:
+		if e == nil || !e.chained() {
+			return Result{Item: Item{Path: p}}, nil
+		}
+		res.Changed = res.HasPrev
+	}
+	if e == nil {
+		e = t.create(p)
+	}
+	t.tick++
+	t.tock++
+	c2 := e.chain().Extend(t.self, t.tick, t.chainLen)
+	t.store(e, value, set, c2, t.tock)
+	res.Item = t.item(p, e)
+	t.notify(&res.Item)
+	return res, nil
+}
+
+// store writes a new state into e, keeping the value count right.
+func (t *Tree) store(e *entry, value string, ok bool, c chain.Chain, tock uint64) {
+	if _, had := e.value(); had != ok {
+		if ok {
+			t.values++
+		} else {
+			t.values--
+		}
+	}
+	e.setValue(value, ok)
+	e.setChain(c)
+	e.tock = tock
+}
+
+// Update is a change made elsewhere (another node, or a log being
+// loaded): the state an entry had after it.
+type Update struct {
+	Path     path.Path
+	Value    string
+	HasValue bool
+	Chain    []Link // newest first, by node name
+	Tock     uint64
+}
+
+// Link names a chain link by node name, as updates carry it.
+type Link struct {
+	Node string
+	Tick uint64
+}
+
+// Outcome tells what Apply did with an update.
+type Outcome int
+
+// The outcomes of Apply.
+const (
+	Applied   Outcome = iota // the entry now holds the update
+	Stale                    // the entry already holds this change or a later one
+	Lost                     // a concurrent change won the conflict; the update was dropped
+	Overruled                // the update won a conflict and replaced a concurrent change
+)
+
+var outcomeNames = [...]string{"applied", "stale", "lost", "overruled"}
+
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// Apply merges an update by the chain rules: newer changes replace older
+// ones, stale ones are ignored, and conflicts go to the same winner on
+// every node (see chain.Wins). It raises this node's tick when the update
+// holds one of its own changes (a log being loaded).
+func (t *Tree) Apply(u Update) (Outcome, error) {
+	if len(u.Chain) == 0 {
+		return Stale, errors.New("an update needs a chain")
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	in := make(chain.Chain, 0, len(u.Chain))
+	for _, l := range u.Chain {
+		n := t.reg.Node(l.Node)
+		if n == t.self {
+			t.tick = max(t.tick, l.Tick)
+		}
+		in = append(in, chain.Link{Node: n, Tick: l.Tick})
+	}
+	t.tock = max(t.tock, u.Tock)
+	e := t.lookup(u.Path)
+	var have chain.Chain
+	var haveTock uint64
+	if e != nil {
+		have, haveTock = e.chain(), e.tock
+	}
+	outcome := Applied
+	switch chain.Compare(have, in) {
+	case chain.Same, chain.Older:
+		return Stale, nil
+	case chain.Conflict:
+		if !chain.Wins(haveTock, have, u.Tock, in) {
+			return Lost, nil
+		}
+		outcome = Overruled
+	}
+	if e == nil {
+		e = t.create(u.Path)
+	}
+	t.store(e, u.Value, u.HasValue, in, u.Tock)
+	it := t.item(u.Path, e)
+	t.notify(&it)
+	return outcome, nil
+}

@@ -1,0 +1,328 @@
+package tree
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/distkv-go/distkv/core/path"
+)
+
+func mustSet(t *testing.T, tr *Tree, p string, v string, c Cond) Result {
+	t.Helper()
+	res, err := tr.Set(path.P(p), v, c)
+	if err != nil {
+		t.Fatalf("set %s: %v", p, err)
+	}
+	return res
+}
+
+func TestSetGetDelete(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	r := mustSet(t, tr, "one.two", "\x01", Cond{})
+	if !r.Changed || r.HasPrev || r.Item.Head.Tick != 1 || r.Item.Tock != 1 {
+		t.Fatalf("first set: %+v", r)
+	}
+	r = mustSet(t, tr, "one.two", "\x02", Cond{})
+	if !r.Changed || r.Prev != "\x01" || r.Item.Head.Tick != 2 {
+		t.Fatalf("overwrite: %+v", r)
+	}
+	// Same value: not changed, but a new tick, unless idem.
+	r = mustSet(t, tr, "one.two", "\x02", Cond{})
+	if r.Changed || r.Item.Head.Tick != 3 {
+		t.Fatalf("same value: %+v", r)
+	}
+	r = mustSet(t, tr, "one.two", "\x02", Cond{Idem: true})
+	if r.Changed || r.Item.Head.Tick != 3 {
+		t.Fatalf("idem: %+v", r)
+	}
+	it, ok := tr.Get(path.P("one.two"))
+	if !ok || !it.HasValue || it.Value != "\x02" || it.Head.Node.Name != "a" {
+		t.Fatalf("get: %+v", it)
+	}
+	// The parent exists but holds no value.
+	if it, ok := tr.Get(path.P("one")); !ok || it.HasValue {
+		t.Fatalf("parent: %+v %v", it, ok)
+	}
+	if _, ok := tr.Get(path.P("nope")); ok {
+		t.Fatal("missing entry found")
+	}
+	if tr.Len() != 1 {
+		t.Fatalf("Len %d", tr.Len())
+	}
+	r, err := tr.Delete(path.P("one.two"), Cond{})
+	if err != nil || !r.Changed || r.Prev != "\x02" || r.Item.HasValue || r.Item.Head.Tick != 4 {
+		t.Fatalf("delete: %+v %v", r, err)
+	}
+	// The tombstone keeps the chain.
+	if it, ok := tr.Get(path.P("one.two")); !ok || it.HasValue || it.Head.Tick != 4 {
+		t.Fatalf("tombstone: %+v", it)
+	}
+	// Deleting again takes a new tick; deleting what never was does nothing.
+	if r, _ := tr.Delete(path.P("one.two"), Cond{}); r.Changed || r.Item.Head.Tick != 5 {
+		t.Fatalf("delete again: %+v", r)
+	}
+	if r, _ := tr.Delete(path.P("never"), Cond{}); r.Changed || r.Item.Head.Node != nil {
+		t.Fatalf("delete missing: %+v", r)
+	}
+	if _, err := tr.Delete(path.Root, Cond{}); !errors.Is(err, ErrRoot) {
+		t.Fatalf("delete root: %v", err)
+	}
+	if tr.Len() != 0 {
+		t.Fatalf("Len %d", tr.Len())
+	}
+}
+
+func TestPreconditions(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	mustSet(t, tr, "x", "\x01", Cond{})
+	cases := []struct {
+		name string
+		cond Cond
+		want error
+	}{
+		{"new on existing", Cond{MustBeNew: true}, ErrExists},
+		{"stale chain", Cond{Chain: &Want{Node: "a", Tick: 0}}, ErrChain},
+		{"other node", Cond{Chain: &Want{Node: "b", Tick: 1}}, ErrChain},
+		{"right chain", Cond{Chain: &Want{Node: "a", Tick: 1}}, nil},
+		{"wrong prev", Cond{Prev: "\x07", HasPrev: true}, ErrPrev},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := tr.Set(path.P("x"), "\x02", c.cond)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			var ce *ConflictError
+			if c.want != nil && (!errors.As(err, &ce) || ce.Path != path.P("x")) {
+				t.Fatalf("not a ConflictError with the path: %v", err)
+			}
+		})
+	}
+	if _, err := tr.Set(path.P("y"), "\x01", Cond{Chain: &Want{Node: "a", Tick: 1}}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("chain on a new entry: %v", err)
+	}
+	if _, err := tr.Set(path.P("y"), "\x01", Cond{MustBeNew: true}); err != nil {
+		t.Fatalf("new: %v", err)
+	}
+	if _, err := tr.Set(path.P("y"), "\x03", Cond{Prev: "\x01", HasPrev: true}); err != nil {
+		t.Fatalf("right prev: %v", err)
+	}
+}
+
+func TestChildrenTable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var c children
+	model := map[string]bool{}
+	for i := range 20000 {
+		name := fmt.Sprintf("k%d", rng.IntN(3000))
+		if model[name] && i%3 == 0 {
+			c.remove(name)
+			delete(model, name)
+		} else if !model[name] {
+			c.insert(&entry{data: name, nameLen: uint32(len(name))})
+			model[name] = true
+		}
+	}
+	if c.n != len(model) {
+		t.Fatalf("n %d, want %d", c.n, len(model))
+	}
+	for i := range 3000 {
+		name := fmt.Sprintf("k%d", i)
+		if (c.find(name) != nil) != model[name] {
+			t.Fatalf("find(%s) disagrees with the model", name)
+		}
+	}
+}
+
+// collect walks with the given batch size and returns the item paths.
+func collect(tr *Tree, prefix path.Path, opt WalkOptions) []string {
+	var out []string
+	tr.Walk(prefix, opt, func(items []Item) bool {
+		for _, it := range items {
+			out = append(out, it.Path.String())
+		}
+		return true
+	})
+	return out
+}
+
+func TestWalk(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	for _, p := range []string{":", "a", "a.b.c", "a.b.d", "e", "new.deep", "zz", "a:5", ":n.auth", "a.b.c.x"} {
+		mustSet(t, tr, p, "\x01", Cond{})
+	}
+	tr.Delete(path.P("e"), Cond{})
+	all := collect(tr, path.Root, WalkOptions{MaxDepth: -1})
+	want := []string{":", ":n.auth", "a", "a:5", "a.b.c", "a.b.c.x", "a.b.d", "new.deep", "zz"}
+	if !slices.Equal(all, want) {
+		t.Fatalf("walk:\n got %v\nwant %v", all, want)
+	}
+	// Every batch size gives the same walk.
+	for batch := 1; batch <= 5; batch++ {
+		if got := collect(tr, path.Root, WalkOptions{MaxDepth: -1, Batch: batch}); !slices.Equal(got, want) {
+			t.Fatalf("batch %d: %v", batch, got)
+		}
+	}
+	if got := collect(tr, path.Root, WalkOptions{MaxDepth: -1, SkipSystem: true}); slices.Contains(got, ":n.auth") {
+		t.Fatalf("SkipSystem: %v", got)
+	}
+	if got := collect(tr, path.P("a"), WalkOptions{MinDepth: 1, MaxDepth: 2, Which: All}); !slices.Equal(got, []string{"a:5", "a.b", "a.b.c", "a.b.d"}) {
+		t.Fatalf("depth 1..2 with empty: %v", got)
+	}
+	if got := collect(tr, path.Root, WalkOptions{MaxDepth: 1, Which: Chained}); !slices.Equal(got, []string{":", "a", "e", "zz"}) {
+		t.Fatalf("chained: %v", got)
+	}
+	if got := collect(tr, path.P("missing"), WalkOptions{MaxDepth: -1}); len(got) != 0 {
+		t.Fatalf("missing prefix: %v", got)
+	}
+}
+
+// TestWalkWhileChanging changes the tree between batches: every entry
+// that exists throughout is reported exactly once, in order.
+func TestWalkWhileChanging(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	tr := New(Config{Node: "a"})
+	stable := map[string]bool{}
+	for i := range 500 {
+		p := fmt.Sprintf("s.k%d.v%d", i%37, i)
+		mustSet(t, tr, p, "\x01", Cond{})
+		stable[path.P(p).String()] = true
+	}
+	var got []path.Path
+	tr.Walk(path.Root, WalkOptions{MaxDepth: -1, Batch: 7}, func(items []Item) bool {
+		for _, it := range items {
+			got = append(got, it.Path)
+		}
+		for range 5 { // churn: new entries and deletions of others
+			mustSet(t, tr, fmt.Sprintf("s.k%d.x%d", rng.IntN(40), rng.IntN(1000)), "\x02", Cond{})
+			tr.Delete(path.P(fmt.Sprintf("s.k%d.x%d", rng.IntN(40), rng.IntN(1000))), Cond{})
+		}
+		return true
+	})
+	if !slices.IsSortedFunc(got, path.Compare) {
+		t.Fatal("walk not in order")
+	}
+	seen := map[string]int{}
+	for _, p := range got {
+		seen[p.String()]++
+	}
+	for p := range stable {
+		if seen[p] != 1 {
+			t.Fatalf("%s reported %d times", p, seen[p])
+		}
+	}
+}
+
+func TestWatch(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	mustSet(t, tr, "w.old", "\x01", Cond{})
+	var seen []string
+	before, cancel := tr.Watch(path.P("w"), func(it *Item) {
+		seen = append(seen, fmt.Sprintf("%v=%v", it.Path, it.HasValue))
+	})
+	mustSet(t, tr, "w.a.b", "\x01", Cond{})
+	mustSet(t, tr, "other", "\x01", Cond{})
+	mustSet(t, tr, "w", "\x01", Cond{})
+	tr.Delete(path.P("w.a.b"), Cond{})
+	if want := []string{"w.a.b=true", "w=true", "w.a.b=false"}; !slices.Equal(seen, want) {
+		t.Fatalf("seen %v", seen)
+	}
+	// A walk limited by the watch's tock shows only the state before it.
+	if got := collect(tr, path.P("w"), WalkOptions{MaxDepth: -1, Which: Chained, Before: before}); !slices.Equal(got, []string{"w.old"}) {
+		t.Fatalf("walk before: %v", got)
+	}
+	cancel()
+	mustSet(t, tr, "w.c", "\x01", Cond{})
+	if len(seen) != 3 {
+		t.Fatal("cancelled watch still called")
+	}
+}
+
+// TestApplyConverges feeds the same concurrent changes to trees in
+// different orders: they end up identical, values and chains.
+func TestApplyConverges(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	nodes := []*Tree{New(Config{Node: "a"}), New(Config{Node: "b"}), New(Config{Node: "c"})}
+	var updates []Update
+	for range 300 {
+		src := nodes[rng.IntN(3)]
+		p := path.P(fmt.Sprintf("k%d", rng.IntN(10)))
+		var res Result
+		if rng.IntN(4) == 0 {
+			res, _ = src.Delete(p, Cond{})
+		} else {
+			res = mustSet(t, src, p.String(), string(rune('a'+rng.IntN(26))), Cond{})
+		}
+		if res.Item.Head.Node == nil {
+			continue
+		}
+		u := Update{Path: p, Value: res.Item.Value, HasValue: res.Item.HasValue, Tock: res.Item.Tock}
+		for _, l := range res.Item.Chain() {
+			u.Chain = append(u.Chain, Link{Node: l.Node.Name, Tick: l.Tick})
+		}
+		updates = append(updates, u)
+		// Sometimes a node hears of a change right away, like replication.
+		if rng.IntN(2) == 0 {
+			nodes[rng.IntN(3)].Apply(u)
+		}
+	}
+	final := make([]map[string]string, 3)
+	for i, n := range nodes {
+		order := slices.Clone(updates)
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for _, u := range order {
+			if _, err := n.Apply(u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		final[i] = map[string]string{}
+		n.Walk(path.Root, WalkOptions{MaxDepth: -1, Which: Chained}, func(items []Item) bool {
+			for _, it := range items {
+				final[i][it.Path.String()] = fmt.Sprintf("%q %v %v", it.Value, it.HasValue, it.Chain())
+			}
+			return true
+		})
+	}
+	for i := 1; i < 3; i++ {
+		for k, v := range final[0] {
+			if final[i][k] != v {
+				t.Fatalf("node %d differs at %s: %s vs %s", i, k, final[i][k], v)
+			}
+		}
+		if len(final[i]) != len(final[0]) {
+			t.Fatalf("node %d has %d entries, node 0 %d", i, len(final[i]), len(final[0]))
+		}
+	}
+}
+
+func BenchmarkSet(b *testing.B) {
+	tr := New(Config{Node: "a"})
+	paths := make([]path.Path, 1000)
+	for i := range paths {
+		paths[i] = path.Must("bench", fmt.Sprintf("key%d", i))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tr.Set(paths[i%len(paths)], "\xa3abc", Cond{})
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	tr := New(Config{Node: "a"})
+	paths := make([]path.Path, 1000)
+	for i := range paths {
+		paths[i] = path.Must("bench", fmt.Sprintf("key%d", i))
+		tr.Set(paths[i], "\xa3abc", Cond{})
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tr.Get(paths[i%len(paths)])
+	}
+}

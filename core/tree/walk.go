@@ -1,0 +1,134 @@
+package tree
+
+import (
+	"github.com/distkv-go/distkv/core/path"
+)
+
+// Which entries a walk reports.
+type Which int
+
+// The selections of WalkOptions.Which.
+const (
+	Values  Which = iota // entries that hold a value
+	Chained              // entries ever set: values and tombstones (what a save needs)
+	All                  // every entry, also those that only hold others
+)
+
+// WalkOptions select what Walk reports.
+type WalkOptions struct {
+	Which Which
+	// MinDepth and MaxDepth limit the depth below the prefix (the prefix
+	// itself is depth 0). MaxDepth < 0 means no limit.
+	MinDepth, MaxDepth int
+	// Before, if not 0, skips entries whose tock is Before or later (a
+	// watch sends those as changes).
+	Before uint64
+	// SkipSystem skips the None subtree when walking from the root.
+	SkipSystem bool
+	// Batch is the most items handed over at once (default 256).
+	Batch int
+}
+
+// Walk reports the entries under prefix in path order (see path.Compare),
+// depth first, parents before children. It collects up to opt.Batch items
+// under the read lock, then releases it and calls fn, so fn may block
+// without stalling writers; fn must not keep the slice. Walk stops when fn
+// returns false. Each item is a consistent state of its entry, but the
+// tree may change between batches.
+func (t *Tree) Walk(prefix path.Path, opt WalkOptions, fn func([]Item) bool) {
+	if opt.Batch <= 0 {
+		opt.Batch = 256
+	}
+	w := walker{t: t, opt: opt, prefix: prefix, batch: make([]Item, 0, opt.Batch)}
+	resume, resuming := path.Root, false
+	for {
+		w.batch = w.batch[:0]
+		t.mu.RLock()
+		done := true
+		if e := t.lookup(prefix); e != nil {
+			done = w.visit(e, path.Root, 0, resume, resuming)
+		}
+		t.mu.RUnlock()
+		if len(w.batch) > 0 {
+			resume, resuming = w.last, true
+			if !fn(w.batch) {
+				return
+			}
+		}
+		if done {
+			return
+		}
+	}
+}
+
+type walker struct {
+	t      *Tree
+	opt    WalkOptions
+	prefix path.Path
+	batch  []Item
+	last   path.Path // relative path of the last item collected
+}
+
+func (w *walker) wants(e *entry, depth int) bool {
+	if depth < w.opt.MinDepth {
+		return false
+	}
+	if w.opt.Before != 0 && e.tock >= w.opt.Before && e.chained() {
+		return false
+	}
+	switch w.opt.Which {
+	case Values:
+		_, ok := e.value()
+		return ok
+	case Chained:
+		return e.chained()
+	}
+	return true
+}
+
+// visit walks e (at rel below the prefix). While resuming, it skips
+// everything up to and including the path after. It returns false when
+// the batch filled up before the subtree was done.
+func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resuming bool) bool {
+	if !resuming && w.wants(e, depth) {
+		if len(w.batch) == cap(w.batch) {
+			return false
+		}
+		w.batch = append(w.batch, w.t.item(w.prefix.Join(rel), e))
+		w.last = rel
+	}
+	if w.opt.MaxDepth >= 0 && depth >= w.opt.MaxDepth {
+		return true
+	}
+	kids := e.kids.ordered()
+	start := 0
+	if resuming && !after.IsRoot() {
+		// Continue inside the child on the resume path, then after it.
+		first, rest := after.Split()
+		lo, hi := 0, len(kids)
+		for lo < hi {
+			m := (lo + hi) / 2
+			if path.CompareElem(kids[m].elem(), first) < 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		start = lo
+		if start < len(kids) && kids[start].name() == first.Encoded() {
+			if !w.visit(kids[start], rel.Child(first), depth+1, rest, true) {
+				return false
+			}
+			start++
+		}
+	}
+	for _, k := range kids[start:] {
+		if depth == 0 && w.opt.SkipSystem && w.prefix.IsRoot() && k.name() == "\xc0" {
+			continue
+		}
+		if !w.visit(k, rel.Child(k.elem()), depth+1, path.Root, false) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,75 @@
+package tree
+
+import (
+	"github.com/distkv-go/distkv/core/path"
+)
+
+// watches maps a watched prefix (its encoding) to its watchers.
+type watches struct {
+	byPrefix map[string][]*watcher
+	n        int
+}
+
+type watcher struct {
+	prefix path.Path
+	fn     func(*Item)
+}
+
+// Watch calls fn for every change at or below prefix, from now on, until
+// cancel is called. fn runs while the tree is locked, in the order of the
+// changes: it must not block and must not call the tree; it may keep the
+// Item. Watch returns the tock as of registration: every change fn will see
+// has a higher tock, so a walk with Before set to it sends each entry at
+// most once (either in the walk or to fn).
+func (t *Tree) Watch(prefix path.Path, fn func(*Item)) (tock uint64, cancel func()) {
+	w := &watcher{prefix: prefix, fn: fn}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.watches.byPrefix == nil {
+		t.watches.byPrefix = make(map[string][]*watcher)
+	}
+	k := prefix.Encoded()
+	t.watches.byPrefix[k] = append(t.watches.byPrefix[k], w)
+	t.watches.n++
+	// The next change gets tock+1; entries at tock or below are state.
+	return t.tock + 1, func() { t.unwatch(w) }
+}
+
+func (t *Tree) unwatch(w *watcher) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := w.prefix.Encoded()
+	ws := t.watches.byPrefix[k]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i:i], ws[i+1:]...)
+			t.watches.n--
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(t.watches.byPrefix, k)
+	} else {
+		t.watches.byPrefix[k] = ws
+	}
+}
+
+// notify hands a change to the watchers of every prefix of its path.
+// The tree is locked.
+func (t *Tree) notify(it *Item) {
+	if t.watches.n == 0 {
+		return
+	}
+	enc := it.Path.Encoded()
+	call := func(k string) {
+		for _, w := range t.watches.byPrefix[k] {
+			w.fn(it)
+		}
+	}
+	call("")
+	n := 0
+	for el := range it.Path.Elems() {
+		n += len(el.Encoded())
+		call(enc[:n])
+	}
+}
