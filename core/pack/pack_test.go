@@ -184,3 +184,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestFoundByValueTests(t *testing.T) {
+	if v, _ := Decode([]byte{0xd4, 0x02, 0x05}); v != int64(5) {
+		t.Errorf("small ext 2: %#v", v)
+	}
+	if _, err := Append(nil, Ext{Type: ExtBigInt}); err == nil {
+		t.Error("empty ext 2 encoded")
+	}
+	m := map[string]any{"b": 1, "a": 2, "c": 3}
+	first, _ := Append(nil, m)
+	for range 20 {
+		if again, _ := Append(nil, m); !bytes.Equal(first, again) {
+			t.Fatal("map encoding not stable")
+		}
+	}
+}

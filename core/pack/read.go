@@ -15,6 +15,7 @@ var (
 	ErrRange   = errors.New("integer out of range")
 	ErrUTF8    = errors.New("string is not valid UTF-8")
 	ErrTooBig  = errors.New("msgpack length exceeds the input")
+	ErrBigInt  = errors.New("empty big integer (extension type 2)")
 )
 
 // Error is a problem at a byte offset of the input.

@@ -3,7 +3,9 @@ package pack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 )
 
 // Map is a decoded msgpack map. It keeps the wire order and allows keys of
@@ -113,9 +115,16 @@ func (r *Reader) decode(depth int) (any, error) {
 		}
 		if typ == ExtBigInt {
 			if len(data) == 0 {
-				return nil, r.fail(start, errors.New("empty big integer"))
+				return nil, r.fail(start, ErrBigInt)
 			}
-			return new(big.Int).SetBytes(data), nil
+			n := new(big.Int).SetBytes(data)
+			if n.IsUint64() { // a big integer in a small encoding
+				if u := n.Uint64(); u <= 1<<63-1 {
+					return int64(u), nil
+				}
+				return n.Uint64(), nil
+			}
+			return n, nil
 		}
 		return Ext{Type: typ, Data: append([]byte{}, data...)}, nil
 	}
@@ -207,7 +216,8 @@ func appendDepth(b []byte, v any, depth int) ([]byte, error) {
 		return b, nil
 	case map[string]any:
 		b = AppendMapHeader(b, len(v))
-		for k, e := range v {
+		for _, k := range slices.Sorted(maps.Keys(v)) { // the same bytes every time
+			e := v[k]
 			b = AppendString(b, k)
 			if b, err = appendDepth(b, e, depth+1); err != nil {
 				return b, err
@@ -215,6 +225,9 @@ func appendDepth(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return b, nil
 	case Ext:
+		if v.Type == ExtBigInt && len(v.Data) == 0 {
+			return b, ErrBigInt
+		}
 		b = AppendExtHeader(b, v.Type, len(v.Data))
 		return append(b, v.Data...), nil
 	case Appender:

@@ -33,7 +33,8 @@ type Tree struct {
 	chainLen int
 	equal    func(a, b string) bool
 	watches  watches
-	values   int // entries that hold a value
+	values   int                    // entries that hold a value
+	seen     map[*chain.Node]uint64 // the highest tick of each other node seen
 }
 
 // New returns an empty tree.
@@ -108,6 +109,17 @@ func (t *Tree) Ticks() (tick, tock uint64) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.tick, t.tock
+}
+
+// NodeTicks returns the highest tick seen of every node, this one included.
+func (t *Tree) NodeTicks() map[string]uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	m := map[string]uint64{t.self.Name: t.tick}
+	for n, tick := range t.seen {
+		m[n.Name] = tick
+	}
+	return m
 }
 
 // Tock returns the highest tock seen.
@@ -336,6 +348,11 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		n := t.reg.Node(l.Node)
 		if n == t.self {
 			t.tick = max(t.tick, l.Tick)
+		} else if l.Tick > t.seen[n] {
+			if t.seen == nil {
+				t.seen = make(map[*chain.Node]uint64)
+			}
+			t.seen[n] = l.Tick
 		}
 		in = append(in, chain.Link{Node: n, Tick: l.Tick})
 	}

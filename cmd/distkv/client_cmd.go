@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/distkv-go/distkv/core/client"
+	"github.com/distkv-go/distkv/core/literal"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/value"
+)
+
+// ClientCmd is `distkv client`: the connection flags and the commands
+// that use a connection.
+type ClientCmd struct {
+	Host string `short:"h" placeholder:"HOST" help:"Server to talk to (default: config connect.host, localhost)."`
+	Port int    `short:"p" placeholder:"PORT" help:"Its client port (default: config connect.port, 27586)."`
+	Auth string `short:"a" placeholder:"AUTH" help:"Login, e.g. \"_test name=joe\" (default: config connect.auth)."`
+
+	Data     DataCmd     `cmd:"" help:"Read and write data."`
+	Internal InternalCmd `cmd:"" help:"Look at the server's internal data and state."`
+	Log      LogCmd      `cmd:"" help:"Save the server's data to files."`
+}
+
+// connector opens the connection when a command first needs it.
+type connector struct {
+	cmd *ClientCmd
+	g   *globals // its config is loaded after parsing, before Run
+	c   *client.Client
+}
+
+func (k *connector) get(ctx context.Context) (*client.Client, error) {
+	if k.c == nil {
+		cfg := client.FromConfig(k.g.cfg.Connect)
+		if k.cmd.Host != "" {
+			cfg.Host = k.cmd.Host
+		}
+		if k.cmd.Port != 0 {
+			cfg.Port = k.cmd.Port
+		}
+		c, err := client.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		k.c = c
+	}
+	return k.c, nil
+}
+
+// at parses a path argument and connects.
+func (k *connector) at(ctx context.Context, words pathArg) (path.Path, *client.Client, error) {
+	p, err := words.path()
+	if err != nil {
+		return p, nil, err
+	}
+	cl, err := k.get(ctx)
+	return p, cl, err
+}
+
+// fileRequest sends an action whose "path" names a file on the server's
+// machine; a relative name is taken from the current directory.
+func (k *connector) fileRequest(ctx context.Context, action, file string, args client.Args) error {
+	name, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	cl, err := k.get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = cl.Request(ctx, action, append(client.Args{{Key: "path", Value: name}}, args...))
+	return err
+}
+
+func (k *connector) close() {
+	if k.c != nil {
+		k.c.Close()
+	}
+}
+
+// AfterApply binds a connector for the subcommands.
+func (c *ClientCmd) AfterApply(kctx *kong.Context, g *globals) error {
+	kctx.Bind(&connector{cmd: c, g: g})
+	return nil
+}
+
+// AfterRun closes the connection.
+func (c *ClientCmd) AfterRun(k *connector) error {
+	k.close()
+	return nil
+}
+
+// pathArg is a path given as words: one word in text form, several as
+// one string element each.
+type pathArg []string
+
+func (p pathArg) path() (path.Path, error) {
+	return path.FromArgs(p)
+}
+
+// parseValue reads a command-line value: a string, or with eval a literal.
+func parseValue(text string, eval bool) ([]byte, error) {
+	if !eval {
+		return value.Encode(text)
+	}
+	v, err := literal.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	return value.Encode(v)
+}
+
+// LogCmd is `distkv client log`.
+type LogCmd struct {
+	Dest LogDestCmd `cmd:"" help:"Write the current state to FILE, then append every change as it happens."`
+	Save LogSaveCmd `cmd:"" help:"Write the current state to FILE, once."`
+	Stop LogStopCmd `cmd:"" help:"Stop appending changes to the log file."`
+}
+
+// LogDestCmd is `log dest`.
+type LogDestCmd struct {
+	Incremental bool   `short:"i" help:"Only append changes; do not write the current state first."`
+	File        string `arg:"" help:"The file, on the server's machine. It is appended to, never truncated."`
+}
+
+func (LogDestCmd) Help() string {
+	return `The server keeps the file open and appends every change. Restart from
+it with "distkv server -l FILE NAME"; incremental files go together with
+the full one: "distkv server -l <(cat full.state inc.state) NAME".
+A relative FILE is taken from the current directory.
+
+Example:
+  distkv client log dest /var/local/lib/distkv.$(date +%Y%m%d).state`
+}
+
+func (c *LogDestCmd) Run(ctx context.Context, k *connector) error {
+	return k.fileRequest(ctx, "log", c.File, client.Args{{Key: "fetch", Value: !c.Incremental}})
+}
+
+// LogSaveCmd is `log save`.
+type LogSaveCmd struct {
+	File string `arg:"" help:"The file, on the server's machine; written whole or not at all."`
+}
+
+func (c *LogSaveCmd) Run(ctx context.Context, k *connector) error {
+	return k.fileRequest(ctx, "save", c.File, nil)
+}
+
+// LogStopCmd is `log stop`.
+type LogStopCmd struct{}
+
+func (c *LogStopCmd) Run(ctx context.Context, k *connector) error {
+	cl, err := k.get(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = cl.Request(ctx, "log", nil)
+	return err
+}

@@ -1,0 +1,191 @@
+// Command distkv runs DistKV servers and talks to them.
+//
+// It parses the command line, wires the packages of core/ together and
+// prints; the logic lives in the packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/distkv-go/distkv/core/config"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// CLI is the command tree below the global flags.
+type CLI struct {
+	Help helpFlag `help:"Show help for the command." name:"help"`
+
+	Server ServerCmd `cmd:"" help:"Run a DistKV server."`
+	Client ClientCmd `cmd:"" help:"Talk to a DistKV server: read and write data, control logging."`
+}
+
+const description = `DistKV: a master-less distributed key-value store.
+
+Global flags go before the command word:
+  -v, -vv          log more (info, debug)
+  -q               log less (warnings and errors only)
+  -c FILE          read this config file instead of the usual places
+                   (~/.config/distkv.cfg, ~/.distkv.cfg, /etc/distkv/distkv.cfg,
+                   /etc/distkv.cfg); repeatable; -c /dev/null reads none
+  -C KEY=VALUE     override a config value, e.g. -C server.bind_default.port=27587
+
+Examples:
+  distkv server -i Testing $(hostname)
+  distkv client data set -v Duh one.two
+  distkv client data get one.two`
+
+// globals are the flags before the command word.
+type globals struct {
+	verbose int
+	quiet   bool
+	files   []string
+	sets    []string
+
+	cfg    config.Config
+	log    *slog.Logger
+	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
+}
+
+// helpFlag is --help; kong's own would take -h, which `client -h` needs.
+type helpFlag bool
+
+func (helpFlag) IgnoreDefault() {}
+
+func (helpFlag) BeforeReset(ctx *kong.Context) error {
+	if err := ctx.PrintUsage(false); err != nil {
+		return err
+	}
+	ctx.Kong.Exit(0)
+	return nil
+}
+
+// parseGlobals takes the global flags off the front of args.
+func parseGlobals(args []string, g *globals) ([]string, error) {
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" || strings.HasPrefix(a, "--") {
+			break
+		}
+		args = args[1:]
+		for i := 1; i < len(a); i++ {
+			switch a[i] {
+			case 'v':
+				g.verbose++
+			case 'q':
+				g.quiet = true
+			case 'c', 'C':
+				val := a[i+1:]
+				if val == "" {
+					if len(args) == 0 {
+						return nil, fmt.Errorf("-%c needs a value", a[i])
+					}
+					val, args = args[0], args[1:]
+				}
+				if a[i] == 'c' {
+					g.files = append(g.files, val)
+				} else {
+					g.sets = append(g.sets, val)
+				}
+				i = len(a)
+			default:
+				return nil, fmt.Errorf("unknown global flag -%c (global flags: -v -q -c FILE -C KEY=VALUE; command flags go after the command word)", a[i])
+			}
+		}
+	}
+	return args, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	rest, err := parseGlobals(args, g)
+	if err != nil {
+		fmt.Fprintln(stderr, "distkv:", err)
+		return 2
+	}
+	var cli CLI
+	exit := -1
+	parser, err := kong.New(&cli,
+		kong.Name("distkv"),
+		kong.Description(description),
+		kong.NoDefaultHelp(),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exit = code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Bind(g),
+		kong.Vars{"path_help": pathHelp},
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "distkv: internal error:", err)
+		return 3
+	}
+	if len(rest) == 0 {
+		rest = []string{"--help"}
+	}
+	kctx, err := parser.Parse(rest)
+	if exit >= 0 {
+		return exit
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "distkv:", err)
+		return 2
+	}
+	cfg, src, err := config.Load(config.Options{Files: g.files, Overrides: g.sets})
+	if err != nil {
+		fmt.Fprintln(stderr, "distkv:", err)
+		return 2
+	}
+	g.cfg = cfg
+	g.log = newLogger(g, stderr)
+	g.log.Debug("configuration", "source", src.String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(); err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(g *globals, w io.Writer) *slog.Logger {
+	level := g.cfg.Logging.Level.Slog()
+	switch {
+	case g.quiet:
+		level = slog.LevelWarn
+	case g.verbose == 1:
+		level = min(level, slog.LevelInfo)
+	case g.verbose > 1:
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// printError prints an error as the tutorial shows: errors the server
+// raised as "ServerError: …".
+func printError(w io.Writer, err error) {
+	var se *wire.ServerError
+	if errors.As(err, &se) {
+		fmt.Fprintln(w, "ServerError:", se.Msg)
+		return
+	}
+	fmt.Fprintln(w, "distkv:", err)
+}

@@ -1,0 +1,294 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math/big"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/value"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// Raw is an already encoded msgpack value; Set sends it as it is.
+type Raw []byte
+
+// encodeValue appends v: the value model and string-keyed Go maps via
+// package value, Raw as is, anything else via msgpack/v5.
+func encodeValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case Raw:
+		if err := value.Validate(v); err != nil {
+			return b, err
+		}
+		return append(b, v...), nil
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64,
+		float32, float64, string, []byte, *big.Int, []any, pack.Map, path.Path, map[string]any, pack.Ext:
+		return pack.Append(b, v)
+	}
+	enc, err := msgpack.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, enc...), nil
+}
+
+// Link is one change of an entry: the node that made it and its tick.
+type Link = tree.Link
+
+// Chain is an entry's history, newest change first.
+type Chain []Link
+
+// Entry is an entry as the server sent it.
+type Entry struct {
+	Path     path.Path
+	Raw      []byte // the value, raw msgpack, if HasValue
+	HasValue bool   // false: no value (never set, or deleted)
+	Chain    Chain  // the changes that led to it, newest first (if asked for)
+	Tock     uint64
+}
+
+// Value decodes the value into the model of package pack (with path.Path).
+func (e *Entry) Value() (any, error) {
+	if !e.HasValue {
+		return nil, errors.New("the entry has no value")
+	}
+	return value.Decode(e.Raw)
+}
+
+// Decode decodes the value into v with msgpack/v5 (struct tags apply).
+func (e *Entry) Decode(v any) error {
+	if !e.HasValue {
+		return errors.New("the entry has no value")
+	}
+	return msgpack.Unmarshal(e.Raw, v)
+}
+
+// Option adjusts a request.
+type Option func(Args) Args
+
+// IfChain makes a Set or Delete fail with a *ConflictError unless the
+// entry's newest change is still the one of chain (as Get returned it).
+// An empty chain means the entry must not exist yet (see IfNew).
+func IfChain(c Chain) Option {
+	return func(a Args) Args {
+		if len(c) == 0 {
+			return append(a, pack.KV{Key: "chain", Value: nil})
+		}
+		return append(a, pack.KV{Key: "chain", Value: pack.Map{{Key: "node", Value: c[0].Node}, {Key: "tick", Value: c[0].Tick}}})
+	}
+}
+
+// IfNew makes a Set fail with a *ConflictError if the entry has a value.
+func IfNew() Option { return IfChain(nil) }
+
+// IfValue makes a Set or Delete fail with a *ConflictError unless the
+// entry's value equals v.
+func IfValue(v any) Option {
+	return func(a Args) Args { return append(a, pack.KV{Key: "prev", Value: v}) }
+}
+
+// Idem makes a Set of the value the entry already holds change nothing.
+func Idem() Option {
+	return func(a Args) Args { return append(a, pack.KV{Key: "idem", Value: true}) }
+}
+
+// Chains asks for n links of chain (-1: all) in what the call returns.
+func Chains(n int) Option {
+	return func(a Args) Args { return append(a, pack.KV{Key: "nchain", Value: int64(n)}) }
+}
+
+func build(base Args, opts []Option) Args {
+	for _, o := range opts {
+		base = o(base)
+	}
+	return base
+}
+
+// ConflictError is a failed precondition of Set or Delete: the entry
+// exists (IfNew), was changed meanwhile (IfChain), or holds another value
+// (IfValue). errors.Is with tree.ErrExists, tree.ErrChain, tree.ErrPrev or
+// tree.ErrNotFound tells which.
+type ConflictError struct {
+	Path path.Path
+	Err  *wire.ServerError
+}
+
+func (e *ConflictError) Error() string { return e.Err.Error() }
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+func conflict(p path.Path, err error) error {
+	var se *wire.ServerError
+	if errors.As(err, &se) {
+		switch {
+		case errors.Is(se, tree.ErrExists), errors.Is(se, tree.ErrChain), errors.Is(se, tree.ErrPrev), errors.Is(se, tree.ErrNotFound):
+			return &ConflictError{Path: p, Err: se}
+		}
+	}
+	return err
+}
+
+func chainOf(r *wire.Reply) Chain { return Chain(r.Chain) }
+
+// Get reads the entry at p, with its whole chain. An entry that does not
+// exist comes back with HasValue false and no chain.
+func (c *Client) Get(ctx context.Context, p path.Path, opts ...Option) (Entry, error) {
+	rep, err := c.Request(ctx, "get_value", build(Args{{Key: "path", Value: p}, {Key: "nchain", Value: int64(-1)}}, opts))
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Path: p, Raw: rep.Value, HasValue: rep.HasValue, Chain: chainOf(rep), Tock: rep.Tock}, nil
+}
+
+// Result is what a change did.
+type Result struct {
+	Changed bool   // the value differs from before
+	Prev    []byte // the old value, raw, when there was one and no precondition was given
+	HasPrev bool
+	Chain   Chain // the entry's chain after the change
+	Tock    uint64
+}
+
+// Set stores v at p. Options add preconditions (IfChain, IfNew, IfValue).
+func (c *Client) Set(ctx context.Context, p path.Path, v any, opts ...Option) (Result, error) {
+	args := build(Args{{Key: "path", Value: p}, {Key: "value", Value: v}, {Key: "nchain", Value: int64(-1)}}, opts)
+	rep, err := c.Request(ctx, "set_value", args)
+	if err != nil {
+		return Result{}, conflict(p, err)
+	}
+	return Result{Changed: rep.Changed, Prev: rep.Prev, HasPrev: rep.HasPrev, Chain: chainOf(rep), Tock: rep.Tock}, nil
+}
+
+// Delete removes the value at p. The entry's chain is kept (so the
+// deletion replicates), which is why a deleted entry has no chain to
+// compare with: deleting clears it, as far as callers are concerned.
+func (c *Client) Delete(ctx context.Context, p path.Path, opts ...Option) (Result, error) {
+	rep, err := c.Request(ctx, "delete_value", build(Args{{Key: "path", Value: p}, {Key: "nchain", Value: int64(-1)}}, opts))
+	if err != nil {
+		return Result{}, conflict(p, err)
+	}
+	return Result{Changed: rep.Changed, Prev: rep.Prev, HasPrev: rep.HasPrev, Chain: chainOf(rep), Tock: rep.Tock}, nil
+}
+
+// DeleteTree removes every value at and below p and returns how many.
+func (c *Client) DeleteTree(ctx context.Context, p path.Path) (int, error) {
+	rep, err := c.Request(ctx, "delete_tree", Args{{Key: "path", Value: p}})
+	if err != nil {
+		return 0, err
+	}
+	return int(rep.NumChanged), nil
+}
+
+// TreeOptions select what GetTree and Watch report.
+type TreeOptions struct {
+	MinDepth int  // skip entries above this depth below the path (the path is 0)
+	MaxDepth int  // skip entries below this depth; 0: no limit (Get reads p alone)
+	Empty    bool // also report entries without a value
+	Chains   int  // chain links per entry (0: none, -1: all)
+	Internal bool // read the system tree (None-rooted) instead of the data tree
+}
+
+func (o TreeOptions) args(p path.Path) Args {
+	maxDepth := int64(o.MaxDepth)
+	if maxDepth <= 0 {
+		maxDepth = -1
+	}
+	a := Args{{Key: "path", Value: p}, {Key: "min_depth", Value: int64(o.MinDepth)}, {Key: "max_depth", Value: maxDepth}}
+	if o.Empty {
+		a = append(a, pack.KV{Key: "empty", Value: true})
+	}
+	if o.Chains != 0 {
+		a = append(a, pack.KV{Key: "nchain", Value: int64(o.Chains)})
+	}
+	return a
+}
+
+// GetTree walks the subtree at p in path order. Entry paths are relative
+// to p. The walk reflects each entry as it was when reached.
+func (c *Client) GetTree(ctx context.Context, p path.Path, o TreeOptions) iter.Seq2[Entry, error] {
+	action := "get_tree"
+	if o.Internal {
+		action = "get_tree_internal"
+	}
+	return func(yield func(Entry, error) bool) {
+		c.items(ctx, action, o.args(p), func(ev Event, err error) bool { return yield(ev.Entry, err) })
+	}
+}
+
+// items runs a multi-reply of entries and yields them with full paths
+// (and the up-to-date marker). It reports whether the server ended the
+// stream normally.
+func (c *Client) items(ctx context.Context, action string, args Args, yield func(Event, error) bool) (ended bool) {
+	s, err := c.Stream(ctx, action, args)
+	if err != nil {
+		yield(Event{}, err)
+		return false
+	}
+	defer s.Stop()
+	var l wire.Longer
+	for {
+		rep, ok, err := s.Next()
+		if !ok {
+			if err != nil {
+				yield(Event{}, err)
+				return false
+			}
+			s.stopped = true // the server ended it
+			return true
+		}
+		if rep.State == "uptodate" {
+			if !yield(Event{UpToDate: true}, nil) {
+				return false
+			}
+			continue
+		}
+		e, err := itemEntry(&l, &rep)
+		if !yield(Event{Entry: e}, err) || err != nil {
+			return false
+		}
+	}
+}
+
+func itemEntry(l *wire.Longer, rep *wire.Reply) (Entry, error) {
+	full, err := l.Expand(rep.Depth, rep.Path)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Path: full, Raw: rep.Value, HasValue: rep.HasValue, Chain: chainOf(rep), Tock: rep.Tock}, nil
+}
+
+// Event is one message of a watch: a changed (or, with fetch, existing)
+// entry, or the marker that the initial state is complete.
+type Event struct {
+	Entry         // Path is relative to the watched path; HasValue false: deleted
+	UpToDate bool // the marker: everything before it was the state when the watch began
+}
+
+// WatchOptions configure Watch.
+type WatchOptions struct {
+	TreeOptions
+	Fetch bool // send the current state first, then the UpToDate marker
+}
+
+// Watch reports changes at and below p as they happen until the loop
+// stops or ctx ends. With Fetch, the current state comes first, then an
+// Event with UpToDate set. A watch whose consumer falls too far behind is
+// ended by the server with an error wrapping wire.ErrOverflow; watch again
+// with Fetch to get back in sync.
+func (c *Client) Watch(ctx context.Context, p path.Path, o WatchOptions) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		args := o.args(p)
+		if o.Fetch {
+			args = append(args, pack.KV{Key: "fetch", Value: true})
+		}
+		if c.items(ctx, "watch", args, yield) {
+			yield(Event{}, fmt.Errorf("%w: the server ended the watch", ErrClosed))
+		}
+	}
+}

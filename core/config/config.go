@@ -1,0 +1,126 @@
+package config
+
+import (
+	"bytes"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of the distkv command. Each yaml tag
+// is one element of a dotted key: Server.BindDefault.Port is
+// server.bind_default.port. It is a plain value: copy it freely; it is not
+// safe to change one copy from several goroutines.
+type Config struct {
+	// Logging is how much the command logs.
+	Logging Logging `yaml:"logging"`
+	// Server configures `distkv server`.
+	Server Server `yaml:"server"`
+	// Connect is how a client reaches a server; servers use it too when
+	// they talk to their peers.
+	Connect Connect `yaml:"connect"`
+}
+
+// Logging configures log output.
+type Logging struct {
+	// Level is the least severe message that is logged: debug, info, warn
+	// or error.
+	Level Level `yaml:"level"`
+}
+
+// Server configures a node.
+type Server struct {
+	// BindDefault is where the server listens for clients.
+	BindDefault Bind `yaml:"bind_default"`
+	// Root is the network name: servers with different roots never mix,
+	// even when they gossip on the same Serf network.
+	Root string `yaml:"root"`
+	// Change configures the change chains kept with every entry.
+	Change Change `yaml:"change"`
+	// Log configures the files written by `log dest`.
+	Log LogFile `yaml:"log"`
+	// Conn configures client connections.
+	Conn Conn `yaml:"conn"`
+}
+
+// Bind is a listener address.
+type Bind struct {
+	// Host is the address to listen on.
+	Host string `yaml:"host"`
+	// Port is the TCP port to listen on; 0 picks any free port.
+	Port int `yaml:"port"`
+}
+
+// Change configures change chains.
+type Change struct {
+	// Length is how many links a change chain keeps (1..100).
+	Length int `yaml:"length"`
+}
+
+// LogFile configures the change log files of `log dest`.
+type LogFile struct {
+	// Sync is when the log file is fsynced: always, interval or never.
+	Sync Sync `yaml:"sync"`
+	// Interval is how often the "interval" policy fsyncs.
+	Interval Duration `yaml:"interval"`
+}
+
+// Conn configures client connections of a server.
+type Conn struct {
+	// Queue is how many messages a connection may have waiting to be sent
+	// before the server acts on the slow client (at least 10).
+	Queue int `yaml:"queue"`
+	// MaxMessage is the largest request a client may send (at least 64KiB).
+	MaxMessage Size `yaml:"max_message"`
+}
+
+// Connect configures a client.
+type Connect struct {
+	// Host is the server to connect to.
+	Host string `yaml:"host"`
+	// Port is the server's client port.
+	Port int `yaml:"port"`
+	// Auth is the login, a method and its parameters, e.g. "_test name=joe";
+	// empty logs in as nobody in particular.
+	Auth string `yaml:"auth"`
+	// Timeout bounds connecting and waiting for the server's greeting.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// DefaultPort is the client port of the original DistKV.
+const DefaultPort = 27586
+
+// Default returns the built-in configuration, the base that files and
+// overrides change. It is valid.
+func Default() Config {
+	return Config{
+		Logging: Logging{Level: LevelInfo},
+		Server: Server{
+			BindDefault: Bind{Host: "localhost", Port: DefaultPort},
+			Root:        ":distkv",
+			Change:      Change{Length: 5},
+			Log:         LogFile{Sync: SyncInterval, Interval: Duration(100 * time.Millisecond)},
+			Conn:        Conn{Queue: 1000, MaxMessage: 64 * MiB},
+		},
+		Connect: Connect{
+			Host:    "localhost",
+			Port:    DefaultPort,
+			Timeout: Duration(10 * time.Second),
+		},
+	}
+}
+
+// YAML returns c as a YAML document that Load reads back to c.
+func (c Config) YAML() string {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		// Every field type marshals; failing here is a bug in this package.
+		panic("config: marshal: " + err.Error())
+	}
+	if err := enc.Close(); err != nil {
+		panic("config: marshal: " + err.Error())
+	}
+	return b.String()
+}

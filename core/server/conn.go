@@ -1,0 +1,214 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// What happens when a client stops reading:
+//
+//   - Replies wait in the connection's output buffer. Past maxPending
+//     bytes, the reader stops taking requests (TCP pushes back on the
+//     client), and streams wait.
+//   - A watch's changes wait in a queue of Config.Queue entries. When it
+//     is full, the watch ends with an "overflow" error (the client must
+//     watch again, with fetch, to get back in sync); nothing blocks.
+//   - A write that makes no progress for writeTimeout closes the
+//     connection.
+//
+// Other clients and the tree are never held up by one slow client.
+const (
+	maxPending   = 4 << 20
+	writeTimeout = 60 * time.Second
+)
+
+// conn is one client connection.
+type conn struct {
+	s   *Server
+	nc  net.Conn
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // stream goroutines
+
+	mu      sync.Mutex // protects the fields below
+	out     []byte     // encoded messages not yet written
+	spare   []byte
+	writing bool       // a goroutine is writing out
+	room    *sync.Cond // signalled when out drains
+	dead    bool       // the connection failed or closed
+	streams map[uint64]*stream
+	flow    bool // the client asked for flow control (wseq on stream messages)
+
+	root path.Path // set by the root action; owned by the reader goroutine
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &conn{
+		s: s, nc: nc, ctx: ctx, cancel: cancel,
+		log:     s.log.With("client", nc.RemoteAddr().String()),
+		streams: make(map[uint64]*stream),
+	}
+	c.room = sync.NewCond(&c.mu)
+	return c
+}
+
+func (c *conn) close() {
+	c.cancel()
+	c.nc.Close()
+}
+
+// serve runs the connection until the client goes away.
+func (c *conn) serve() {
+	defer func() {
+		c.cancel()
+		c.wg.Wait()
+		c.nc.Close()
+		c.mu.Lock()
+		c.dead = true
+		c.room.Broadcast()
+		c.mu.Unlock()
+	}()
+	c.greet()
+	fr := wire.NewFramer(c.nc, c.s.cfg.MaxMessage)
+	var req wire.Request
+	for {
+		msg, err := fr.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
+				c.log.Info("dropping the connection", "err", err)
+				// No framing to resynchronise on: say why, then hang up.
+				c.sendError(0, false, err)
+				c.flush()
+			}
+			return
+		}
+		if err := wire.DecodeRequest(msg, &req); err != nil {
+			var re *wire.RequestError
+			errors.As(err, &re)
+			c.sendError(re.Seq, re.HasSeq, err)
+		} else {
+			c.handle(&req)
+		}
+		if !fr.Buffered() {
+			c.flush()
+		}
+		if !c.waitRoom() {
+			return
+		}
+	}
+}
+
+func (c *conn) greet() {
+	tick, tock := c.s.tree.Ticks()
+	c.write(func(b []byte) []byte {
+		m := wire.Begin(b)
+		m.Uint("seq", 0)
+		m.Key("version")
+		m.B = append(m.B, 0x93)
+		for _, v := range Version {
+			m.B = append(m.B, byte(v))
+		}
+		m.Str("node", c.s.cfg.Node)
+		m.Uint("tick", tick)
+		m.Uint("tock", tock)
+		m.Uint("qlen", uint64(c.s.cfg.Queue))
+		return m.End()
+	})
+	c.flush()
+}
+
+// write appends one or more encoded messages to the output buffer.
+func (c *conn) write(enc func([]byte) []byte) {
+	c.mu.Lock()
+	if !c.dead {
+		c.out = enc(c.out)
+	}
+	c.mu.Unlock()
+}
+
+// flush writes out the buffer unless another goroutine is doing so (it
+// will take what was added). Messages from many producers are thus
+// written in few system calls, with no writer goroutine to hand over to.
+func (c *conn) flush() {
+	c.mu.Lock()
+	if c.writing || c.dead {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	for len(c.out) > 0 && !c.dead {
+		buf := c.out
+		c.out = c.spare[:0]
+		c.mu.Unlock()
+		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := c.nc.Write(buf)
+		c.mu.Lock()
+		c.spare = buf[:0]
+		c.room.Broadcast()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Info("write failed, closing", "err", err)
+			}
+			c.dead = true
+			c.cancel()
+			c.nc.Close()
+		}
+	}
+	c.writing = false
+	c.mu.Unlock()
+}
+
+// waitRoom blocks while the output buffer is over its limit. It reports
+// false when the connection is dead.
+func (c *conn) waitRoom() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.out) > maxPending && !c.dead {
+		if !c.writing {
+			c.mu.Unlock()
+			c.flush()
+			c.mu.Lock()
+			continue
+		}
+		c.room.Wait()
+	}
+	return !c.dead
+}
+
+// reply sends a single-message reply: enc adds the pairs after seq.
+func (c *conn) reply(seq uint64, enc func(m *wire.Msg)) {
+	c.write(func(b []byte) []byte {
+		m := wire.Begin(b)
+		m.Uint("seq", seq)
+		enc(&m)
+		return m.End()
+	})
+}
+
+// sendError sends an error reply, with the code of err.
+func (c *conn) sendError(seq uint64, hasSeq bool, err error) {
+	tock := c.s.tree.Tock()
+	c.write(func(b []byte) []byte {
+		m := wire.Begin(b)
+		if hasSeq {
+			m.Uint("seq", seq)
+		}
+		m.Str("error", err.Error())
+		if code := wire.Code(err); code != "" {
+			m.Str("etype", code)
+		}
+		m.Uint("tock", tock)
+		return m.End()
+	})
+}

@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/persist"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/value"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// A save or log file is a persist stream of msgpack maps: first a header
+//
+//	{distkv: "save" | "log", version: 1, node, tick, tock, time}
+//
+// then update records (wire.AppendUpdate): every entry ever set, with its
+// chain (a deleted entry without a value), and in a log every change
+// after that. Loading applies them by chain rules, so order and
+// duplicates do not matter and files can be concatenated.
+
+const fileVersion = 1
+
+func (s *Server) appendHeader(b []byte, kind string) []byte {
+	tick, tock := s.tree.Ticks()
+	m := wire.Begin(b)
+	m.Str("distkv", kind)
+	m.Uint("version", fileVersion)
+	m.Str("node", s.cfg.Node)
+	m.Uint("tick", tick)
+	m.Uint("tock", tock)
+	m.Key("time")
+	m.B = pack.AppendFloat(m.B, float64(time.Now().UnixMicro())/1e6)
+	return m.End()
+}
+
+// writeState appends every entry ever set to w.
+func (s *Server) writeState(w *persist.Writer) error {
+	var err error
+	var buf []byte
+	s.tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
+		for i := range items {
+			buf = wire.AppendUpdate(buf[:0], &items[i])
+			if _, err = w.Append(buf); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	return err
+}
+
+// Save writes the whole tree to a new file, atomically: the file appears
+// complete or not at all.
+func (s *Server) Save(name string) error {
+	w, err := persist.Create(name, persist.Options{Sync: persist.SyncNever, Atomic: true})
+	if err != nil {
+		return fmt.Errorf("save to %s: %w", name, err)
+	}
+	if _, err := w.Append(s.appendHeader(nil, "save")); err != nil {
+		w.Close()
+		return err
+	}
+	if err := s.writeState(w); err != nil {
+		w.Close()
+		return fmt.Errorf("save to %s: %w", name, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("save to %s: %w", name, err)
+	}
+	return nil
+}
+
+// changeLog is an open `log dest` file: every change is appended as it
+// happens.
+type changeLog struct {
+	name    string
+	w       *persist.Writer
+	cancel  func() // ends the watch
+	lastSeq func() uint64
+}
+
+// StartLog opens name for appending and logs every change to it from now
+// on; with state, the current state is written first. A log already
+// running is closed once the new one is ready.
+func (s *Server) StartLog(name string, state bool) error {
+	w, err := persist.Create(name, persist.Options{Sync: s.cfg.LogSync, Interval: s.cfg.LogInterval})
+	if err != nil {
+		return fmt.Errorf("log to %s: %w", name, err)
+	}
+	if _, err := w.Append(s.appendHeader(nil, "log")); err != nil {
+		w.Close()
+		return err
+	}
+	cl := &changeLog{name: name, w: w}
+	var seq atomic.Uint64 // the last record appended
+	var buf []byte        // used under the tree lock only
+	_, cl.cancel = s.tree.Watch(path.Root, func(it *tree.Item) {
+		// This runs under the tree lock: Append only blocks when the disk
+		// has fallen MaxBuffer behind.
+		buf = wire.AppendUpdate(buf[:0], it)
+		if n, err := w.Append(buf); err == nil {
+			seq.Store(n)
+		}
+	})
+	cl.lastSeq = seq.Load
+	if state {
+		if err := s.writeState(w); err != nil {
+			cl.cancel()
+			w.Close()
+			return fmt.Errorf("log to %s: %w", name, err)
+		}
+	}
+	if err := w.Sync(); err != nil {
+		cl.cancel()
+		w.Close()
+		return fmt.Errorf("log to %s: %w", name, err)
+	}
+	s.mu.Lock()
+	old := s.changes
+	s.changes = cl
+	s.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+	s.log.Info("logging changes", "file", name, "sync", s.cfg.LogSync.String())
+	return nil
+}
+
+func (cl *changeLog) close() error {
+	cl.cancel()
+	return cl.w.Close()
+}
+
+// stopLog closes the change log, if one is open.
+func (s *Server) stopLog() error {
+	s.mu.Lock()
+	cl := s.changes
+	s.changes = nil
+	s.mu.Unlock()
+	if cl == nil {
+		return nil
+	}
+	if err := cl.close(); err != nil {
+		return fmt.Errorf("close log %s: %w", cl.name, err)
+	}
+	return nil
+}
+
+// StopLog ends logging.
+func (s *Server) StopLog() error { return s.stopLog() }
+
+// waitDurable returns once every change made so far is on disk, when the
+// log's policy is "always".
+func (s *Server) waitDurable(ctx context.Context) error {
+	s.mu.Lock()
+	cl := s.changes
+	s.mu.Unlock()
+	if cl == nil || s.cfg.LogSync != persist.SyncAlways {
+		return nil
+	}
+	return cl.w.WaitSynced(ctx, cl.lastSeq())
+}
+
+// LoadStats tells what a load did.
+type LoadStats struct {
+	Records int // update records read
+	Applied int // records that changed the tree
+	Damaged int // stretches of damaged data skipped
+}
+
+// load applies the records of r, by chain rules.
+func (s *Server) load(r io.Reader, name string) (LoadStats, error) {
+	var st LoadStats
+	rd := persist.NewReader(r, name)
+	rd.OnDamage(func(d persist.Damage) {
+		st.Damaged++
+		s.log.Warn("skipped damaged data", "detail", d.String())
+	})
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return st, nil
+		}
+		if err != nil {
+			return st, fmt.Errorf("read %s: %w", name, err)
+		}
+		if isHeader(rec) {
+			continue
+		}
+		u, err := wire.DecodeUpdate(rec)
+		if err == nil {
+			err = checkValue(u)
+		}
+		if err != nil {
+			s.log.Warn("skipped a bad record", "file", name, "offset", rd.Offset(), "err", err)
+			st.Damaged++
+			continue
+		}
+		st.Records++
+		if out, err := s.tree.Apply(u); err == nil && (out == tree.Applied || out == tree.Overruled) {
+			st.Applied++
+		}
+	}
+}
+
+func checkValue(u tree.Update) error {
+	if !u.HasValue {
+		return nil
+	}
+	return value.Validate([]byte(u.Value))
+}
+
+// isHeader tells a file header from an update record by its "distkv" key.
+func isHeader(rec []byte) bool {
+	r := pack.NewReader(rec)
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return false
+	}
+	for range n {
+		k, err := r.ReadStrBytes()
+		if err != nil {
+			return false
+		}
+		if string(k) == "distkv" {
+			return true
+		}
+		if r.Skip() != nil {
+			return false
+		}
+	}
+	return false
+}

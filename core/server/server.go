@@ -1,0 +1,226 @@
+// Package server runs one DistKV node: the client listener, its sessions
+// and actions, and the change log.
+//
+// # Concurrency
+//
+// The tree has its own lock. Each connection has one reader goroutine that
+// decodes requests and runs short actions inline; actions that stream
+// (get_tree, watch, delete_tree with chains) and file work (save, log) run
+// in goroutines of their own, registered by seq so that `stop` can end
+// them. Replies go through the connection's output buffer, which whoever
+// produced data writes out (no writer goroutine, no handoff); see conn.go
+// for what happens when a client stops reading.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/persist"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/value"
+)
+
+// Config configures a Server. Zero fields take the defaults in brackets.
+type Config struct {
+	Node        string             // this server's name (required)
+	Listen      string             // client listener address ["localhost:27586"]; port 0 picks a free port
+	ChainLength int                // links kept per chain [5]
+	Queue       int                // changes a watch may have waiting before it is ended [1000]
+	MaxMessage  int                // largest request accepted [64 MiB]
+	LogSync     persist.SyncPolicy // fsync policy of change logs [interval]
+	LogInterval time.Duration      // fsync interval of change logs [100ms]
+	Logger      *slog.Logger       // [slog.Default()]
+}
+
+// Version is what the greeting reports (the original's protocol version).
+var Version = []int{0, 0, 1}
+
+// Server is one DistKV node. Its methods are safe for concurrent use.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	tree *tree.Tree
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex // protects the fields below
+	ln      net.Listener
+	conns   map[*conn]struct{}
+	closed  bool
+	changes *changeLog // the active `log dest` file, if any
+}
+
+// New returns a server with an empty tree; call Init or Load, then Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.Node == "" {
+		return nil, errors.New("server: a node name is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "localhost:27586"
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 1000
+	}
+	if cfg.MaxMessage <= 0 {
+		cfg.MaxMessage = 64 << 20
+	}
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = 100 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[*conn]struct{}),
+		tree: tree.New(tree.Config{
+			Node:        cfg.Node,
+			ChainLength: cfg.ChainLength,
+			Equal:       equalValues,
+		}),
+	}
+	return s, nil
+}
+
+func equalValues(a, b string) bool {
+	return a == b || value.Equal([]byte(a), []byte(b))
+}
+
+// Tree returns the server's tree.
+func (s *Server) Tree() *tree.Tree { return s.tree }
+
+// Node returns the server's name.
+func (s *Server) Node() string { return s.cfg.Node }
+
+// Init sets the root entry's value (raw msgpack): the start of a new
+// network (`server -i`).
+func (s *Server) Init(raw []byte) error {
+	if err := value.Validate(raw); err != nil {
+		return fmt.Errorf("initial value: %w", err)
+	}
+	_, err := s.tree.Set(path.Root, string(raw), tree.Cond{})
+	return err
+}
+
+// Start opens the client listener and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("server: closed")
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	s.log.Info("listening", "node", s.cfg.Node, "addr", ln.Addr().String())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.accept(ln)
+	}()
+	return nil
+}
+
+// Addr returns the listener's address (nil before Start).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+func (s *Server) accept(ln net.Listener) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.log.Error("accept failed", "err", err)
+				select {
+				case <-s.ctx.Done():
+				case <-time.After(100 * time.Millisecond):
+				}
+				if s.ctx.Err() == nil {
+					continue
+				}
+			}
+			return
+		}
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Close stops listening, ends every connection, and closes the change
+// log (fsynced). It is safe to call more than once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ln := s.ln
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	if ln != nil {
+		ln.Close()
+	}
+	for _, c := range conns {
+		c.close()
+	}
+	s.wg.Wait()
+	return s.stopLog()
+}
+
+// go runs fn in a goroutine that Close waits for.
+func (s *Server) goFunc(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// Load applies the records of a save or log stream (see LoadFile).
+func (s *Server) Load(r io.Reader, name string) (LoadStats, error) {
+	return s.load(r, name)
+}

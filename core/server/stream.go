@@ -1,0 +1,361 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// stream is a running multi-reply: {state: start}, items, {state: end}.
+type stream struct {
+	c       *conn
+	seq     uint64
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wseq    uint64    // flow-control sequence; guarded by c.mu
+	last    path.Path // relative path of the last item, for depth compression
+	started bool      // {state: start} went out; owned by the stream goroutine
+}
+
+// startStream runs a streamed action in its own goroutine.
+func (c *conn) startStream(req *wire.Request, run func(*conn, *wire.Request, path.Path) error) {
+	r := *req
+	r.Own()
+	root := c.root
+	ctx, cancel := context.WithCancel(c.ctx)
+	st := &stream{c: c, seq: r.Seq, ctx: ctx, cancel: cancel}
+	c.mu.Lock()
+	if _, busy := c.streams[r.Seq]; busy {
+		c.mu.Unlock()
+		cancel()
+		c.sendError(r.Seq, true, fmt.Errorf("%w: seq %d is still running", wire.ErrBadRequest, r.Seq))
+		return
+	}
+	c.streams[r.Seq] = st
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.streams, st.seq)
+			c.mu.Unlock()
+			cancel()
+			c.flush()
+		}()
+		// An error goes out before the end, so the client sees it.
+		if err := run(c, &r, root); err != nil {
+			c.sendError(r.Seq, true, err)
+		}
+		if st.started {
+			st.state("end")
+		}
+	}()
+}
+
+// streamOf returns the stream running req.
+func (c *conn) streamOf(req *wire.Request) *stream {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streams[req.Seq]
+}
+
+// streamMessage takes a client message for a running stream: flow-control
+// acknowledgements, which this server accepts and needs not act on.
+func (c *conn) streamMessage(req *wire.Request) {
+	if req.State == "ack" {
+		return
+	}
+	c.sendError(req.Seq, true, fmt.Errorf(`%w: a request needs an "action"`, wire.ErrBadRequest))
+}
+
+// send sends one stream message: enc adds pairs after seq (and wseq).
+func (st *stream) send(enc func(m *wire.Msg)) {
+	c := st.c
+	c.write(func(b []byte) []byte {
+		m := wire.Begin(b)
+		m.Uint("seq", st.seq)
+		if c.flow {
+			st.wseq++
+			m.Uint("wseq", st.wseq)
+		}
+		enc(&m)
+		return m.End()
+	})
+}
+
+// state sends {state: s}.
+func (st *stream) state(s string) {
+	st.started = true
+	tock := st.c.s.tree.Tock()
+	st.send(func(m *wire.Msg) {
+		m.Str("state", s)
+		m.Uint("tock", tock)
+	})
+}
+
+// shorten compresses an item's path: relative to prefix, it is depth
+// elements of the previous item's path followed by rest.
+func (st *stream) shorten(p, prefix path.Path) (depth int, rest path.Path) {
+	rel, _ := p.TrimPrefix(prefix)
+	depth = path.CommonPrefixLen(st.last, rel)
+	st.last = rel
+	rest, _ = rel.TrimPrefix(rel.Prefix(depth))
+	return depth, rest
+}
+
+// item sends an entry, its path relative to prefix and depth-compressed.
+func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) {
+	depth, rest := st.shorten(it.Path, prefix)
+	st.send(func(m *wire.Msg) {
+		if it.HasValue {
+			m.Raw("value", it.Value)
+		}
+		if nchain != 0 && it.Head.Node != nil {
+			m.Chain("chain", it.Head, it.Older, nchain)
+		}
+		m.Uint("tock", it.Tock)
+		m.PathArray("path", rest)
+		m.Uint("depth", uint64(depth))
+	})
+}
+
+// pace flushes and waits while the client is behind; false: stop.
+func (st *stream) pace() bool {
+	st.c.flush()
+	return st.c.waitRoom() && st.ctx.Err() == nil
+}
+
+func which(req *wire.Request) tree.Which {
+	if req.Empty {
+		return tree.All
+	}
+	return tree.Values
+}
+
+func (c *conn) getTree(req *wire.Request, root path.Path) error {
+	if err := needPath(req); err != nil {
+		return err
+	}
+	st := c.streamOf(req)
+	prefix := root.Join(req.Path)
+	n := nchain(req, 0)
+	st.state("start")
+	opt := tree.WalkOptions{Which: which(req), MinDepth: req.MinDepth, MaxDepth: req.MaxDepth, SkipSystem: true}
+	c.s.tree.Walk(prefix, opt, func(items []tree.Item) bool {
+		for i := range items {
+			st.item(&items[i], prefix, n)
+		}
+		return st.pace()
+	})
+	return nil
+}
+
+// watch sends changes below a path as they happen; with fetch, the
+// current state first, then {state: uptodate}.
+func (c *conn) watch(req *wire.Request, root path.Path) error {
+	if err := needPath(req); err != nil {
+		return err
+	}
+	st := c.streamOf(req)
+	prefix := root.Join(req.Path)
+	n := nchain(req, 0)
+	minD, maxD := req.MinDepth, req.MaxDepth
+	prefixLen := prefix.Len()
+	queue := make(chan *tree.Item, c.s.cfg.Queue)
+	var overflow atomic.Bool
+	before, cancel := c.s.tree.Watch(prefix, func(it *tree.Item) {
+		select {
+		case queue <- it:
+		default:
+			overflow.Store(true)
+		}
+	})
+	defer cancel()
+	st.state("start")
+
+	// one sends a change if it is within the depth limits.
+	one := func(it *tree.Item) {
+		d := it.Path.Len() - prefixLen
+		if d >= minD && (maxD < 0 || d <= maxD) {
+			st.item(it, prefix, n)
+		}
+	}
+	// deliver sends the changes waiting in the queue.
+	deliver := func() error {
+		for {
+			if overflow.Load() {
+				return fmt.Errorf("%w: more than %d changes waited for this watch; watch again with fetch", wire.ErrOverflow, c.s.cfg.Queue)
+			}
+			select {
+			case it := <-queue:
+				one(it)
+			default:
+				return nil
+			}
+		}
+	}
+	if req.Fetch {
+		var err error
+		opt := tree.WalkOptions{Which: which(req), MinDepth: minD, MaxDepth: maxD, Before: before, SkipSystem: true}
+		c.s.tree.Walk(prefix, opt, func(items []tree.Item) bool {
+			for i := range items {
+				st.item(&items[i], prefix, n)
+			}
+			// Changes that came in meanwhile are newer than anything sent
+			// so far: sending them now never puts old data after new.
+			if err = deliver(); err != nil {
+				return false
+			}
+			return st.pace()
+		})
+		if err != nil {
+			return err
+		}
+		if st.ctx.Err() != nil {
+			return nil
+		}
+		st.state("uptodate")
+	}
+	for {
+		if err := deliver(); err != nil {
+			return err
+		}
+		if !st.pace() {
+			return nil
+		}
+		select {
+		case <-st.ctx.Done():
+			return nil
+		case it := <-queue:
+			one(it)
+		}
+	}
+}
+
+// deleteTree deletes every value at and below a path. With nchain, it
+// streams what it deleted; else it replies {changed: count}.
+func (c *conn) deleteTree(req *wire.Request, root path.Path) error {
+	if err := needPath(req); err != nil {
+		return err
+	}
+	prefix := root.Join(req.Path)
+	if prefix.IsRoot() {
+		return tree.ErrRoot
+	}
+	st := c.streamOf(req)
+	n := nchain(req, 0)
+	if n != 0 {
+		st.state("start")
+	}
+	count := 0
+	var failed error
+	c.s.tree.Walk(prefix, tree.WalkOptions{MaxDepth: -1}, func(items []tree.Item) bool {
+		for _, it := range items {
+			res, err := c.s.tree.Delete(it.Path, tree.Cond{})
+			if err != nil {
+				failed = err
+				return false
+			}
+			if !res.Changed {
+				continue
+			}
+			count++
+			if n != 0 {
+				st.deleted(&res, prefix, n)
+			}
+		}
+		return n == 0 || st.pace()
+	})
+	if failed != nil {
+		return failed
+	}
+	if err := c.s.waitDurable(st.ctx); err != nil {
+		return err
+	}
+	if n == 0 {
+		tock := c.s.tree.Tock()
+		c.reply(req.Seq, func(m *wire.Msg) {
+			m.Uint("changed", uint64(count))
+			m.Uint("tock", tock)
+		})
+	}
+	return nil
+}
+
+// deleted sends a delete_tree item as the original does: the change's
+// chain flattened into the message, with the old value.
+func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) {
+	it := &res.Item
+	depth, rest := st.shorten(it.Path, prefix)
+	st.send(func(m *wire.Msg) {
+		m.Str("node", it.Head.Node.Name)
+		m.Uint("tick", it.Head.Tick)
+		m.Key("prev")
+		m.B = wire.AppendChain(m.B, first(it.Older), rest1(it.Older), nchain-1)
+		m.PathArray("path", rest)
+		if res.HasPrev {
+			m.Raw("old_value", res.Prev)
+		}
+		m.Uint("tock", it.Tock)
+		m.Uint("depth", uint64(depth))
+	})
+}
+
+func first[T any](s []T) T {
+	var zero T
+	if len(s) == 0 {
+		return zero
+	}
+	return s[0]
+}
+
+func rest1[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s[1:]
+}
+
+// save writes the tree to a file (the `log save` command).
+func (c *conn) save(req *wire.Request, _ path.Path) error {
+	name, ok := req.FileName()
+	if !ok {
+		return fmt.Errorf("%w: %w", wire.ErrBadRequest, errNoFile)
+	}
+	if err := c.s.Save(name); err != nil {
+		return err
+	}
+	return c.result(req, true)
+}
+
+// logDest starts (path given) or stops (no path) the change log.
+func (c *conn) logDest(req *wire.Request, _ path.Path) error {
+	name, ok := req.FileName()
+	var err error
+	switch {
+	case ok:
+		err = c.s.StartLog(name, req.Fetch)
+	case req.HasPath:
+		err = fmt.Errorf("%w: %w", wire.ErrBadRequest, errNoFile)
+	default:
+		err = c.s.StopLog()
+	}
+	if err != nil {
+		return err
+	}
+	return c.result(req, true)
+}
+
+func (c *conn) result(req *wire.Request, v bool) error {
+	tock := c.s.tree.Tock()
+	c.reply(req.Seq, func(m *wire.Msg) {
+		m.Bool("result", v)
+		m.Uint("tock", tock)
+	})
+	return nil
+}

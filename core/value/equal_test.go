@@ -1,0 +1,126 @@
+package value
+
+import (
+	"encoding/binary"
+	"fmt"
+	"testing"
+
+	"github.com/distkv-go/distkv/core/pack"
+)
+
+func TestEqual(t *testing.T) {
+	cases := []struct {
+		name string
+		a, b string // hex
+		want bool
+	}{
+		{"identical", "a3 447568", "a3 447568", true},
+		{"identical even if malformed", "c1", "c1", true},
+		{"non-canonical uint", "cc 05", "05", true},
+		{"signed and unsigned encodings", "d0 05", "05", true},
+		{"int16 and int8 negative", "d1 ff80", "d0 80", true},
+		{"ext 2 and int", "d4 02 05", "05", true},
+		{"ext 2 with leading zeros", "c7 0a 02 00400000000000000005", "c7 09 02 400000000000000005", true},
+		{"ext 2 and uint64", "c7 09 02 00ffffffffffffffff", "cf ffffffffffffffff", true},
+		{"different ints", "05", "06", false},
+		{"negative and positive", "ff", "cf ffffffffffffffff", false},
+		{"int and float", "01", "cb 3ff0000000000000", false},
+		{"float32 and float64", "ca 3fc00000", "cb 3ff8000000000000", true},
+		{"different floats", "cb 3ff8000000000000", "cb 3ff8000000000001", false},
+		{"0.0 and -0.0", "cb 0000000000000000", "cb 8000000000000000", false},
+		{"NaN and another NaN", "cb 7ff8000000000001", "ca 7fc00000", true},
+		{"str and bin", "a2 6162", "c4 02 6162", false},
+		{"str8 and fixstr", "d9 02 6162", "a2 6162", true},
+		{"bin16 and bin8", "c5 0002 6162", "c4 02 6162", true},
+		{"nil and false", "c0", "c2", false},
+		{"true and 1", "c3", "01", false},
+		{"array16 and fixarray", "dc 0002 01 02", "92 01 02", true},
+		{"arrays in order", "92 01 02", "92 02 01", false},
+		{"array lengths", "92 01 02", "93 01 02 03", false},
+		{"array element types", "92 01 cc 02", "92 01 a1 02", false},
+		{"maps in any order", "82 a161 01 a162 02", "82 a162 02 a161 01", true},
+		{"map16 reordered", "de 0002 a161 01 a162 02", "82 a162 02 a161 cc 01", true},
+		{"map values differ", "82 a161 01 a162 02", "82 a162 01 a161 02", false},
+		{"map sizes", "81 a161 01", "82 a161 01 a162 02", false},
+		{"one-pair maps differ", "81 a161 01", "81 a161 02", false},
+		{"nested maps reordered", "91 82 01 81 a178 c0 02 c3", "91 82 02 c3 01 81 a178 c0", true},
+		{"duplicate pairs count", "82 01 01 01 01", "82 01 01 02 02", false},
+		{"map keys by value", "82 cc 01 a0 02 c0", "82 02 c0 01 a0", true},
+		{"paths", "c7 03 03 a161 1f", "c7 04 03 a161 cc 1f", true},
+		{"different paths", "c7 03 03 a161 1f", "c7 03 03 a161 1e", false},
+		{"path and array", "c7 03 03 a161 1f", "92 a161 1f", false},
+		{"ext types", "d4 05 07", "d4 06 07", false},
+		{"ext data", "d4 05 07", "c7 01 05 07", true},
+		{"trailing bytes", "01", "cc 01 00", false},
+		{"malformed", "a2 41", "a1 41", false},
+		{"invalid UTF-8", "a1 ff", "a1 fe", false},
+		{"malformed in a reordered map", "82 01 01 02 02", "82 02 02 01 c1", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, b := mustHex(t, c.a), mustHex(t, c.b)
+			if got := Equal(a, b); got != c.want {
+				t.Errorf("Equal(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+			}
+			if got := Equal(b, a); got != c.want {
+				t.Errorf("Equal(%s, %s) = %v, want %v", c.b, c.a, got, c.want)
+			}
+		})
+	}
+}
+
+// wideMap is a map like ordinaryMap, with every integer in 9 bytes when
+// wide is set.
+func wideMap(wide bool) []byte {
+	b := pack.AppendMapHeader(nil, 20)
+	for i := range 20 {
+		b = pack.AppendString(b, fmt.Sprintf("key-%02d", i))
+		b = pack.AppendArrayHeader(b, 3)
+		b = pack.AppendString(b, "sensor")
+		if wide {
+			b = binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(i*1000))
+		} else {
+			b = pack.AppendInt(b, int64(i*1000))
+		}
+		b = pack.AppendFloat(b, float64(i)/4)
+	}
+	return b
+}
+
+func TestEqualInOrderDoesNotAllocate(t *testing.T) {
+	a, b := wideMap(false), wideMap(true)
+	if !Equal(a, b) {
+		t.Fatal("not equal")
+	}
+	if n := testing.AllocsPerRun(100, func() { Equal(a, b) }); n != 0 {
+		t.Errorf("Equal allocates %.0f times", n)
+	}
+}
+
+func BenchmarkEqual(b *testing.B) {
+	x, y := wideMap(false), wideMap(true)
+	reordered := pack.AppendMapHeader(nil, 20)
+	m, _ := Decode(x)
+	for i := len(m.(pack.Map)) - 1; i >= 0; i-- {
+		kv := m.(pack.Map)[i]
+		reordered, _ = pack.Append(reordered, kv.Key)
+		reordered, _ = pack.Append(reordered, kv.Value)
+	}
+	for _, c := range []struct {
+		name string
+		a, b []byte
+	}{
+		{"identical", x, x},
+		{"encodings", x, y},
+		{"reordered", x, reordered},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !Equal(c.a, c.b) {
+					b.Fatal("not equal")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,114 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tree"
+)
+
+// AppendUpdate appends an entry's state as an update record, the form in
+// which changes go to log files and to other servers:
+//
+//	{path: ext3, value: raw (absent when deleted), chain: {node, tick, prev}, tock}
+func AppendUpdate(b []byte, it *tree.Item) []byte {
+	m := Begin(b)
+	m.Path("path", it.Path)
+	if it.HasValue {
+		m.Raw("value", it.Value)
+	}
+	m.Chain("chain", it.Head, it.Older, -1)
+	m.Uint("tock", it.Tock)
+	return m.End()
+}
+
+// DecodeUpdate reads an update record. The value is not validated.
+func DecodeUpdate(raw []byte) (tree.Update, error) {
+	var u tree.Update
+	r := pack.NewReader(raw)
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return u, err
+	}
+	hasPath := false
+	for range n {
+		k, err := r.ReadStrBytes()
+		if err != nil {
+			return u, err
+		}
+		switch string(k) {
+		case "path":
+			if u.Path, err = path.Read(r); err != nil {
+				return u, fmt.Errorf("path: %w", err)
+			}
+			hasPath = true
+		case "value":
+			v, err := r.Raw()
+			if err != nil {
+				return u, fmt.Errorf("value: %w", err)
+			}
+			u.Value, u.HasValue = string(v), true
+		case "chain":
+			if u.Chain, err = readChain(r); err != nil {
+				return u, fmt.Errorf("chain: %w", err)
+			}
+		case "tock":
+			if u.Tock, err = r.ReadUint(); err != nil {
+				return u, fmt.Errorf("tock: %w", err)
+			}
+		default:
+			if err := r.Skip(); err != nil {
+				return u, err
+			}
+		}
+	}
+	if !hasPath || len(u.Chain) == 0 {
+		return u, errors.New("an update record needs a path and a chain")
+	}
+	return u, nil
+}
+
+// readChain reads nested {node, tick, prev} maps into links.
+func readChain(r *pack.Reader) ([]tree.Link, error) { return readChainDepth(r, 0) }
+
+func readChainDepth(r *pack.Reader, depth int) ([]tree.Link, error) {
+	if r.TryNil() {
+		return nil, nil
+	}
+	if depth > 100 {
+		return nil, errors.New("chain too long")
+	}
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return nil, err
+	}
+	var l tree.Link
+	var rest []tree.Link
+	hasNode := false
+	for range n {
+		k, err := r.ReadStrBytes()
+		if err != nil {
+			return nil, err
+		}
+		switch string(k) {
+		case "node":
+			l.Node, err = r.ReadString()
+			hasNode = true
+		case "tick":
+			l.Tick, err = r.ReadUint()
+		case "prev":
+			rest, err = readChainDepth(r, depth+1)
+		default:
+			err = r.Skip()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !hasNode {
+		return nil, errors.New("a chain link needs a node")
+	}
+	return append([]tree.Link{l}, rest...), nil
+}

@@ -1,0 +1,85 @@
+// Package deps_test enforces the import rules of DESIGN.md.
+package deps_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"path"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/distkv-go/distkv/"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func packages(t *testing.T) []pkg {
+	out, err := exec.Command("go", "list", "-json", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestImportRules(t *testing.T) {
+	// The leaves of core: what each may import of ours.
+	leaves := map[string][]string{
+		"core/pack":    {},
+		"core/literal": {"core/pack"},
+		"core/chain":   {},
+		"core/path":    {"core/pack", "core/literal"},
+		"core/value":   {"core/pack", "core/literal", "core/path"},
+		"core/config":  {},
+		"core/persist": {},
+	}
+	for _, p := range packages(t) {
+		name := strings.TrimPrefix(p.ImportPath, mod)
+		if base := path.Base(name); base == "util" || base == "common" {
+			t.Errorf("%s: no package named %s", name, base)
+		}
+		for _, imp := range p.Imports {
+			ours := strings.HasPrefix(imp, mod)
+			rel := strings.TrimPrefix(imp, mod)
+			if allowed, isLeaf := leaves[name]; isLeaf && ours && !contains(allowed, rel) {
+				t.Errorf("%s imports %s; it may import only %v of ours", name, rel, allowed)
+			}
+			if strings.HasPrefix(name, "core/") && ours {
+				for _, top := range []string{"luart", "types", "codecs", "runner"} {
+					if rel == top || strings.HasPrefix(rel, top+"/") {
+						t.Errorf("%s imports %s: core must not depend on user code", name, rel)
+					}
+				}
+			}
+			if strings.HasPrefix(imp, "github.com/hashicorp/serf") && name != "core/gossip" && !strings.HasPrefix(name, "core/gossip/") {
+				t.Errorf("%s imports serf; only core/gossip may", name)
+			}
+			if strings.HasPrefix(imp, "github.com/yuin/gopher-lua") && name != "luart" && !strings.HasPrefix(name, "luart/") {
+				t.Errorf("%s imports gopher-lua; only luart may", name)
+			}
+			if strings.HasPrefix(name, "runner") && (rel == "core/tree" || rel == "core/server") {
+				t.Errorf("%s imports %s: runners talk to servers through core/client", name, rel)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
