@@ -24,6 +24,13 @@ type ClientCmd struct {
 	Log      LogCmd      `cmd:"" help:"Save the server's data to files."`
 }
 
+func (ClientCmd) Help() string {
+	return `Examples:
+  distkv client data get
+  distkv client -h otherhost data get one.two
+  distkv client log save /var/local/lib/distkv.save`
+}
+
 // connector opens the connection when a command first needs it.
 type connector struct {
 	cmd *ClientCmd
@@ -33,6 +40,9 @@ type connector struct {
 
 func (k *connector) get(ctx context.Context) (*client.Client, error) {
 	if k.c == nil {
+		if k.cmd.Auth != "" || k.g.cfg.Connect.Auth != "" {
+			k.g.log.Warn("this version has no logins yet: the login (-a, connect.auth) is ignored")
+		}
 		cfg := client.FromConfig(k.g.cfg.Connect)
 		if k.cmd.Host != "" {
 			cfg.Host = k.cmd.Host
@@ -144,12 +154,25 @@ type LogSaveCmd struct {
 	File string `arg:"" help:"The file, on the server's machine; written whole or not at all."`
 }
 
+func (LogSaveCmd) Help() string {
+	return `Example:
+  distkv client log save /var/local/lib/distkv.$(date +%Y%m%d).save
+  distkv server -l /var/local/lib/distkv.20261125.save $(hostname)`
+}
+
 func (c *LogSaveCmd) Run(ctx context.Context, k *connector) error {
 	return k.fileRequest(ctx, "save", c.File, nil)
 }
 
 // LogStopCmd is `log stop`.
 type LogStopCmd struct{}
+
+func (LogStopCmd) Help() string {
+	return `The log file is closed (and fsynced); it stays as it is.
+
+Example:
+  distkv client log stop`
+}
 
 func (c *LogStopCmd) Run(ctx context.Context, k *connector) error {
 	cl, err := k.get(ctx)

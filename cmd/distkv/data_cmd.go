@@ -286,6 +286,16 @@ type DataDeleteCmd struct {
 	Path      pathArg  `arg:"" help:"${path_help}"`
 }
 
+func (DataDeleteCmd) Help() string {
+	return `The entry keeps its history (so the deletion reaches other servers);
+its value is gone.
+
+Examples:
+  distkv client data delete one.two.three
+  distkv client data delete -r one              # everything below one, too
+  distkv client data delete --prev Duh one.two.three.four.five`
+}
+
 func (c *DataDeleteCmd) Run(ctx context.Context, k *connector, g *globals) error {
 	p, err := c.Path.path()
 	if err != nil {
@@ -318,6 +328,13 @@ type DataListCmd struct {
 	Path pathArg `arg:"" optional:"" help:"${path_help}"`
 }
 
+func (DataListCmd) Help() string {
+	return `Prints one child per line, in path order, also children without a value.
+
+Example:
+  distkv client data list one.two`
+}
+
 func (c *DataListCmd) Run(ctx context.Context, k *connector, g *globals) error {
 	p, cl, err := k.at(ctx, c.Path)
 	if err != nil {
@@ -341,7 +358,12 @@ type DataMonitorCmd struct {
 
 func (DataMonitorCmd) Help() string {
 	return `Each change prints as a YAML document (path, value or deleted: true,
-tock), so that "data monitor" output can feed "data update".`
+tock), so that "data monitor" output can feed "data update". Stop it
+with Ctrl-C.
+
+Examples:
+  distkv client data monitor -s one          # the current state, then changes
+  distkv client data monitor -o one.two      # only one.two's value`
 }
 
 func (c *DataMonitorCmd) Run(ctx context.Context, k *connector, g *globals) error {
@@ -409,7 +431,11 @@ relative to PATH) and "value", or "deleted: true" to delete:
   value: 123
   ---
   path: one.three
-  deleted: true`
+  deleted: true
+
+Example:
+  distkv client data monitor -s one > one.yaml   # … later:
+  distkv client data update one < one.yaml`
 }
 
 func (c *DataUpdateCmd) Run(ctx context.Context, k *connector, g *globals) error {

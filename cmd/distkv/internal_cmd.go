@@ -49,6 +49,14 @@ type InternalStateCmd struct {
 	All        bool `help:"All of the above."`
 }
 
+func (InternalStateCmd) Help() string {
+	return `Every server counts its changes (ticks). This shows which ticks of which
+node this server holds.
+
+Example:
+  distkv client internal state --all`
+}
+
 func (c *InternalStateCmd) Run(ctx context.Context, k *connector, g *globals) error {
 	cl, err := k.get(ctx)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -445,5 +446,148 @@ func TestSeqIsPerRequest(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// req encodes a request map from key/value pairs.
+func req(t *testing.T, kv ...any) []byte {
+	t.Helper()
+	var m pack.Map
+	for i := 0; i < len(kv); i += 2 {
+		m = append(m, pack.KV{Key: kv[i], Value: kv[i+1]})
+	}
+	b, err := value.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestActions walks the smaller actions over a raw connection.
+func TestActions(t *testing.T) {
+	s := startServer(t, server.Config{})
+	rc := dialRaw(t, s)
+	call := func(kv ...any) pack.Map {
+		t.Helper()
+		rc.send(req(t, kv...))
+		return rc.next()
+	}
+	for i, p := range []string{"wire.tree", "wire.tree.a", "wire.tree.e", "wire.tree.new.deep", "wire.tree.zz"} {
+		if rep := call("seq", int64(i+1), "action", "set_value", "path", path.P(p), "value", int64(i)); get(rep, "changed") != true {
+			t.Fatalf("set %s: %v", p, rep)
+		}
+	}
+	// enum lists the children that hold a value, with_data their values.
+	if rep := call("seq", int64(10), "action", "enum", "path", path.P("wire.tree")); fmt.Sprint(get(rep, "result")) != "[a e zz]" {
+		t.Errorf("enum: %v", rep)
+	}
+	if rep := call("seq", int64(11), "action", "enum", "path", path.P("wire.tree"), "with_data", true); fmt.Sprint(get(rep, "result")) != "[{a 1} {e 2} {zz 4}]" {
+		t.Errorf("enum with_data: %v", rep)
+	}
+	if rep := call("seq", int64(12), "action", "get_tock"); get(rep, "tock") != int64(5) {
+		t.Errorf("get_tock: %v", rep)
+	}
+	// get_value by event: the entry node test1 set at tick 2.
+	rep := call("seq", int64(13), "action", "get_value", "node", "test1", "tick", int64(2), "nchain", int64(1))
+	if p, ok := get(rep, "path").(path.Path); !ok || p != path.P("wire.tree.a") || get(rep, "value") != int64(1) {
+		t.Errorf("get_value by event: %v", rep)
+	}
+	if rep := call("seq", int64(14), "action", "get_value", "node", "test1", "tick", int64(99)); get(rep, "etype") != "no_data" {
+		t.Errorf("get_value of an unknown event: %v", rep)
+	}
+	// get_state with flags.
+	rep = call("seq", int64(15), "action", "get_state", "nodes", true, "present", true, "known", true, "deleted", true, "missing", true)
+	if fmt.Sprint(get(rep, "nodes")) != "[{test1 5}]" || fmt.Sprint(get(rep, "present")) != "[{test1 [[1 6]]}]" || fmt.Sprint(get(rep, "known")) != "[]" {
+		t.Errorf("get_state: %v", rep)
+	}
+	// The system tree: internal actions prepend None.
+	if rep := call("seq", int64(16), "action", "set_internal", "path", path.P("auth.x"), "value", "y"); get(rep, "changed") != true {
+		t.Fatalf("set_internal: %v", rep)
+	}
+	if rep := call("seq", int64(17), "action", "get_value", "path", path.P(":n.auth.x")); get(rep, "value") != "y" {
+		t.Errorf("system entry: %v", rep)
+	}
+	// A get_tree of the root does not show the system tree.
+	rc.send(req(t, "seq", int64(18), "action", "get_tree", "path", path.Root))
+	for {
+		rep := rc.next()
+		if get(rep, "state") == "end" {
+			break
+		}
+		if fmt.Sprint(get(rep, "path")) == "[<nil>]" {
+			t.Errorf("get_tree of the root shows the system tree: %v", rep)
+		}
+	}
+	// stop ends a watch: result true, then the watch's end.
+	rc.send(req(t, "seq", int64(19), "action", "watch", "path", path.P("wire")))
+	if rep := rc.next(); get(rep, "state") != "start" {
+		t.Fatalf("watch: %v", rep)
+	}
+	rc.send(req(t, "seq", int64(20), "action", "stop", "task", int64(19)))
+	got := map[string]bool{}
+	for range 2 {
+		rep := rc.next()
+		got[fmt.Sprint(get(rep, "seq"), get(rep, "result"), get(rep, "state"))] = true
+	}
+	if !got["20 true <nil>"] || !got["19 <nil>end"] {
+		t.Errorf("stop: %v", got)
+	}
+	if rep := call("seq", int64(21), "action", "stop", "task", int64(999)); get(rep, "result") != false {
+		t.Errorf("stop of nothing: %v", rep)
+	}
+	// root: later paths are relative to it.
+	if rep := call("seq", int64(22), "action", "root", "path", path.P("wire.tree")); get(rep, "value") != int64(0) {
+		t.Errorf("root: %v", rep)
+	}
+	if rep := call("seq", int64(23), "action", "get_value", "path", path.P("a")); get(rep, "value") != int64(1) {
+		t.Errorf("get after root: %v", rep)
+	}
+	if rep := call("seq", int64(24), "action", "set_value", "path", path.P("zz"), "value", int64(9)); get(rep, "prev") != int64(4) {
+		t.Errorf("set after root: %v", rep)
+	}
+	// Flow control: with qlen, stream messages carry wseq and acks are taken.
+	rc.send(req(t, "seq", int64(0), "qlen", int64(10)))
+	rc.send(req(t, "seq", int64(25), "action", "get_tree", "path", path.Root))
+	for w := int64(1); ; w++ {
+		rep := rc.next()
+		if get(rep, "wseq") != w {
+			t.Fatalf("wseq %v, want %d: %v", get(rep, "wseq"), w, rep)
+		}
+		rc.send(req(t, "seq", int64(25), "state", "ack", "ack", w))
+		if get(rep, "state") == "end" {
+			break
+		}
+	}
+	if rep := call("seq", int64(26), "action", "get_tock"); get(rep, "error") != nil {
+		t.Errorf("after flow control: %v", rep)
+	}
+}
+
+// TestTornLog loads a log whose last record was cut short: every whole
+// record is applied, the damage is counted, nothing fails.
+func TestTornLog(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, server.Config{})
+	c := connect(t, s)
+	ctx := ctxT(t)
+	logFile := filepath.Join(dir, "torn.state")
+	if err := s.StartLog(logFile, true); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		c.Set(ctx, path.Must("k", int64(i)), int64(i))
+	}
+	s.StopLog()
+	data, _ := os.ReadFile(logFile)
+	os.WriteFile(logFile, data[:len(data)-3], 0o600)
+	s2, _ := server.New(server.Config{Node: "test1", Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	f, _ := os.Open(logFile)
+	defer f.Close()
+	st, err := s2.Load(f, logFile)
+	if err != nil || st.Damaged != 1 || st.Records != 9 {
+		t.Fatalf("load: %+v %v", st, err)
+	}
+	if it, ok := s2.Tree().Get(path.Must("k", int64(8))); !ok || !it.HasValue {
+		t.Fatal("k:8 missing")
 	}
 }
