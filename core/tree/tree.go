@@ -281,10 +281,18 @@ func (t *Tree) change(p path.Path, value string, set bool, c Cond) (Result, erro
 	}
 	t.tick++
 	t.tock++
-	c2 := e.chain().Extend(t.self, t.tick, t.chainLen)
-	t.store(e, value, set, c2, t.tock)
+	if e.prev == nil && (e.node == nil || e.node == t.self) {
+		// Only this node changed the entry: the chain is its new link alone.
+		t.store(e, value, set, nil, t.tock)
+		e.node, e.tick = t.self, t.tick
+	} else {
+		t.store(e, value, set, e.chain().Extend(t.self, t.tick, t.chainLen), t.tock)
+	}
 	res.Item = t.item(p, e)
-	t.notify(&res.Item)
+	if t.watches.n > 0 {
+		it := res.Item // only then does an Item go to the heap
+		t.notify(&it)
+	}
 	return res, nil
 }
 
@@ -377,7 +385,9 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		e = t.create(u.Path)
 	}
 	t.store(e, u.Value, u.HasValue, in, u.Tock)
-	it := t.item(u.Path, e)
-	t.notify(&it)
+	if t.watches.n > 0 {
+		it := t.item(u.Path, e)
+		t.notify(&it)
+	}
 	return outcome, nil
 }
