@@ -183,6 +183,15 @@ func (s *Server) load(r io.Reader, name string) (LoadStats, error) {
 		st.Damaged++
 		s.log.Warn("skipped damaged data", "detail", d.String())
 	})
+	names := map[string]string{}
+	intern := func(b []byte) string {
+		if s, ok := names[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		names[s] = s
+		return s
+	}
 	for {
 		rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -194,7 +203,7 @@ func (s *Server) load(r io.Reader, name string) (LoadStats, error) {
 		if isHeader(rec) {
 			continue
 		}
-		u, err := wire.DecodeUpdate(rec)
+		u, err := wire.DecodeUpdate(rec, intern)
 		if err == nil {
 			err = checkValue(u)
 		}
@@ -214,7 +223,7 @@ func checkValue(u tree.Update) error {
 	if !u.HasValue {
 		return nil
 	}
-	return value.Validate([]byte(u.Value))
+	return value.Validate(u.Value)
 }
 
 // isHeader tells a file header from an update record by its "distkv" key.

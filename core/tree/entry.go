@@ -76,26 +76,39 @@ func (e *entry) setChain(c chain.Chain) {
 	}
 }
 
-// children is an open-addressing hash table of entries keyed by name, with
-// linear probing. A sorted list is built on demand for walks and cached
-// until the set of children changes.
+// children is an open-addressing hash table of entries keyed by name,
+// with linear probing. Each slot has a control byte: 0 when empty, else
+// 0x80 | 7 bits of the name's hash, so a probe compares names only when
+// those bits match and rarely touches an entry it does not want. A sorted
+// list is built on demand for walks and cached until the set changes.
 type children struct {
-	slots  []*entry // len is a power of two
+	ctrl   []byte
+	slots  []*entry // len is a power of two, as for ctrl
 	n      int
 	sorted []*entry
 }
 
 var seed = maphash.MakeSeed()
 
+func hashName(name string) (h uint64, tag byte) {
+	h = maphash.String(seed, name)
+	return h, byte(h>>57) | 0x80
+}
+
 func (c *children) find(name string) *entry {
 	if c == nil {
 		return nil
 	}
+	h, tag := hashName(name)
 	mask := uint64(len(c.slots) - 1)
-	for i := maphash.String(seed, name) & mask; ; i = (i + 1) & mask {
-		e := c.slots[i]
-		if e == nil || e.name() == name {
-			return e
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch c.ctrl[i] {
+		case 0:
+			return nil
+		case tag:
+			if e := c.slots[i]; e.name() == name {
+				return e
+			}
 		}
 	}
 }
@@ -110,12 +123,13 @@ func (c *children) insert(e *entry) {
 }
 
 func (c *children) put(e *entry) {
+	h, tag := hashName(e.name())
 	mask := uint64(len(c.slots) - 1)
-	i := maphash.String(seed, e.name()) & mask
-	for c.slots[i] != nil {
+	i := h & mask
+	for c.ctrl[i] != 0 {
 		i = (i + 1) & mask
 	}
-	c.slots[i] = e
+	c.ctrl[i], c.slots[i] = tag, e
 }
 
 func (c *children) grow() {
@@ -124,6 +138,7 @@ func (c *children) grow() {
 	if len(old) > 0 {
 		size = len(old) * 2
 	}
+	c.ctrl = make([]byte, size)
 	c.slots = make([]*entry, size)
 	for _, e := range old {
 		if e != nil {
@@ -135,27 +150,29 @@ func (c *children) grow() {
 // remove deletes the child called name, shifting later probes back so
 // that lookups stay correct without tombstones.
 func (c *children) remove(name string) {
+	h, tag := hashName(name)
 	mask := uint64(len(c.slots) - 1)
-	i := maphash.String(seed, name) & mask
+	i := h & mask
 	for {
-		e := c.slots[i]
-		if e == nil {
+		if c.ctrl[i] == 0 {
 			return
 		}
-		if e.name() == name {
+		if c.ctrl[i] == tag && c.slots[i].name() == name {
 			break
 		}
 		i = (i + 1) & mask
 	}
-	c.slots[i] = nil
+	c.ctrl[i], c.slots[i] = 0, nil
 	c.n--
 	c.sorted = nil
-	for j := (i + 1) & mask; c.slots[j] != nil; j = (j + 1) & mask {
-		e := c.slots[j]
-		home := maphash.String(seed, e.name()) & mask
-		// Move e into the hole at i if its home slot is not in (i, j].
+	for j := (i + 1) & mask; c.ctrl[j] != 0; j = (j + 1) & mask {
+		home, _ := hashName(c.slots[j].name())
+		home &= mask
+		// Move the entry at j into the hole at i if its home slot is not
+		// in (i, j], cyclically.
 		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			c.slots[i], c.slots[j] = e, nil
+			c.ctrl[i], c.slots[i] = c.ctrl[j], c.slots[j]
+			c.ctrl[j], c.slots[j] = 0, nil
 			i = j
 		}
 	}

@@ -298,6 +298,14 @@ func (t *Tree) change(p path.Path, value string, set bool, c Cond) (Result, erro
 
 // store writes a new state into e, keeping the value count right.
 func (t *Tree) store(e *entry, value string, ok bool, c chain.Chain, tock uint64) {
+	t.count(e, ok)
+	e.setValue(value, ok)
+	e.setChain(c)
+	e.tock = tock
+}
+
+// count keeps the value count right for e about to hold a value or not.
+func (t *Tree) count(e *entry, ok bool) {
 	if _, had := e.value(); had != ok {
 		if ok {
 			t.values++
@@ -305,16 +313,13 @@ func (t *Tree) store(e *entry, value string, ok bool, c chain.Chain, tock uint64
 			t.values--
 		}
 	}
-	e.setValue(value, ok)
-	e.setChain(c)
-	e.tock = tock
 }
 
 // Update is a change made elsewhere (another node, or a log being
 // loaded): the state an entry had after it.
 type Update struct {
 	Path     path.Path
-	Value    string
+	Value    []byte // raw msgpack; Apply copies it, so it may be reused after
 	HasValue bool
 	Chain    []Link // newest first, by node name
 	Tock     uint64
@@ -365,12 +370,10 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		in = append(in, chain.Link{Node: n, Tick: l.Tick})
 	}
 	t.tock = max(t.tock, u.Tock)
-	e := t.lookup(u.Path)
-	var have chain.Chain
-	var haveTock uint64
-	if e != nil {
-		have, haveTock = e.chain(), e.tock
-	}
+	// Creating the entry up front costs nothing when the update is stale
+	// or lost: both need an entry that has a chain already.
+	e := t.create(u.Path)
+	have, haveTock := e.chain(), e.tock
 	outcome := Applied
 	switch chain.Compare(have, in) {
 	case chain.Same, chain.Older:
@@ -381,10 +384,15 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		}
 		outcome = Overruled
 	}
-	if e == nil {
-		e = t.create(u.Path)
+	t.count(e, u.HasValue)
+	if u.HasValue {
+		e.data = e.name() + string(u.Value) // one copy, straight from the buffer
+		e.flags |= hasValue
+	} else {
+		e.setValue("", false)
 	}
-	t.store(e, u.Value, u.HasValue, in, u.Tock)
+	e.setChain(in)
+	e.tock = u.Tock
 	if t.watches.n > 0 {
 		it := t.item(u.Path, e)
 		t.notify(&it)

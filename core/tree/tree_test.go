@@ -263,7 +263,7 @@ func TestApplyConverges(t *testing.T) {
 		if res.Item.Head.Node == nil {
 			continue
 		}
-		u := Update{Path: p, Value: res.Item.Value, HasValue: res.Item.HasValue, Tock: res.Item.Tock}
+		u := Update{Path: p, Value: []byte(res.Item.Value), HasValue: res.Item.HasValue, Tock: res.Item.Tock}
 		for _, l := range res.Item.Chain() {
 			u.Chain = append(u.Chain, Link{Node: l.Node.Name, Tick: l.Tick})
 		}

@@ -103,7 +103,7 @@ func DecodeReply(msg []byte, rep *Reply) error {
 			rep.HasOldValue = true
 		case "chain":
 			rep.HasChain = true
-			rep.Chain, err = readChain(r)
+			rep.Chain, err = readChain(r, nil)
 		case "tock":
 			rep.Tock, err = r.ReadUint()
 		case "tick":

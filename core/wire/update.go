@@ -24,8 +24,10 @@ func AppendUpdate(b []byte, it *tree.Item) []byte {
 	return m.End()
 }
 
-// DecodeUpdate reads an update record. The value is not validated.
-func DecodeUpdate(raw []byte) (tree.Update, error) {
+// DecodeUpdate reads an update record. The value is not validated, and
+// it shares memory with raw. Node names go through intern (nil: none), so
+// that a long stream of records need not allocate them again and again.
+func DecodeUpdate(raw []byte, intern func([]byte) string) (tree.Update, error) {
 	var u tree.Update
 	r := pack.NewReader(raw)
 	n, err := r.ReadMapHeader()
@@ -45,13 +47,12 @@ func DecodeUpdate(raw []byte) (tree.Update, error) {
 			}
 			hasPath = true
 		case "value":
-			v, err := r.Raw()
-			if err != nil {
+			if u.Value, err = r.Raw(); err != nil {
 				return u, fmt.Errorf("value: %w", err)
 			}
-			u.Value, u.HasValue = string(v), true
+			u.HasValue = true
 		case "chain":
-			if u.Chain, err = readChain(r); err != nil {
+			if u.Chain, err = readChain(r, intern); err != nil {
 				return u, fmt.Errorf("chain: %w", err)
 			}
 		case "tock":
@@ -71,9 +72,14 @@ func DecodeUpdate(raw []byte) (tree.Update, error) {
 }
 
 // readChain reads nested {node, tick, prev} maps into links.
-func readChain(r *pack.Reader) ([]tree.Link, error) { return readChainDepth(r, 0) }
+func readChain(r *pack.Reader, intern func([]byte) string) ([]tree.Link, error) {
+	if intern == nil {
+		intern = func(b []byte) string { return string(b) }
+	}
+	return readChainDepth(r, intern, 0)
+}
 
-func readChainDepth(r *pack.Reader, depth int) ([]tree.Link, error) {
+func readChainDepth(r *pack.Reader, intern func([]byte) string, depth int) ([]tree.Link, error) {
 	if r.TryNil() {
 		return nil, nil
 	}
@@ -94,12 +100,14 @@ func readChainDepth(r *pack.Reader, depth int) ([]tree.Link, error) {
 		}
 		switch string(k) {
 		case "node":
-			l.Node, err = r.ReadString()
+			var b []byte
+			b, err = r.ReadStrBytes()
+			l.Node = intern(b)
 			hasNode = true
 		case "tick":
 			l.Tick, err = r.ReadUint()
 		case "prev":
-			rest, err = readChainDepth(r, depth+1)
+			rest, err = readChainDepth(r, intern, depth+1)
 		default:
 			err = r.Skip()
 		}

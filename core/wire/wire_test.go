@@ -153,8 +153,8 @@ func TestMsgAndChain(t *testing.T) {
 	// An update record round-trips.
 	it := tree.Item{Path: path.P("a.b"), Value: "\x05", HasValue: true, Head: chain.Link{Node: n, Tick: 9},
 		Older: chain.Chain{{Node: reg.Node("other"), Tick: 2}}, Tock: 77}
-	u, err := DecodeUpdate(AppendUpdate(nil, &it))
-	if err != nil || u.Path != it.Path || u.Value != "\x05" || u.Tock != 77 || len(u.Chain) != 2 || u.Chain[1].Node != "other" {
+	u, err := DecodeUpdate(AppendUpdate(nil, &it), nil)
+	if err != nil || u.Path != it.Path || string(u.Value) != "\x05" || u.Tock != 77 || len(u.Chain) != 2 || u.Chain[1].Node != "other" {
 		t.Fatalf("update: %+v %v", u, err)
 	}
 }
@@ -217,6 +217,6 @@ func FuzzDecodeRequest(f *testing.F) {
 		r.Own()
 		var rep Reply
 		DecodeReply(b, &rep)
-		DecodeUpdate(b)
+		DecodeUpdate(b, nil)
 	})
 }
