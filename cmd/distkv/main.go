@@ -153,7 +153,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	g.cfg = cfg
-	g.log = newLogger(g, stderr)
+	g.log = newLogger(g, stderr, strings.HasPrefix(kctx.Command(), "client"))
 	g.log.Debug("configuration", "source", src.String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -166,8 +166,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(g *globals, w io.Writer) *slog.Logger {
+// newLogger logs at logging.level, adjusted by -v and -q; client commands
+// log warnings only unless asked, as their output is what the user reads.
+func newLogger(g *globals, w io.Writer, client bool) *slog.Logger {
 	level := g.cfg.Logging.Level.Slog()
+	if client {
+		level = max(level, slog.LevelWarn)
+	}
 	switch {
 	case g.quiet:
 		level = slog.LevelWarn
