@@ -1,0 +1,135 @@
+// Command distkv-bench measures a DistKV server: request rates and
+// latencies, watch deliveries, memory per entry and load time.
+//
+// It drives a running server (--host, --port) or starts one per run
+// (--server PATH: the distkv binary, on a free port in a temporary
+// directory; or --in-process, for profiling). See BENCHMARKS.md for the
+// measurements and how they were taken.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// CLI is the command line.
+type CLI struct {
+	Host         string   `help:"Server to drive, when the tool starts none." default:"127.0.0.1" group:"Server"`
+	Port         int      `short:"p" help:"Its client port." default:"27586" group:"Server"`
+	PID          int      `name:"pid" placeholder:"PID" help:"Its process id, for the RSS that fill reports." group:"Server"`
+	Server       string   `placeholder:"PATH" help:"Start this distkv binary for every run (on a free port, in a temporary directory) and stop it afterwards." group:"Server"`
+	InProcess    bool     `help:"Run the server inside this process instead (for --cpuprofile and --memprofile)." group:"Server"`
+	ServerConfig []string `short:"S" placeholder:"KEY=VALUE" sep:"none" help:"Config override for a started server (its -C), e.g. server.log.sync=always; repeatable." group:"Server"`
+	Log          bool     `help:"Turn the change log on (log dest) before each run." group:"Server"`
+	LogFile      string   `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
+
+	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load" default:"get" help:"What to measure: ${enum}."`
+	Conns    int           `short:"c" default:"16" help:"Connections (C)."`
+	Pipeline int           `short:"P" default:"1" help:"Requests in flight per connection (P); 1: no pipelining."`
+	Duration time.Duration `short:"d" default:"10s" help:"How long to measure (unless -n)."`
+	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d; entries for fill and load (default 1000000)."`
+	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch)."`
+	Keys     uint64        `short:"k" default:"100000" help:"Key space: keys are random in [0, k) (get fills them all first)."`
+	Ratio    float64       `default:"0.9" help:"mixed: the share of gets."`
+	Watchers int           `short:"W" default:"4" help:"watch: connections watching the subtree the setters write to."`
+	Prefix   string        `default:"bench" help:"Path (text form) below which keys are written."`
+	Runs     int           `default:"1" help:"Runs; with more than one the median follows."`
+
+	Redis      bool   `help:"After each get, set or mixed run, run redis-benchmark -t get,set with the same C and P against a redis-server of the tool's, and print the ratio."`
+	JSON       bool   `name:"json" help:"Print results as JSON objects, one a line."`
+	Verbose    bool   `short:"v" help:"Say what is going on, on stderr."`
+	CPUProfile string `name:"cpuprofile" placeholder:"FILE" help:"Write a CPU profile of this process (with --in-process: the server's too)."`
+	MemProfile string `name:"memprofile" placeholder:"FILE" help:"Write a heap profile at the end of the last run."`
+}
+
+// Validate checks the flags together.
+func (c *CLI) Validate() error {
+	switch {
+	case c.Conns < 1 || c.Pipeline < 1 || c.Runs < 1 || c.Keys < 1:
+		return errors.New("-c, -P, -k and --runs must be at least 1")
+	case c.Requests < 0 || c.Duration <= 0 && c.Requests == 0:
+		return errors.New("give a positive -d or -n")
+	case c.Ratio < 0 || c.Ratio > 1:
+		return errors.New("--ratio is a share between 0 and 1")
+	case c.Workload == "watch" && c.Watchers < 1:
+		return errors.New("watch needs at least one watcher (-W)")
+	case c.Server != "" && c.InProcess:
+		return errors.New("--server and --in-process exclude each other")
+	case c.Workload == "load" && c.Server == "" && !c.InProcess:
+		return errors.New("load starts servers: give --server (or --in-process)")
+	case c.Log && c.LogFile == "" && c.Server == "" && !c.InProcess:
+		return errors.New("--log with --host needs --log-file (a path the server can write)")
+	case c.PID != 0 && (c.Server != "" || c.InProcess):
+		return errors.New("--pid is for --host servers; a started server's is known")
+	}
+	return nil
+}
+
+const description = `Benchmark a DistKV server.
+
+Examples:
+  distkv-bench --server ./distkv -w get -c 16 -P 1 --runs 3 --redis
+  distkv-bench --server ./distkv -w set -c 16 -P 16 --log
+  distkv-bench --server ./distkv -w watch -W 4 -c 16
+  distkv-bench --server ./distkv -w fill -c 16 -P 16 -n 1000000
+  distkv-bench --server ./distkv -w load -c 16 -P 16 -n 1000000 --runs 3
+  distkv-bench --port 27586 -w get -d 30s         # a running server`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// parse reads the command line. exit >= 0 means: stop with that code
+// (after --help, or a bad command line).
+func parse(args []string, stdout, stderr io.Writer) (cli *CLI, exit int) {
+	cli = &CLI{}
+	exit = -1
+	parser, err := kong.New(cli,
+		kong.Name("distkv-bench"),
+		kong.Description(description),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exit = code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "distkv-bench: internal error:", err)
+		return nil, 3
+	}
+	_, err = parser.Parse(args)
+	if exit >= 0 {
+		return nil, exit
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "distkv-bench:", err)
+		return nil, 2
+	}
+	return cli, -1
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cli, exit := parse(args, stdout, stderr)
+	if exit >= 0 {
+		return exit
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := &bench{cli: cli, out: stdout}
+	if cli.Verbose {
+		b.log = stderr
+	}
+	if err := b.run(ctx); err != nil {
+		fmt.Fprintln(stderr, "distkv-bench:", err)
+		return 1
+	}
+	return 0
+}

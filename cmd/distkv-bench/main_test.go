@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	cli, exit := parse(nil, &bytes.Buffer{}, &bytes.Buffer{})
+	if exit >= 0 {
+		t.Fatalf("defaults: exit %d", exit)
+	}
+	if cli.Workload != "get" || cli.Conns != 16 || cli.Pipeline != 1 || cli.Duration != 10*time.Second ||
+		cli.Warmup != time.Second || cli.Keys != 100000 || cli.Runs != 1 || cli.Port != 27586 || cli.Host != "127.0.0.1" {
+		t.Errorf("defaults: %+v", cli)
+	}
+
+	cli, exit = parse(strings.Fields("--server ./distkv -w set -c 8 -P 16 -n 5000 -k 10 --runs 3 --redis --json -S server.log.sync=always -S server.log.interval=10ms --log -W 2 --ratio 0.25 --warmup 0s"),
+		&bytes.Buffer{}, &bytes.Buffer{})
+	if exit >= 0 {
+		t.Fatalf("exit %d", exit)
+	}
+	want := CLI{Host: "127.0.0.1", Port: 27586, Server: "./distkv", Workload: "set", Conns: 8, Pipeline: 16, Requests: 5000,
+		Keys: 10, Runs: 3, Redis: true, JSON: true, ServerConfig: []string{"server.log.sync=always", "server.log.interval=10ms"},
+		Log: true, Watchers: 2, Ratio: 0.25, Duration: 10 * time.Second, Prefix: "bench"}
+	if got := *cli; !equalCLI(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+
+	for _, args := range []string{
+		"-w nosuch",
+		"-c 0",
+		"-P 0",
+		"--ratio 1.5",
+		"-d 0s",
+		"-w load",                       // needs a server to start
+		"--server x --in-process",       // one or the other
+		"--log",                         // with --host: needs --log-file
+		"--server x --pid 5",            // pid is for --host
+		"-w watch -W 0",                 // no watchers
+		"--no-such-flag",                // unknown
+		"-n -5",                         // negative
+		"--in-process --runs 0 -w fill", // no runs
+	} {
+		var stderr bytes.Buffer
+		if _, exit := parse(strings.Fields(args), &bytes.Buffer{}, &stderr); exit != 2 {
+			t.Errorf("%q: exit %d, want 2 (stderr %q)", args, exit, stderr.String())
+		}
+	}
+
+	var stdout bytes.Buffer
+	if _, exit := parse([]string{"--help"}, &stdout, &bytes.Buffer{}); exit != 0 || !strings.Contains(stdout.String(), "--pipeline") {
+		t.Errorf("--help: exit %d, output %q", exit, stdout.String())
+	}
+}
+
+func equalCLI(a, b CLI) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+// runTool runs the tool with args plus --json and returns its results.
+func runTool(t *testing.T, args ...string) []Result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(append(args, "--json"), &stdout, &stderr); code != 0 {
+		t.Fatalf("%v: exit %d\n%s%s", args, code, stdout.String(), stderr.String())
+	}
+	var out []Result
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var r Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// TestTool runs every workload through the command line, with a server
+// in this process.
+func TestTool(t *testing.T) {
+	tests := []struct {
+		workload string
+		extra    []string
+		ops      int64 // per run
+	}{
+		{"get", nil, 300},
+		{"set", []string{"--log"}, 300},
+		{"mixed", nil, 300},
+		{"watch", []string{"-W", "2"}, 600},
+		{"fill", nil, 300},
+		{"load", nil, 300},
+	}
+	for _, tt := range tests {
+		t.Run(tt.workload, func(t *testing.T) {
+			args := append([]string{"--in-process", "-w", tt.workload, "-n", "300", "-k", "40", "-c", "3", "-P", "4",
+				"--warmup", "0s", "--runs", "2"}, tt.extra...)
+			res := runTool(t, args...)
+			if len(res) != 3 {
+				t.Fatalf("%d results, want 2 runs and the median", len(res))
+			}
+			for i, r := range res {
+				if r.Errors != 0 || r.Ops != tt.ops || r.Workload != tt.workload || r.Run != (i+1)%3 {
+					t.Errorf("result %d: %+v", i, r)
+				}
+			}
+			switch tt.workload {
+			case "fill":
+				if res[2].RSSBytes == 0 {
+					t.Error("fill reports no RSS")
+				}
+			case "load":
+				if res[2].LoadSeconds <= 0 || res[2].FileBytes == 0 {
+					t.Errorf("load: %+v", res[2])
+				}
+			case "watch":
+				if res[2].SetsPerSec <= 0 || res[2].Watchers != 2 {
+					t.Errorf("watch: %+v", res[2])
+				}
+			}
+		})
+	}
+}
+
+// TestToolSpawned runs the real distkv binary, as the measurements do.
+func TestToolSpawned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/distkv")
+	}
+	bin := filepath.Join(t.TempDir(), "distkv")
+	if out, err := exec.Command("go", "build", "-o", bin, "../distkv").CombinedOutput(); err != nil {
+		t.Fatalf("build distkv: %v\n%s", err, out)
+	}
+	res := runTool(t, "--server", bin, "-w", "fill", "-n", "500", "-c", "2", "-P", "8", "--log")
+	if r := res[0]; r.Ops != 500 || r.Errors != 0 || r.RSSBytes == 0 {
+		t.Errorf("fill: %+v", r)
+	}
+	// A relative --server path works although the server runs elsewhere.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = runTool(t, "--server", rel, "-w", "load", "-n", "500", "-c", "2", "-P", "8")
+	if r := res[0]; r.Ops != 500 || r.Errors != 0 || r.LoadSeconds <= 0 {
+		t.Errorf("load: %+v", r)
+	}
+	res = runTool(t, "--server", bin, "-w", "set", "-n", "500", "--warmup", "0s", "-S", "server.log.sync=always", "--log")
+	if r := res[0]; r.Ops != 500 || r.Errors != 0 {
+		t.Errorf("set: %+v", r)
+	}
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Result is one run's figures, or (Run 0) the median of several.
+type Result struct {
+	Workload   string  `json:"workload"`
+	Run        int     `json:"run"` // 1-based; 0: the median of Runs runs
+	Runs       int     `json:"runs"`
+	Conns      int     `json:"conns"`
+	Pipeline   int     `json:"pipeline"`
+	Log        bool    `json:"log"` // the change log was on
+	Ops        int64   `json:"ops"` // measured requests; deliveries (watch); entries (fill, load)
+	Seconds    float64 `json:"seconds"`
+	PerSec     float64 `json:"ops_per_sec"` // requests, deliveries (watch), sets (fill)
+	P50us      float64 `json:"p50_us"`
+	P99us      float64 `json:"p99_us"`
+	P999us     float64 `json:"p999_us"`
+	Errors     int64   `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
+
+	// CPU used while the driver ran, in cores (1: one core busy): this
+	// tool's (with --in-process the server's too) and the server's.
+	ToolCores   float64 `json:"tool_cores,omitempty"`
+	ServerCores float64 `json:"server_cores,omitempty"`
+
+	Watchers   int     `json:"watchers,omitempty"`
+	SetsPerSec float64 `json:"sets_per_sec,omitempty"` // watch: the setters' rate
+
+	RSSBytes     int64 `json:"rss_bytes,omitempty"`      // fill: the server's VmRSS after filling
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"` // and its VmHWM
+
+	LoadSeconds float64 `json:"load_seconds,omitempty"` // load: start to "Running."
+	FileBytes   int64   `json:"file_bytes,omitempty"`   // load: the save file's size
+
+	Redis *RedisResult `json:"redis,omitempty"`
+}
+
+// setStats takes the count, rate, percentiles and errors of st.
+func (r *Result) setStats(st *loadStats) {
+	r.Ops = st.ops
+	r.Seconds = st.elapsed().Seconds()
+	r.PerSec = st.rate()
+	r.P50us = us(st.hist.quantile(0.50))
+	r.P99us = us(st.hist.quantile(0.99))
+	r.P999us = us(st.hist.quantile(0.999))
+	r.Errors += st.errors
+	if r.FirstError == "" {
+		r.FirstError = st.firstErr
+	}
+}
+
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
+
+// median returns the median of each figure over runs (at least one).
+func median(runs []Result) Result {
+	m := runs[0]
+	m.Run, m.Runs = 0, len(runs)
+	f := func(get func(*Result) float64) float64 {
+		v := make([]float64, len(runs))
+		for i := range runs {
+			v[i] = get(&runs[i])
+		}
+		slices.Sort(v)
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	i := func(get func(*Result) int64) int64 {
+		return int64(f(func(r *Result) float64 { return float64(get(r)) }))
+	}
+	m.Ops = i(func(r *Result) int64 { return r.Ops })
+	m.Seconds = f(func(r *Result) float64 { return r.Seconds })
+	m.PerSec = f(func(r *Result) float64 { return r.PerSec })
+	m.P50us = f(func(r *Result) float64 { return r.P50us })
+	m.P99us = f(func(r *Result) float64 { return r.P99us })
+	m.P999us = f(func(r *Result) float64 { return r.P999us })
+	m.SetsPerSec = f(func(r *Result) float64 { return r.SetsPerSec })
+	m.ToolCores = f(func(r *Result) float64 { return r.ToolCores })
+	m.ServerCores = f(func(r *Result) float64 { return r.ServerCores })
+	m.RSSBytes = i(func(r *Result) int64 { return r.RSSBytes })
+	m.PeakRSSBytes = i(func(r *Result) int64 { return r.PeakRSSBytes })
+	m.LoadSeconds = f(func(r *Result) float64 { return r.LoadSeconds })
+	m.FileBytes = i(func(r *Result) int64 { return r.FileBytes })
+	m.Errors, m.FirstError = 0, ""
+	for _, r := range runs {
+		m.Errors += r.Errors
+		if m.FirstError == "" {
+			m.FirstError = r.FirstError
+		}
+	}
+	if runs[0].Redis != nil {
+		rr := *runs[0].Redis
+		red := func(get func(*RedisResult) float64) float64 {
+			return f(func(r *Result) float64 {
+				if r.Redis == nil {
+					return 0
+				}
+				return get(r.Redis)
+			})
+		}
+		rr.GetPerSec = red(func(r *RedisResult) float64 { return r.GetPerSec })
+		rr.SetPerSec = red(func(r *RedisResult) float64 { return r.SetPerSec })
+		rr.GetP50ms = red(func(r *RedisResult) float64 { return r.GetP50ms })
+		rr.SetP50ms = red(func(r *RedisResult) float64 { return r.SetP50ms })
+		rr.Ratio = red(func(r *RedisResult) float64 { return r.Ratio })
+		rr.BenchCores = red(func(r *RedisResult) float64 { return r.BenchCores })
+		rr.ServerCores = red(func(r *RedisResult) float64 { return r.ServerCores })
+		m.Redis = &rr
+	}
+	return m
+}
+
+// print writes r as one line (and, for errors and Redis, an indented
+// second one), or as one JSON object.
+func (r *Result) print(w io.Writer, asJSON bool) error {
+	if asJSON {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%-6s %dx%d", r.Workload, r.Conns, r.Pipeline)
+	if r.Log {
+		sb.WriteString(" log")
+	}
+	if r.Run == 0 {
+		fmt.Fprintf(&sb, "  median of %d:", r.Runs)
+	} else {
+		fmt.Fprintf(&sb, "  run %d/%d:", r.Run, r.Runs)
+	}
+	lat := fmt.Sprintf("p50 %s  p99 %s  p99.9 %s", ms(r.P50us), ms(r.P99us), ms(r.P999us))
+	switch r.Workload {
+	case "watch":
+		fmt.Fprintf(&sb, " %.0f deliveries/s to %d watchers (sets %.0f/s), delivery latency %s  (%d in %.2f s, %d errors)",
+			r.PerSec, r.Watchers, r.SetsPerSec, lat, r.Ops, r.Seconds, r.Errors)
+	case "fill":
+		fmt.Fprintf(&sb, " %d entries in %.2f s (%.0f sets/s, %s), server RSS %s (peak %s), %d errors",
+			r.Ops, r.Seconds, r.PerSec, lat, mb(r.RSSBytes), mb(r.PeakRSSBytes), r.Errors)
+	case "load":
+		fmt.Fprintf(&sb, " %d entries (%s save file) loaded, server running after %.3f s, %d errors",
+			r.Ops, mb(r.FileBytes), r.LoadSeconds, r.Errors)
+	default:
+		fmt.Fprintf(&sb, " %.0f ops/s  %s  (%d in %.2f s, %d errors)", r.PerSec, lat, r.Ops, r.Seconds, r.Errors)
+	}
+	if r.ToolCores > 0 {
+		fmt.Fprintf(&sb, "  cpu: tool %.2f", r.ToolCores)
+		if r.ServerCores > 0 {
+			fmt.Fprintf(&sb, ", server %.2f", r.ServerCores)
+		}
+	}
+	sb.WriteByte('\n')
+	if r.FirstError != "" {
+		fmt.Fprintf(&sb, "       first error: %s\n", r.FirstError)
+	}
+	if rr := r.Redis; rr != nil {
+		fmt.Fprintf(&sb, "       redis %dx%d: get %.0f/s (p50 %.3f ms), set %.0f/s (p50 %.3f ms)",
+			r.Conns, r.Pipeline, rr.GetPerSec, rr.GetP50ms, rr.SetPerSec, rr.SetP50ms)
+		if rr.BenchCores > 0 {
+			fmt.Fprintf(&sb, "  cpu: redis-benchmark %.2f, redis-server %.2f", rr.BenchCores, rr.ServerCores)
+		}
+		if rr.Ratio > 0 {
+			fmt.Fprintf(&sb, "; distkv/redis %s = %.2f", r.Workload, rr.Ratio)
+		}
+		sb.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+func ms(us float64) string { return fmt.Sprintf("%.3f ms", us/1e3) }
+
+func mb(b int64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MB", float64(b)/1e6)
+}
