@@ -75,8 +75,7 @@ func DecodeReply(msg []byte, rep *Reply) error {
 			}
 			continue
 		}
-		key := string(kb)
-		switch key {
+		switch string(kb) { // no allocation: the cases compare in place
 		case "seq":
 			rep.Seq, err = r.ReadUint()
 		case "state":
@@ -141,10 +140,10 @@ func DecodeReply(msg []byte, rep *Reply) error {
 			if rep.Other == nil {
 				rep.Other = make(map[string][]byte)
 			}
-			rep.Other[key] = raw
+			rep.Other[string(kb)] = raw
 		}
 		if err != nil {
-			return fmt.Errorf("reply field %q: %w", key, err)
+			return fmt.Errorf("reply field %q: %w", kb, err)
 		}
 	}
 	return nil

@@ -88,20 +88,21 @@ func DecodeRequest(msg []byte, req *Request) error {
 			}
 			continue
 		}
-		key := string(kb) // the compiler does not allocate for a switch on it
-		switch key {
+		switch string(kb) { // no allocation: the cases compare in place
 		case "seq":
 			if req.Seq, err = r.ReadUint(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			hasSeq = true
 		case "action":
-			if req.Action, err = r.ReadString(); err != nil {
-				return fail(key, err)
+			var a []byte
+			if a, err = r.ReadStrBytes(); err != nil {
+				return fail(string(kb), err)
 			}
+			req.Action = actionName(a)
 		case "state":
 			if req.State, err = r.ReadString(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 		case "path":
 			start := r.Pos()
@@ -114,19 +115,19 @@ func DecodeRequest(msg []byte, req *Request) error {
 				req.HasPath = true
 			}
 			if err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			if req.PathRaw == nil {
 				req.PathRaw = r.Since(start)
 			}
 		case "value":
 			if req.Value, err = r.Raw(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			req.HasValue = true
 		case "prev":
 			if req.Prev, err = r.Raw(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			req.HasPrev = true
 		case "chain":
@@ -136,44 +137,44 @@ func DecodeRequest(msg []byte, req *Request) error {
 				break
 			}
 			if req.ChainNode, req.ChainTick, err = readLink(r); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 		case "nchain":
 			if req.NChain, err = readIntOrBool(r); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			req.HasNChain = true
 		case "min_depth":
 			if req.MinDepth, err = readIntOrBool(r); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 		case "max_depth":
 			if req.MaxDepth, err = readIntOrBool(r); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			if req.MaxDepth < 0 {
 				req.MaxDepth = -1
 			}
 		case "task":
 			if req.Task, err = r.ReadUint(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 		case "node":
 			if req.Node, err = r.ReadString(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			req.HasNode = true
 		case "tick":
 			if req.Tick, err = r.ReadUint(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 		case "ack":
 			if req.Ack, err = r.ReadUint(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 		case "qlen":
 			if req.Qlen, err = readIntOrBool(r); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 			req.HasQlen = true
 		default:
@@ -181,7 +182,7 @@ func DecodeRequest(msg []byte, req *Request) error {
 			// else unknown is ignored, as a newer client may send more.
 			if k, _ := r.Peek(); k == pack.KindBool {
 				b, _ := r.ReadBool()
-				switch key {
+				switch string(kb) {
 				case "idem":
 					req.Idem = b
 				case "empty":
@@ -196,12 +197,12 @@ func DecodeRequest(msg []byte, req *Request) error {
 					if req.Flags == nil {
 						req.Flags = make(map[string]bool)
 					}
-					req.Flags[key] = b
+					req.Flags[string(kb)] = b
 				}
 				continue
 			}
 			if err := r.Skip(); err != nil {
-				return fail(key, err)
+				return fail(string(kb), err)
 			}
 		}
 	}
@@ -209,6 +210,27 @@ func DecodeRequest(msg []byte, req *Request) error {
 		return &RequestError{Err: errors.New(`the request has no "seq"`)}
 	}
 	return nil
+}
+
+// actions are the protocol's action names, interned so that decoding a
+// request does not allocate its name.
+var actions = func() map[string]string {
+	m := map[string]string{}
+	for _, a := range []string{
+		"get_value", "set_value", "delete_value", "get_tree", "delete_tree", "watch", "root",
+		"stop", "get_state", "get_tock", "save", "log", "enum", "test_acl", "msg_send", "msg_monitor",
+		"get_internal", "set_internal", "delete_internal", "enum_internal", "get_tree_internal",
+	} {
+		m[a] = a
+	}
+	return m
+}()
+
+func actionName(b []byte) string {
+	if a, ok := actions[string(b)]; ok {
+		return a
+	}
+	return string(b)
 }
 
 // readLink reads a chain link {node, tick, prev?}; prev is ignored (a

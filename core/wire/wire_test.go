@@ -220,3 +220,14 @@ func FuzzDecodeRequest(f *testing.F) {
 		DecodeUpdate(b, nil)
 	})
 }
+
+func BenchmarkDecodeRequest(b *testing.B) {
+	msg, _ := hex.DecodeString("84a373657101a6616374696f6ea96765745f76616c7565a470617468c70703a477697265a161a66e636861696e00")
+	var r Request
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := DecodeRequest(msg, &r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
