@@ -197,12 +197,37 @@ func TestWatch(t *testing.T) {
 	}()
 	<-ready
 	c2.Set(ctx, path.P("w.a"), int64(10))
-	c2.Set(ctx, path.P("x"), int64(1)) // outside
+	c2.Set(ctx, path.P("x"), int64(1))    // outside
+	c2.Set(ctx, path.P(":n.w"), int64(1)) // the system tree
 	c2.Delete(ctx, path.P("w.b.c"))
 	<-done
 	want := []string{"a=1", "b.c=2", "uptodate", "a=10", "b.c deleted"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("watch:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestWatchRootSkipsSystem: like get_tree, a watch of the root does not
+// report the system (None) subtree.
+func TestWatchRootSkipsSystem(t *testing.T) {
+	s := startServer(t, server.Config{})
+	c := connect(t, s)
+	ctx := ctxT(t)
+	var got []string
+	for ev, err := range c.Watch(ctx, path.Root, client.WatchOptions{Fetch: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.UpToDate {
+			c.Set(ctx, path.P(":n.secret"), int64(1))
+			c.Set(ctx, path.P("visible"), int64(2))
+			continue
+		}
+		got = append(got, ev.Path.String())
+		break
+	}
+	if !slices.Equal(got, []string{"visible"}) {
+		t.Fatalf("watch of the root saw %v", got)
 	}
 }
 

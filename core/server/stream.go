@@ -178,8 +178,12 @@ func (c *conn) watch(req *wire.Request, root path.Path) error {
 	defer cancel()
 	st.state("start")
 
-	// one sends a change if it is within the depth limits.
+	// one sends a change if it is within the depth limits (and, as for
+	// get_tree, not in the system tree when watching the root).
 	one := func(it *tree.Item) {
+		if prefix.IsRoot() && it.Path.HasPrefix(systemRoot) {
+			return
+		}
 		d := it.Path.Len() - prefixLen
 		if d >= minD && (maxD < 0 || d <= maxD) {
 			st.item(it, prefix, n)
