@@ -85,3 +85,30 @@ func TestRangeSet(t *testing.T) {
 		t.Fatalf("wire: %#v", got)
 	}
 }
+
+func TestRangeSetOps(t *testing.T) {
+	var a, b RangeSet
+	a.Add(1, 5)
+	a.Add(8, 10)
+	b.Add(3, 9)
+	if got := a.Complement(0, 12); got.String() != "{0,5..7,10..11}" {
+		t.Errorf("complement: %v", got.String())
+	}
+	if got := a.Intersect(&b); got.String() != "{3..4,8}" {
+		t.Errorf("intersect: %v", got.String())
+	}
+	back, err := FromWire([]any{uint64(1), []any{int64(3), int64(6)}})
+	if err != nil || back.String() != "{1,3..5}" {
+		t.Errorf("from wire: %v %v", back.String(), err)
+	}
+	for _, bad := range [][]any{{"x"}, {[]any{int64(5), int64(2)}}, {[]any{int64(1)}}, {int64(-1)}} {
+		if _, err := FromWire(bad); err == nil {
+			t.Errorf("FromWire(%v) accepted", bad)
+		}
+	}
+	c := a.Clone()
+	c.AddTick(20)
+	if a.Contains(20) {
+		t.Error("Clone shares memory")
+	}
+}

@@ -90,3 +90,80 @@ func (s *RangeSet) String() string {
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }
+
+// Clone returns a copy of s.
+func (s *RangeSet) Clone() RangeSet {
+	return RangeSet{r: slices.Clone(s.r)}
+}
+
+// Complement returns the ticks in [lo, hi) that are not in s.
+func (s *RangeSet) Complement(lo, hi uint64) RangeSet {
+	var out RangeSet
+	next := lo
+	for _, r := range s.r {
+		if r.Hi <= next {
+			continue
+		}
+		if r.Lo >= hi {
+			break
+		}
+		if r.Lo > next {
+			out.Add(next, r.Lo)
+		}
+		next = max(next, r.Hi)
+	}
+	if next < hi {
+		out.Add(next, hi)
+	}
+	return out
+}
+
+// Intersect returns the ticks in both s and o.
+func (s *RangeSet) Intersect(o *RangeSet) RangeSet {
+	var out RangeSet
+	i, j := 0, 0
+	for i < len(s.r) && j < len(o.r) {
+		lo, hi := max(s.r[i].Lo, o.r[j].Lo), min(s.r[i].Hi, o.r[j].Hi)
+		if lo < hi {
+			out.Add(lo, hi)
+		}
+		if s.r[i].Hi < o.r[j].Hi {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
+
+// FromWire reads a set in the form Wire writes: single ticks and
+// [lo, hi) pairs, as decoded into the value model of package pack.
+func FromWire(items []any) (RangeSet, error) {
+	var s RangeSet
+	num := func(v any) (uint64, bool) {
+		switch v := v.(type) {
+		case int64:
+			return uint64(v), v >= 0
+		case uint64:
+			return v, true
+		}
+		return 0, false
+	}
+	for _, it := range items {
+		if t, ok := num(it); ok {
+			s.AddTick(t)
+			continue
+		}
+		pair, ok := it.([]any)
+		if !ok || len(pair) != 2 {
+			return s, fmt.Errorf("a tick range is a tick or a [lo, hi) pair, not %v", it)
+		}
+		lo, ok1 := num(pair[0])
+		hi, ok2 := num(pair[1])
+		if !ok1 || !ok2 || lo > hi {
+			return s, fmt.Errorf("bad tick range %v", it)
+		}
+		s.Add(lo, hi)
+	}
+	return s, nil
+}

@@ -318,7 +318,7 @@ func (c *conn) getState(req *wire.Request, root path.Path) error {
 		}{
 			{"known", "known", st.superseded}, {"superseded", "known", st.superseded},
 			{"present", "present", st.present}, {"deleted", "deleted", st.deleted},
-			{"missing", "missing", nil}, {"remote_missing", "remote_missing", nil},
+			{"missing", "missing", st.missing}, {"remote_missing", "remote_missing", nil},
 		}
 		done := map[string]bool{}
 		for _, s := range sets {
@@ -344,17 +344,19 @@ func (c *conn) getState(req *wire.Request, root path.Path) error {
 type state struct {
 	ticks                        map[string]uint64
 	present, superseded, deleted map[string]*chain.RangeSet
+	missing                      map[string]*chain.RangeSet
 }
 
-// state scans the tree for the ticks each node's changes hold.
+// state reports the ticks of each node: the highest known, which the
+// tree's entries hold (present), which were seen but replaced
+// (superseded), deletions, and which are missing here. The entry scan
+// runs only when present, superseded or deleted ticks are asked for.
 func (s *Server) state(ranges bool) state {
-	st := state{ticks: map[string]uint64{}}
-	tick, _ := s.tree.Ticks()
-	st.ticks[s.cfg.Node] = tick
+	st := state{ticks: s.tree.NodeTicks(), missing: map[string]*chain.RangeSet{}}
+	for n, r := range s.tree.Missing() {
+		st.missing[n] = &r
+	}
 	if !ranges {
-		for n, t := range s.tree.NodeTicks() {
-			st.ticks[n] = max(st.ticks[n], t)
-		}
 		return st
 	}
 	st.present = map[string]*chain.RangeSet{}
@@ -370,7 +372,6 @@ func (s *Server) state(ranges bool) state {
 		for _, it := range items {
 			for _, l := range it.Chain() {
 				get(st.present, l.Node.Name).AddTick(l.Tick)
-				st.ticks[l.Node.Name] = max(st.ticks[l.Node.Name], l.Tick)
 			}
 			if !it.HasValue {
 				get(st.deleted, it.Head.Node.Name).AddTick(it.Head.Tick)
@@ -378,22 +379,15 @@ func (s *Server) state(ranges bool) state {
 		}
 		return true
 	})
-	for n, t := range s.tree.NodeTicks() {
-		st.ticks[n] = max(st.ticks[n], t)
-	}
-	for n, t := range st.ticks {
-		var sup chain.RangeSet
-		next := uint64(1)
+	for n, known := range s.tree.Known() {
+		sup := known
 		if p := st.present[n]; p != nil {
-			for _, r := range p.Ranges() {
-				if r.Lo > next {
-					sup.Add(next, min(r.Lo, t+1))
+			sup = chain.RangeSet{}
+			for _, r := range known.Ranges() {
+				for _, gap := range p.Complement(r.Lo, r.Hi).Ranges() {
+					sup.Add(gap.Lo, gap.Hi)
 				}
-				next = max(next, r.Hi)
 			}
-		}
-		if next <= t {
-			sup.Add(next, t+1)
 		}
 		if sup.Len() > 0 {
 			st.superseded[n] = &sup

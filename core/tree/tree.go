@@ -34,7 +34,32 @@ type Tree struct {
 	equal    func(a, b string) bool
 	watches  watches
 	values   int                    // entries that hold a value
-	seen     map[*chain.Node]uint64 // the highest tick of each other node seen
+	known    map[*chain.Node]*knowledge // what this tree holds of each node's changes
+}
+
+// knowledge is what a tree knows of one node's changes.
+type knowledge struct {
+	seen chain.RangeSet // ticks applied here, or reported superseded by a peer
+	top  uint64         // the highest tick announced or seen
+}
+
+func (t *Tree) knowledgeOf(n *chain.Node) *knowledge {
+	k := t.known[n]
+	if k == nil {
+		if t.known == nil {
+			t.known = make(map[*chain.Node]*knowledge)
+		}
+		k = &knowledge{}
+		t.known[n] = k
+	}
+	return k
+}
+
+// saw records that tick of n is held here.
+func (t *Tree) saw(n *chain.Node, tick uint64) {
+	k := t.knowledgeOf(n)
+	k.seen.AddTick(tick)
+	k.top = max(k.top, tick)
 }
 
 // New returns an empty tree.
@@ -111,15 +136,80 @@ func (t *Tree) Ticks() (tick, tock uint64) {
 	return t.tick, t.tock
 }
 
-// NodeTicks returns the highest tick seen of every node, this one included.
+// NodeTicks returns the highest tick known of every node, this one
+// included (announced ticks count, too).
 func (t *Tree) NodeTicks() map[string]uint64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	m := map[string]uint64{t.self.Name: t.tick}
-	for n, tick := range t.seen {
-		m[n.Name] = tick
+	for n, k := range t.known {
+		if n != t.self {
+			m[n.Name] = k.top
+		}
 	}
 	return m
+}
+
+// Known returns, per node, the ticks this tree has seen: changes applied
+// here and changes reported superseded. This node's own ticks are all
+// known (it made them).
+func (t *Tree) Known() map[string]chain.RangeSet {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	m := make(map[string]chain.RangeSet, len(t.known)+1)
+	for n, k := range t.known {
+		m[n.Name] = k.seen.Clone()
+	}
+	var own chain.RangeSet
+	own.Add(1, t.tick+1)
+	m[t.self.Name] = own
+	return m
+}
+
+// Missing returns, per node, the ticks up to the highest known that this
+// tree has not seen.
+func (t *Tree) Missing() map[string]chain.RangeSet {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	m := map[string]chain.RangeSet{}
+	for n, k := range t.known {
+		if n == t.self {
+			continue
+		}
+		if miss := k.seen.Complement(1, k.top+1); miss.Len() > 0 {
+			m[n.Name] = miss
+		}
+	}
+	return m
+}
+
+// Announce records that node has reached tick (a tick announcement): the
+// ticks up to it that are not seen here become missing.
+func (t *Tree) Announce(node string, tick uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.reg.Node(node)
+	if n == t.self {
+		return
+	}
+	k := t.knowledgeOf(n)
+	k.top = max(k.top, tick)
+}
+
+// MarkKnown records ticks of node that a peer reports as seen (superseded
+// changes that no entry holds any more), so they are no longer missing.
+func (t *Tree) MarkKnown(node string, r *chain.RangeSet) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.reg.Node(node)
+	if n == t.self {
+		return
+	}
+	k := t.knowledgeOf(n)
+	for _, x := range r.Ranges() {
+		k.seen.Add(x.Lo, x.Hi)
+		k.top = max(k.top, x.Hi-1)
+	}
 }
 
 // Tock returns the highest tock seen.
@@ -361,11 +451,8 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		n := t.reg.Node(l.Node)
 		if n == t.self {
 			t.tick = max(t.tick, l.Tick)
-		} else if l.Tick > t.seen[n] {
-			if t.seen == nil {
-				t.seen = make(map[*chain.Node]uint64)
-			}
-			t.seen[n] = l.Tick
+		} else {
+			t.saw(n, l.Tick)
 		}
 		in = append(in, chain.Link{Node: n, Tick: l.Tick})
 	}
