@@ -384,7 +384,8 @@ func (s *Server) state(ranges bool) state {
 		if p := st.present[n]; p != nil {
 			sup = chain.RangeSet{}
 			for _, r := range known.Ranges() {
-				for _, gap := range p.Complement(r.Lo, r.Hi).Ranges() {
+				gaps := p.Complement(r.Lo, r.Hi)
+				for _, gap := range gaps.Ranges() {
 					sup.Add(gap.Lo, gap.Hi)
 				}
 			}
