@@ -3,6 +3,8 @@ package tree
 import (
 	"hash/maphash"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
@@ -85,7 +87,7 @@ type children struct {
 	ctrl   []byte
 	slots  []*entry // len is a power of two, as for ctrl
 	n      int
-	sorted []*entry
+	sorted atomic.Pointer[[]*entry] // built by walks under the read lock
 }
 
 var seed = maphash.MakeSeed()
@@ -119,7 +121,7 @@ func (c *children) insert(e *entry) {
 	}
 	c.put(e)
 	c.n++
-	c.sorted = nil
+	c.sorted.Store(nil)
 }
 
 func (c *children) put(e *entry) {
@@ -164,7 +166,7 @@ func (c *children) remove(name string) {
 	}
 	c.ctrl[i], c.slots[i] = 0, nil
 	c.n--
-	c.sorted = nil
+	c.sorted.Store(nil)
 	for j := (i + 1) & mask; c.ctrl[j] != 0; j = (j + 1) & mask {
 		home, _ := hashName(c.slots[j].name())
 		home &= mask
@@ -178,20 +180,28 @@ func (c *children) remove(name string) {
 	}
 }
 
-// ordered returns the children sorted by path.CompareElem (cached).
-func (c *children) ordered() []*entry {
+// ordered returns the children sorted by path.CompareElem. Walks call it
+// under the tree's read lock, so several may race to build the list:
+// build serialises them (changes, under the write lock, only reset it).
+func (c *children) ordered(build *sync.Mutex) []*entry {
 	if c == nil {
 		return nil
 	}
-	if c.sorted == nil {
-		s := make([]*entry, 0, c.n)
-		for _, e := range c.slots {
-			if e != nil {
-				s = append(s, e)
-			}
-		}
-		slices.SortFunc(s, func(a, b *entry) int { return path.CompareElem(a.elem(), b.elem()) })
-		c.sorted = s
+	if p := c.sorted.Load(); p != nil {
+		return *p
 	}
-	return c.sorted
+	build.Lock()
+	defer build.Unlock()
+	if p := c.sorted.Load(); p != nil {
+		return *p
+	}
+	s := make([]*entry, 0, c.n)
+	for _, e := range c.slots {
+		if e != nil {
+			s = append(s, e)
+		}
+	}
+	slices.SortFunc(s, func(a, b *entry) int { return path.CompareElem(a.elem(), b.elem()) })
+	c.sorted.Store(&s)
+	return s
 }

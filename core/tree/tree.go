@@ -35,6 +35,8 @@ type Tree struct {
 	watches  watches
 	values   int                    // entries that hold a value
 	known    map[*chain.Node]*knowledge // what this tree holds of each node's changes
+
+	sortMu sync.Mutex // serialises building sorted child lists (see children.ordered)
 }
 
 // knowledge is what a tree knows of one node's changes.

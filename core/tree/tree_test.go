@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/distkv-go/distkv/core/path"
@@ -325,4 +326,32 @@ func BenchmarkGet(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		tr.Get(paths[i%len(paths)])
 	}
+}
+
+// TestConcurrentWalks: walks share the read lock and the sorted-children
+// cache while changes come in (run with -race).
+func TestConcurrentWalks(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	for i := range 200 {
+		mustSet(t, tr, fmt.Sprintf("w.k%d", i), "\x01", Cond{})
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				if g == 0 {
+					mustSet(t, tr, fmt.Sprintf("w.n%d", i), "\x01", Cond{})
+				}
+				n := 0
+				tr.Walk(path.P("w"), WalkOptions{MaxDepth: -1, Batch: 16}, func(items []Item) bool {
+					n += len(items)
+					return true
+				})
+				if n < 200 {
+					t.Errorf("walk saw %d entries", n)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

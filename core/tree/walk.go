@@ -100,7 +100,7 @@ func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resu
 	if w.opt.MaxDepth >= 0 && depth >= w.opt.MaxDepth {
 		return true
 	}
-	kids := e.kids.ordered()
+	kids := e.kids.ordered(&w.t.sortMu)
 	start := 0
 	if resuming && !after.IsRoot() {
 		// Continue inside the child on the resume path, then after it.

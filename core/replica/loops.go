@@ -1,0 +1,408 @@
+package replica
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// accept serves incoming peer connections.
+func (r *Replica) accept() {
+	for {
+		nc, err := r.ln.Accept()
+		if err != nil {
+			if r.ctx.Err() == nil {
+				r.log.Error("peer listener failed", "err", err)
+			}
+			return
+		}
+		pc := newPeerConn(r, nc)
+		r.mu.Lock()
+		if r.ctx.Err() != nil {
+			r.mu.Unlock()
+			nc.Close()
+			return
+		}
+		r.in[pc] = struct{}{}
+		r.mu.Unlock()
+		r.goFunc(func() {
+			defer func() {
+				pc.close()
+				r.mu.Lock()
+				delete(r.in, pc)
+				r.mu.Unlock()
+			}()
+			if err := pc.handshake(); err != nil {
+				r.log.Warn("refused a peer", "addr", nc.RemoteAddr().String(), "err", err)
+				pc.sendError(err)
+				return
+			}
+			if err := r.serve(pc); err != nil && !errors.Is(err, io.EOF) && r.ctx.Err() == nil {
+				r.log.Info("peer connection ended", "peer", pc.name, "err", err)
+			}
+		})
+	}
+}
+
+// serve answers a peer's pushes and requests on an incoming connection.
+func (r *Replica) serve(pc *peerConn) error {
+	w := bufio.NewWriterSize(pc.nc, 64<<10)
+	for {
+		raw, err := pc.fr.Next()
+		if err != nil {
+			return err
+		}
+		m, err := decodeMsg(raw)
+		if err != nil {
+			return fmt.Errorf("bad message from %s: %w", pc.name, err)
+		}
+		switch m.op {
+		case "push":
+			u, err := decodeUpdate(m)
+			if err != nil {
+				return fmt.Errorf("bad push from %s: %w", pc.name, err)
+			}
+			r.apply(u, pc.name)
+		case "pull":
+			rs, err := chain.FromWire(m.ranges)
+			if err != nil {
+				return err
+			}
+			if err := r.sendTicks(w, pc, m.seq, m.node, &rs); err != nil {
+				return err
+			}
+		case "dump":
+			if err := r.sendAll(w, pc, m.seq); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown op %q from %s", m.op, pc.name)
+		}
+	}
+}
+
+// write writes b to w and flushes when flush is set, with a deadline.
+func write(w *bufio.Writer, pc *peerConn, b []byte, flush bool) error {
+	pc.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	if flush {
+		return w.Flush()
+	}
+	return nil
+}
+
+// sendTicks answers a pull: the entries whose chains hold ticks of node
+// in rs, what of rs this server has seen, then done.
+func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, node string, rs *chain.RangeSet) error {
+	var err error
+	var buf []byte
+	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
+		for i := range items {
+			for _, l := range items[i].Chain() {
+				if l.Node.Name == node && rs.Contains(l.Tick) {
+					buf = appendUpdate(buf[:0], "update", seq, &items[i])
+					if err = write(w, pc, buf, false); err != nil {
+						return false
+					}
+					break
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	known := r.cfg.Tree.Known()
+	k := known[node]
+	seen := k.Intersect(rs)
+	if err := write(w, pc, appendKnown(nil, seq, node, &seen), false); err != nil {
+		return err
+	}
+	return write(w, pc, appendOp(nil, "done", seq), true)
+}
+
+// sendAll answers a dump: every entry ever set, every node's seen ticks,
+// then done.
+func (r *Replica) sendAll(w *bufio.Writer, pc *peerConn, seq uint64) error {
+	var err error
+	var buf []byte
+	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
+		for i := range items {
+			buf = appendUpdate(buf[:0], "update", seq, &items[i])
+			if err = write(w, pc, buf, false); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for node, rs := range r.cfg.Tree.Known() {
+		if err := write(w, pc, appendKnown(nil, seq, node, &rs), false); err != nil {
+			return err
+		}
+	}
+	return write(w, pc, appendOp(nil, "done", seq), true)
+}
+
+// dial connects to a peer and runs the outgoing connection until it ends.
+func (r *Replica) dial(p Peer) {
+	defer func() {
+		r.mu.Lock()
+		delete(r.dials, p.Name)
+		r.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(r.ctx, handshakeTimeout)
+	nc, err := r.cfg.Dial(ctx, p.Addr)
+	cancel()
+	if err != nil {
+		r.log.Debug("cannot reach a peer", "peer", p.Name, "addr", p.Addr, "err", err)
+		return
+	}
+	pc := newPeerConn(r, nc)
+	if err := pc.handshake(); err != nil {
+		r.log.Warn("peer handshake failed", "peer", p.Name, "err", err)
+		pc.close()
+		return
+	}
+	r.mu.Lock()
+	if old := r.out[pc.name]; old != nil || r.ctx.Err() != nil {
+		r.mu.Unlock()
+		pc.close()
+		return
+	}
+	r.out[pc.name] = pc
+	r.mu.Unlock()
+	r.log.Info("connected to a peer", "peer", pc.name, "addr", p.Addr)
+	defer func() {
+		pc.close()
+		r.mu.Lock()
+		if r.out[pc.name] == pc {
+			delete(r.out, pc.name)
+		}
+		r.mu.Unlock()
+		r.log.Info("lost a peer", "peer", pc.name)
+	}()
+	go pc.writeLoop()
+	if err := pc.readLoop(); err != nil && r.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+		r.log.Debug("peer connection ended", "peer", pc.name, "err", err)
+	}
+}
+
+// writeLoop writes queued requests and pushes, flushing when idle.
+func (pc *peerConn) writeLoop() {
+	w := bufio.NewWriterSize(pc.nc, 64<<10)
+	for {
+		var b []byte
+		select {
+		case b = <-pc.reqs:
+		case b = <-pc.pushes:
+		case <-pc.closed:
+			return
+		}
+		flush := len(pc.reqs) == 0 && len(pc.pushes) == 0
+		if err := write(w, pc, b, flush); err != nil {
+			pc.close()
+			return
+		}
+	}
+}
+
+// readLoop applies the answers to this connection's requests.
+func (pc *peerConn) readLoop() error {
+	for {
+		m, err := pc.read("")
+		if err != nil {
+			return err
+		}
+		switch m.op {
+		case "update":
+			u, err := decodeUpdate(m)
+			if err != nil {
+				return fmt.Errorf("bad update from %s: %w", pc.name, err)
+			}
+			pc.r.apply(u, pc.name)
+		case "known":
+			rs, err := chain.FromWire(m.ranges)
+			if err != nil {
+				return err
+			}
+			pc.r.cfg.Tree.MarkKnown(m.node, &rs)
+		case "done":
+			pc.mu.Lock()
+			ch := pc.pending[m.seq]
+			delete(pc.pending, m.seq)
+			pc.mu.Unlock()
+			if ch != nil {
+				ch <- nil
+			}
+		default:
+			return fmt.Errorf("unexpected %q from %s", m.op, pc.name)
+		}
+	}
+}
+
+// announceLoop broadcasts this node's tick regularly.
+func (r *Replica) announceLoop() {
+	t := time.NewTicker(r.cfg.Announce)
+	defer t.Stop()
+	last := uint64(0)
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		tick, _ := r.cfg.Tree.Ticks()
+		if tick == 0 && last == 0 {
+			continue
+		}
+		last = tick
+		m := wire.Begin(nil)
+		m.Str("op", "tick")
+		m.Str("node", r.cfg.Node)
+		m.Uint("tick", tick)
+		if err := r.cfg.Gossip.Announce(m.End()); err != nil {
+			r.log.Debug("announce failed", "err", err)
+		}
+	}
+}
+
+// listenLoop takes the others' announcements.
+func (r *Replica) listenLoop() {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case a, ok := <-r.cfg.Gossip.Announcements():
+			if !ok {
+				return
+			}
+			m, err := decodeMsg(a.Payload)
+			if err != nil || m.op != "tick" || m.node == "" {
+				r.log.Debug("dropped a malformed announcement", "from", a.From, "err", err)
+				continue
+			}
+			r.cfg.Tree.Announce(m.node, m.tick)
+		}
+	}
+}
+
+// checkLoop connects to new peers and fetches missing ticks.
+func (r *Replica) checkLoop() {
+	t := time.NewTicker(r.cfg.Check)
+	defer t.Stop()
+	for {
+		r.connect()
+		r.fetchMissing()
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// connect dials the peers this node has no connection to.
+func (r *Replica) connect() {
+	for _, p := range r.cfg.Gossip.Peers() {
+		if p.Name == r.cfg.Node || p.Addr == "" {
+			continue
+		}
+		r.mu.Lock()
+		busy := r.out[p.Name] != nil || r.dials[p.Name]
+		if !busy {
+			r.dials[p.Name] = true
+		}
+		r.mu.Unlock()
+		if !busy {
+			r.goFunc(func() { r.dial(p) })
+		}
+	}
+}
+
+// connected returns the outgoing connections, the origin's first if it
+// is among them.
+func (r *Replica) connected(prefer string) []*peerConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*peerConn, 0, len(r.out))
+	for _, pc := range r.out {
+		out = append(out, pc)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i].name == prefer) != (out[j].name == prefer) {
+			return out[i].name == prefer
+		}
+		return out[i].name < out[j].name
+	})
+	return out
+}
+
+// fetchMissing asks peers for the ticks this node misses, one request per
+// origin node, trying the origin first and then the others until nothing
+// of it is missing.
+func (r *Replica) fetchMissing() {
+	for node, miss := range r.cfg.Tree.Missing() {
+		for _, pc := range r.connected(node) {
+			ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
+			r.pulls.Add(1)
+			err := pc.request(ctx, func(seq uint64) []byte {
+				m := wire.Begin(nil)
+				m.Str("op", "pull")
+				m.Uint("seq", seq)
+				m.Str("node", node)
+				m.Key("ranges")
+				m.B, _ = pack.Append(m.B, miss.Wire())
+				return m.End()
+			})
+			cancel()
+			if err != nil {
+				r.log.Debug("pull failed", "peer", pc.name, "err", err)
+				continue
+			}
+			if now := r.cfg.Tree.Missing()[node]; now.Len() == 0 {
+				break
+			}
+		}
+	}
+}
+
+// ErrNoPeer is returned by Sync when no peer could be reached.
+var ErrNoPeer = errors.New("no peer to sync from")
+
+// Sync downloads the whole state from a live peer and returns when it is
+// applied. It waits for a peer until ctx ends.
+func (r *Replica) Sync(ctx context.Context) error {
+	for {
+		r.connect()
+		for _, pc := range r.connected("") {
+			err := pc.request(ctx, func(seq uint64) []byte { return appendOp(nil, "dump", seq) })
+			if err == nil {
+				r.log.Info("synced", "from", pc.name)
+				return nil
+			}
+			r.log.Warn("sync failed", "peer", pc.name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNoPeer, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,294 @@
+package replica
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/value"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+const (
+	maxPeerMessage   = 256 << 20 // a 1 MiB value and more fits
+	handshakeTimeout = 10 * time.Second
+	writeTimeout     = 30 * time.Second
+)
+
+// peerConn is one connection to or from a peer.
+type peerConn struct {
+	r    *Replica
+	nc   net.Conn
+	fr   *wire.Framer
+	name string // the peer's node, once the handshake is done
+
+	pushes chan []byte // outgoing connections: pushes to write, bounded
+	reqs   chan []byte // outgoing connections: requests to write
+
+	mu      sync.Mutex // protects the fields below
+	seq     uint64
+	pending map[uint64]chan error // requests waiting for their done
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newPeerConn(r *Replica, nc net.Conn) *peerConn {
+	return &peerConn{r: r, nc: nc, fr: wire.NewFramer(nc, maxPeerMessage),
+		pushes: make(chan []byte, r.cfg.Queue), reqs: make(chan []byte, 16),
+		pending: map[uint64]chan error{}, closed: make(chan struct{})}
+}
+
+func (pc *peerConn) close() {
+	pc.closeOnce.Do(func() {
+		close(pc.closed)
+		pc.nc.Close()
+		pc.mu.Lock()
+		for seq, ch := range pc.pending {
+			ch <- errors.New("connection closed")
+			delete(pc.pending, seq)
+		}
+		pc.mu.Unlock()
+	})
+}
+
+// push queues a push without blocking; false: the peer is too far behind.
+func (pc *peerConn) push(msg []byte) bool {
+	select {
+	case pc.pushes <- msg:
+		return true
+	default:
+		return false
+	}
+}
+
+// msg is a decoded peer message (the fields any op uses).
+type msg struct {
+	op, root, node, text string
+	seq, tick            uint64
+	nonce, mac           []byte
+	ranges               []any
+	raw                  []byte // the whole message, for updates
+}
+
+func decodeMsg(raw []byte) (msg, error) {
+	m := msg{raw: raw}
+	r := pack.NewReader(raw)
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return m, err
+	}
+	for range n {
+		k, err := r.ReadStrBytes()
+		if err != nil {
+			return m, err
+		}
+		switch string(k) {
+		case "op":
+			m.op, err = r.ReadString()
+		case "root":
+			m.root, err = r.ReadString()
+		case "node":
+			m.node, err = r.ReadString()
+		case "msg":
+			m.text, err = r.ReadString()
+		case "seq":
+			m.seq, err = r.ReadUint()
+		case "tick":
+			m.tick, err = r.ReadUint()
+		case "nonce":
+			m.nonce, err = r.ReadBin()
+		case "mac":
+			m.mac, err = r.ReadBin()
+		case "ranges":
+			var v any
+			if v, err = r.Decode(); err == nil {
+				var ok bool
+				if m.ranges, ok = v.([]any); !ok {
+					err = errors.New("ranges must be a list")
+				}
+			}
+		default:
+			err = r.Skip()
+		}
+		if err != nil {
+			return m, fmt.Errorf("field %q: %w", k, err)
+		}
+	}
+	if m.op == "" {
+		return m, errors.New(`a peer message needs an "op"`)
+	}
+	return m, nil
+}
+
+// appendUpdate appends an update message: {op, seq?, path, value, chain, tock}.
+func appendUpdate(b []byte, op string, seq uint64, it *tree.Item) []byte {
+	m := wire.Begin(b)
+	m.Str("op", op)
+	if seq != 0 {
+		m.Uint("seq", seq)
+	}
+	m.Path("path", it.Path)
+	if it.HasValue {
+		m.Raw("value", it.Value)
+	}
+	m.Chain("chain", it.Head, it.Older, -1)
+	m.Uint("tock", it.Tock)
+	return m.End()
+}
+
+func appendKnown(b []byte, seq uint64, node string, rs *chain.RangeSet) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "known")
+	m.Uint("seq", seq)
+	m.Str("node", node)
+	m.Key("ranges")
+	m.B, _ = pack.Append(m.B, rs.Wire())
+	return m.End()
+}
+
+func appendOp(b []byte, op string, seq uint64) []byte {
+	m := wire.Begin(b)
+	m.Str("op", op)
+	m.Uint("seq", seq)
+	return m.End()
+}
+
+// decodeUpdate reads the update in a push or update message and checks
+// its value.
+func decodeUpdate(m msg) (tree.Update, error) {
+	u, err := wire.DecodeUpdate(m.raw, nil)
+	if err != nil {
+		return u, err
+	}
+	if u.HasValue {
+		if err := value.Validate(u.Value); err != nil {
+			return u, fmt.Errorf("value: %w", err)
+		}
+	}
+	return u, nil
+}
+
+// handshake exchanges hello and proof; it returns the peer's name.
+func (pc *peerConn) handshake() error {
+	r := pc.r
+	pc.nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer pc.nc.SetDeadline(time.Time{})
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	tick, _ := r.cfg.Tree.Ticks()
+	w := bufio.NewWriter(pc.nc)
+	m := wire.Begin(nil)
+	m.Str("op", "hello")
+	m.Str("root", r.cfg.Root)
+	m.Str("node", r.cfg.Node)
+	m.Uint("tick", tick)
+	m.Key("nonce")
+	m.B = pack.AppendBytes(m.B, nonce)
+	w.Write(m.End())
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	hello, err := pc.read("hello")
+	if err != nil {
+		return err
+	}
+	if hello.root != r.cfg.Root {
+		return fmt.Errorf("peer %s is in network %q, not %q", hello.node, hello.root, r.cfg.Root)
+	}
+	if hello.node == "" || hello.node == r.cfg.Node || len(hello.nonce) != 16 {
+		return fmt.Errorf("peer hello is not acceptable (node %q)", hello.node)
+	}
+	m = wire.Begin(nil)
+	m.Str("op", "proof")
+	m.Key("mac")
+	m.B = pack.AppendBytes(m.B, r.mac(hello.nonce, r.cfg.Node))
+	w.Write(m.End())
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	proof, err := pc.read("proof")
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(proof.mac, r.mac(nonce, hello.node)) {
+		return fmt.Errorf("peer %s does not hold this network's key", hello.node)
+	}
+	pc.name = hello.node
+	r.cfg.Tree.Announce(hello.node, hello.tick)
+	return nil
+}
+
+// mac proves the network key: HMAC over the other side's nonce and the
+// sender's name.
+func (r *Replica) mac(nonce []byte, sender string) []byte {
+	h := hmac.New(sha256.New, append([]byte("distkv peer\x00"), r.cfg.Key...))
+	h.Write(nonce)
+	h.Write([]byte(sender))
+	return h.Sum(nil)
+}
+
+// read reads the next message and checks its op.
+func (pc *peerConn) read(op string) (msg, error) {
+	raw, err := pc.fr.Next()
+	if err != nil {
+		return msg{}, err
+	}
+	m, err := decodeMsg(raw)
+	if err != nil {
+		return m, err
+	}
+	if m.op == "error" {
+		return m, fmt.Errorf("peer refused: %s", m.text)
+	}
+	if op != "" && m.op != op {
+		return m, fmt.Errorf("expected %q from the peer, got %q", op, m.op)
+	}
+	return m, nil
+}
+
+// sendError tells the peer why the connection ends (best effort).
+func (pc *peerConn) sendError(err error) {
+	m := wire.Begin(nil)
+	m.Str("op", "error")
+	m.Str("msg", err.Error())
+	pc.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	pc.nc.Write(m.End())
+}
+
+// request sends a pull or dump on an outgoing connection and waits for
+// its done.
+func (pc *peerConn) request(ctx context.Context, enc func(seq uint64) []byte) error {
+	pc.mu.Lock()
+	pc.seq++
+	seq := pc.seq
+	done := make(chan error, 1)
+	pc.pending[seq] = done
+	pc.mu.Unlock()
+	select {
+	case pc.reqs <- enc(seq):
+	case <-pc.closed:
+		return errors.New("connection closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		pc.mu.Lock()
+		delete(pc.pending, seq)
+		pc.mu.Unlock()
+		return ctx.Err()
+	}
+}

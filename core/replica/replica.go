@@ -1,0 +1,246 @@
+// Package replica keeps the trees of a network's servers the same:
+// changes go from their origin to the other servers over direct TCP
+// streams, and whatever a server misses it fetches from a peer.
+//
+// # How
+//
+// Every server counts its changes (ticks) and knows, per origin node,
+// which ticks it has seen (tree.Known): applied here, or reported
+// superseded by a peer. Ticks announced over gossip or in a handshake raise
+// the highest tick known of a node; the ticks below it that are not seen
+// are missing (tree.Missing). So:
+//
+//   - a local change is pushed at once to every connected peer, in order;
+//   - every Check interval, a server asks a peer (the origin if it can) for
+//     the ticks it misses; the peer answers with the entries whose chains
+//     hold those ticks, and with the ticks it has seen (so superseded ones
+//     stop being missing);
+//   - a server starting without data downloads everything from a peer
+//     (Sync) before it answers clients.
+//
+// Nothing rests on gossip delivering an announcement: they are repeated,
+// and a handshake carries the tick too.
+//
+// # Peer protocol
+//
+// msgpack maps over TCP, framed like the client protocol (core/wire).
+// Both sides first send {op: hello, root, node, tick, nonce} and then
+// {op: proof, mac}: HMAC-SHA256 under the network key of the other side's
+// nonce and the sender's name, so only servers that hold the key talk.
+// Then the dialing side sends pushes {op: push, path, value, chain, tock},
+// and requests {op: pull, seq, node, ranges} and {op: dump, seq}, which
+// the other side answers with {op: update, seq, …}, {op: known, seq, node,
+// ranges} and finally {op: done, seq}.
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tree"
+)
+
+// Peer is another server of the network.
+type Peer struct {
+	Name string
+	Addr string // its peer listener, "host:port"
+}
+
+// Announcement is a small broadcast from another server.
+type Announcement struct {
+	From    string
+	Payload []byte
+}
+
+// Gossip is what replication needs of the gossip layer. The server adapts
+// core/gossip to it; tests use a fake.
+type Gossip interface {
+	// Peers returns the other live servers of the network.
+	Peers() []Peer
+	// Announce broadcasts a small payload (lossy, unordered).
+	Announce(payload []byte) error
+	// Announcements delivers the others' broadcasts.
+	Announcements() <-chan Announcement
+}
+
+// Config configures a Replica. Zero fields take the defaults in brackets.
+type Config struct {
+	Tree   *tree.Tree // required
+	Node   string     // this server's name (required)
+	Root   string     // network name; peers of other networks are refused
+	Key    []byte     // network key: peers must prove they hold the same [none]
+	Gossip Gossip     // required
+
+	// Listener is the peer listener; or Listen is where to open one
+	// ["127.0.0.1:0"].
+	Listener net.Listener
+	Listen   string
+	// Dial connects to a peer [net.Dialer]; tests cut links with it.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
+
+	Announce time.Duration // how often to announce this node's tick [1s]
+	Check    time.Duration // how often to look for missing ticks and new peers [1s]
+	Queue    int           // pushes a slow peer may have waiting before they are dropped [10000]
+	Logger   *slog.Logger  // [slog.Default()]
+}
+
+// Stats count what replication did.
+type Stats struct {
+	Pushed    uint64 // changes sent to peers
+	Received  uint64 // updates received and applied
+	Conflicts uint64 // concurrent changes resolved (one side's change lost)
+	Dropped   uint64 // pushes dropped because a peer was behind (fetched later)
+	Pulls     uint64 // requests for missing ticks sent
+}
+
+// Replica replicates one tree. Safe for concurrent use.
+type Replica struct {
+	cfg Config
+	log *slog.Logger
+	ln  net.Listener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	stopWatch func()
+
+	mu    sync.Mutex // protects the fields below
+	out   map[string]*peerConn // outgoing connections, by peer name
+	dials map[string]bool      // dials under way
+	in    map[*peerConn]struct{}
+
+	pushed, received, conflicts, dropped, pulls atomic.Uint64
+}
+
+// New checks the config and opens the peer listener; Start begins work.
+func New(cfg Config) (*Replica, error) {
+	if cfg.Tree == nil || cfg.Gossip == nil || cfg.Node == "" {
+		return nil, errors.New("replica: Tree, Gossip and Node are required")
+	}
+	if cfg.Announce <= 0 {
+		cfg.Announce = time.Second
+	}
+	if cfg.Check <= 0 {
+		cfg.Check = time.Second
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Dial == nil {
+		var d net.Dialer
+		cfg.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		if cfg.Listen == "" {
+			cfg.Listen = "127.0.0.1:0"
+		}
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("peer listener on %s: %w", cfg.Listen, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Replica{
+		cfg: cfg, log: cfg.Logger.With("node", cfg.Node), ln: ln, ctx: ctx, cancel: cancel,
+		out: map[string]*peerConn{}, dials: map[string]bool{}, in: map[*peerConn]struct{}{},
+	}, nil
+}
+
+// Addr is the peer listener's address, to advertise in gossip tags.
+func (r *Replica) Addr() string { return r.ln.Addr().String() }
+
+// Stats returns the counters.
+func (r *Replica) Stats() Stats {
+	return Stats{Pushed: r.pushed.Load(), Received: r.received.Load(), Conflicts: r.conflicts.Load(),
+		Dropped: r.dropped.Load(), Pulls: r.pulls.Load()}
+}
+
+// Start serves peers, pushes local changes, announces ticks and fetches
+// what is missing, until Close.
+func (r *Replica) Start() {
+	_, r.stopWatch = r.cfg.Tree.Watch(path.Root, r.local)
+	r.goFunc(r.accept)
+	r.goFunc(r.announceLoop)
+	r.goFunc(r.listenLoop)
+	r.goFunc(r.checkLoop)
+}
+
+// goFunc runs fn in a goroutine that Close waits for.
+func (r *Replica) goFunc(fn func()) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		fn()
+	}()
+}
+
+// Close stops everything and closes every connection. Idempotent.
+func (r *Replica) Close() error {
+	r.cancel()
+	if r.stopWatch != nil {
+		r.stopWatch()
+	}
+	r.ln.Close()
+	r.mu.Lock()
+	var conns []*peerConn
+	for _, pc := range r.out {
+		conns = append(conns, pc)
+	}
+	for pc := range r.in {
+		conns = append(conns, pc)
+	}
+	r.mu.Unlock()
+	for _, pc := range conns {
+		pc.close()
+	}
+	r.wg.Wait()
+	return nil
+}
+
+// local queues a change made on this node for every connected peer. It
+// runs under the tree lock: it must not block.
+func (r *Replica) local(it *tree.Item) {
+	if it.Head.Node == nil || it.Head.Node.Name != r.cfg.Node {
+		return // not ours: its origin pushes it
+	}
+	msg := appendUpdate(nil, "push", 0, it)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, pc := range r.out {
+		if pc.push(msg) {
+			r.pushed.Add(1)
+		} else {
+			r.dropped.Add(1)
+		}
+	}
+}
+
+// apply merges an update from a peer.
+func (r *Replica) apply(u tree.Update, from string) {
+	out, err := r.cfg.Tree.Apply(u)
+	if err != nil {
+		r.log.Warn("update refused", "from", from, "path", u.Path.String(), "err", err)
+		return
+	}
+	r.received.Add(1)
+	switch out {
+	case tree.Lost:
+		r.conflicts.Add(1)
+		r.log.Info("conflict: kept the change here, dropped a concurrent one", "path", u.Path.String(), "from", from, "dropped", fmt.Sprint(u.Chain))
+	case tree.Overruled:
+		r.conflicts.Add(1)
+		r.log.Info("conflict: a concurrent change replaced the one here", "path", u.Path.String(), "from", from, "winner", fmt.Sprint(u.Chain))
+	}
+}

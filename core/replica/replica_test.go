@@ -1,0 +1,284 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/tree"
+)
+
+// fakeNet connects test nodes: gossip (peers, announcements) and TCP
+// dials both respect its cuts, and a cut closes the connections across it.
+type fakeNet struct {
+	mu    sync.Mutex
+	nodes map[string]*fakeNode
+	cut   map[[2]string]bool // from, to
+	conns map[[2]string][]net.Conn
+}
+
+type fakeNode struct {
+	net  *fakeNet
+	name string
+	addr string
+	ann  chan Announcement
+}
+
+func newFakeNet() *fakeNet {
+	return &fakeNet{nodes: map[string]*fakeNode{}, cut: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}}
+}
+
+func (n *fakeNet) reachable(a, b string) bool { return !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}] }
+
+func (f *fakeNode) Peers() []Peer {
+	f.net.mu.Lock()
+	defer f.net.mu.Unlock()
+	var ps []Peer
+	for _, o := range f.net.nodes {
+		if o.name != f.name && f.net.reachable(f.name, o.name) {
+			ps = append(ps, Peer{Name: o.name, Addr: o.addr})
+		}
+	}
+	return ps
+}
+
+func (f *fakeNode) Announce(p []byte) error {
+	f.net.mu.Lock()
+	defer f.net.mu.Unlock()
+	for _, o := range f.net.nodes {
+		if o.name != f.name && f.net.reachable(f.name, o.name) {
+			select {
+			case o.ann <- Announcement{From: f.name, Payload: append([]byte(nil), p...)}:
+			default: // lossy, like gossip
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fakeNode) Announcements() <-chan Announcement { return f.ann }
+
+func (f *fakeNode) dial(ctx context.Context, addr string) (net.Conn, error) {
+	f.net.mu.Lock()
+	var to string
+	for _, o := range f.net.nodes {
+		if o.addr == addr {
+			to = o.name
+		}
+	}
+	if !f.net.reachable(f.name, to) {
+		f.net.mu.Unlock()
+		return nil, fmt.Errorf("%s cannot reach %s", f.name, to)
+	}
+	f.net.mu.Unlock()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err == nil {
+		f.net.mu.Lock()
+		f.net.conns[[2]string{f.name, to}] = append(f.net.conns[[2]string{f.name, to}], c)
+		f.net.mu.Unlock()
+	}
+	return c, err
+}
+
+// split cuts every link between the groups.
+func (n *fakeNet) split(a, b []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, x := range a {
+		for _, y := range b {
+			n.cut[[2]string{x, y}] = true
+			for _, k := range [][2]string{{x, y}, {y, x}} {
+				for _, c := range n.conns[k] {
+					c.Close()
+				}
+				delete(n.conns, k)
+			}
+		}
+	}
+}
+
+func (n *fakeNet) heal() {
+	n.mu.Lock()
+	n.cut = map[[2]string]bool{}
+	n.mu.Unlock()
+}
+
+type testNode struct {
+	name string
+	tree *tree.Tree
+	rep  *Replica
+}
+
+func quietLogger() *slog.Logger {
+	if os.Getenv("REPLICA_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func (n *fakeNet) add(t *testing.T, name string, key string) *testNode {
+	t.Helper()
+	tr := tree.New(tree.Config{Node: name})
+	fn := &fakeNode{net: n, name: name, ann: make(chan Announcement, 100)}
+	rep, err := New(Config{Tree: tr, Node: name, Root: "test", Key: []byte(key), Gossip: fn, Dial: fn.dial,
+		Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond, Logger: quietLogger().With("n", name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn.addr = rep.Addr()
+	n.mu.Lock()
+	n.nodes[name] = fn
+	n.mu.Unlock()
+	t.Cleanup(func() { rep.Close() })
+	return &testNode{name: name, tree: tr, rep: rep}
+}
+
+func set(t *testing.T, n *testNode, p string, v int64) {
+	t.Helper()
+	raw := pack.AppendInt(nil, v)
+	if _, err := n.tree.Set(path.P(p), string(raw), tree.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dump is a node's whole state: values and chains.
+func dump(n *testNode) string {
+	var sb strings.Builder
+	n.tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1}, func(items []tree.Item) bool {
+		for _, it := range items {
+			fmt.Fprintf(&sb, "%v %q %v %v\n", it.Path, it.Value, it.HasValue, it.Chain())
+		}
+		return true
+	})
+	return sb.String()
+}
+
+// waitSame waits until all nodes hold the same state and miss nothing.
+func waitSame(t *testing.T, nodes ...*testNode) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		same := true
+		first := dump(nodes[0])
+		for _, n := range nodes {
+			if len(n.tree.Missing()) > 0 || dump(n) != first {
+				same = false
+			}
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, n := range nodes {
+				t.Logf("%s missing %v:\n%s", n.name, n.tree.Missing(), dump(n))
+			}
+			t.Fatal("nodes did not converge")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPushAndJoin(t *testing.T) {
+	net := newFakeNet()
+	a, b := net.add(t, "a", ""), net.add(t, "b", "")
+	a.rep.Start()
+	b.rep.Start()
+	set(t, a, "one.two", 1)
+	set(t, b, "x", 2)
+	waitSame(t, a, b)
+	// A node that joins later downloads everything, then follows.
+	c := net.add(t, "c", "")
+	c.rep.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.rep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if it, ok := c.tree.Get(path.P("one.two")); !ok || !it.HasValue {
+		t.Fatal("sync did not bring one.two")
+	}
+	set(t, c, "from.c", 3)
+	set(t, a, "one.two", 4)
+	waitSame(t, a, b, c)
+	// A big value arrives whole.
+	big := strings.Repeat("v", 1<<20)
+	a.tree.Set(path.P("big"), string(pack.AppendString(nil, big)), tree.Cond{})
+	waitSame(t, a, b, c)
+}
+
+func TestKeyAndRoot(t *testing.T) {
+	net := newFakeNet()
+	a := net.add(t, "a", "secret")
+	b := net.add(t, "b", "other")
+	a.rep.Start()
+	b.rep.Start()
+	set(t, a, "k", 1)
+	time.Sleep(300 * time.Millisecond) // give a wrong connection every chance
+	if _, ok := b.tree.Get(path.P("k")); ok {
+		t.Fatal("a node with another key got data")
+	}
+	if s := a.rep.Stats(); s.Pushed != 0 {
+		t.Fatalf("pushed to a node with another key: %+v", s)
+	}
+}
+
+// TestSplitHeal: writes on both sides of a partition, then healing: every
+// node ends with the same values and chains.
+func TestSplitHeal(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	net := newFakeNet()
+	names := []string{"a", "b", "c", "d", "e"}
+	var nodes []*testNode
+	for _, n := range names {
+		nodes = append(nodes, net.add(t, n, "k"))
+	}
+	for _, n := range nodes {
+		n.rep.Start()
+	}
+	for cycle := range 5 {
+		k := 1 + rng.IntN(len(names)-1)
+		perm := rng.Perm(len(names))
+		var left, right []string
+		for i, p := range perm {
+			if i < k {
+				left = append(left, names[p])
+			} else {
+				right = append(right, names[p])
+			}
+		}
+		net.split(left, right)
+		for range 40 {
+			n := nodes[rng.IntN(len(nodes))]
+			p := fmt.Sprintf("k%d", rng.IntN(15))
+			if rng.IntN(5) == 0 {
+				n.tree.Delete(path.P(p), tree.Cond{})
+			} else {
+				set(t, n, p, int64(cycle*1000+rng.IntN(1000)))
+			}
+		}
+		net.heal()
+		waitSame(t, nodes...)
+	}
+	var conflicts uint64
+	for _, n := range nodes {
+		conflicts += n.rep.Stats().Conflicts
+	}
+	t.Logf("conflicts resolved: %d", conflicts)
+	if !slices.ContainsFunc(nodes, func(n *testNode) bool { return n.tree.Len() > 0 }) {
+		t.Fatal("no data")
+	}
+}
