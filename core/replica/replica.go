@@ -112,7 +112,7 @@ type Replica struct {
 
 	stopWatch func()
 
-	mu    sync.Mutex // protects the fields below
+	mu    sync.Mutex           // protects the fields below
 	out   map[string]*peerConn // outgoing connections, by peer name
 	dials map[string]bool      // dials under way
 	in    map[*peerConn]struct{}

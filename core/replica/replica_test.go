@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
 )
 
@@ -39,7 +39,9 @@ func newFakeNet() *fakeNet {
 	return &fakeNet{nodes: map[string]*fakeNode{}, cut: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}}
 }
 
-func (n *fakeNet) reachable(a, b string) bool { return !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}] }
+func (n *fakeNet) reachable(a, b string) bool {
+	return !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}]
+}
 
 func (f *fakeNode) Peers() []Peer {
 	f.net.mu.Lock()

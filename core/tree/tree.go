@@ -33,7 +33,7 @@ type Tree struct {
 	chainLen int
 	equal    func(a, b string) bool
 	watches  watches
-	values   int                    // entries that hold a value
+	values   int                        // entries that hold a value
 	known    map[*chain.Node]*knowledge // what this tree holds of each node's changes
 
 	sortMu sync.Mutex // serialises building sorted child lists (see children.ordered)
