@@ -41,6 +41,40 @@ type Server struct {
 	Log LogFile `yaml:"log"`
 	// Conn configures client connections.
 	Conn Conn `yaml:"conn"`
+	// Serf configures gossip: membership of the network's servers.
+	Serf Serf `yaml:"serf"`
+	// Peer configures the server-to-server listener.
+	Peer Peer `yaml:"peer"`
+}
+
+// Serf configures gossip.
+type Serf struct {
+	// Bind is where the embedded Serf listens ("host:port"; port 0 picks a
+	// free one).
+	Bind string `yaml:"bind"`
+	// Join lists servers to join at start ("host:port" or "host").
+	Join []string `yaml:"join,omitempty"`
+	// Discover finds the network's other servers on the LAN by mDNS.
+	Discover bool `yaml:"discover"`
+	// Host, when set, is an external Serf agent's RPC host to use instead
+	// of the embedded Serf.
+	Host string `yaml:"host"`
+	// Port is the external Serf agent's RPC port.
+	Port int `yaml:"port"`
+	// Key encrypts gossip and guards the peer protocol: base64 of 16, 24
+	// or 32 bytes (as `serf keygen` prints); empty: no encryption.
+	Key string `yaml:"key"`
+	// Keyring, instead of Key, names a Serf keyring file.
+	Keyring string `yaml:"keyring"`
+	// Profile selects gossip timings: lan, wan or local.
+	Profile string `yaml:"profile"`
+}
+
+// Peer configures the server-to-server listener.
+type Peer struct {
+	// Bind is where the peer listener binds ("host:port"); empty: the host
+	// of serf.bind with a free port.
+	Bind string `yaml:"bind"`
 }
 
 // Bind is a listener address.
@@ -101,6 +135,7 @@ func Default() Config {
 			Change:      Change{Length: 5},
 			Log:         LogFile{Sync: SyncInterval, Interval: Duration(100 * time.Millisecond)},
 			Conn:        Conn{Queue: 1000, MaxMessage: 64 * MiB},
+			Serf:        Serf{Bind: "0.0.0.0:7946", Port: 7373, Profile: "lan"},
 		},
 		Connect: Connect{
 			Host:    "localhost",

@@ -53,17 +53,18 @@ func (e *Error) Unwrap() error { return e.Err }
 // when none is close.
 func suggest(name string, known []string) string {
 	// A key put in the wrong section: server.port for
-	// server.bind_default.port, when that is the only port of the server.
+	// server.bind_default.port (or server.serf.port: all of them are named).
 	first, _, _ := strings.Cut(name, ".")
 	last := name[strings.LastIndexByte(name, '.')+1:]
 	var moved []string
 	for _, k := range known {
-		if strings.Contains(name, ".") && strings.HasPrefix(k, first+".") && strings.HasSuffix(k, "."+last) {
+		deeper := strings.Count(k, ".") > strings.Count(name, ".") // a section was left out
+		if strings.Contains(name, ".") && deeper && strings.HasPrefix(k, first+".") && strings.HasSuffix(k, "."+last) {
 			moved = append(moved, k)
 		}
 	}
-	if len(moved) == 1 {
-		return moved[0]
+	if len(moved) > 0 {
+		return strings.Join(moved, " or ")
 	}
 	// A typo: up to two edits.
 	best, bestDist := "", 3

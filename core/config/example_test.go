@@ -53,6 +53,16 @@ func ExampleConfig_YAML() {
 	//   conn:
 	//     queue: 1000
 	//     max_message: 64MiB
+	//   serf:
+	//     bind: 0.0.0.0:7946
+	//     discover: false
+	//     host: ""
+	//     port: 7373
+	//     key: ""
+	//     keyring: ""
+	//     profile: lan
+	//   peer:
+	//     bind: ""
 	// connect:
 	//   host: localhost
 	//   port: 27586

@@ -270,7 +270,7 @@ func TestLoadErrors(t *testing.T) {
 			name: "key in the wrong section",
 			file: "server:\n  port: 1\n",
 			want: ErrUnknownKey,
-			msgs: []string{"FILE:2: server.port: unknown key; did you mean server.bind_default.port?"},
+			msgs: []string{"FILE:2: server.port: unknown key; did you mean server.bind_default.port or server.serf.port?"},
 		},
 		{
 			name: "dotted key in a file",

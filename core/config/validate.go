@@ -1,8 +1,11 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 )
 
 // Validate checks ranges and allowed words. It reports every bad key, each
@@ -34,6 +37,13 @@ func (c *Config) validate() []*Error {
 	check("server.log.interval", positive(s.Log.Interval))
 	check("server.conn.queue", atLeast(s.Conn.Queue, 10))
 	check("server.conn.max_message", atLeast(s.Conn.MaxMessage, 64*KiB))
+	check("server.serf.bind", hostPort(s.Serf.Bind))
+	check("server.serf.port", inRange(s.Serf.Port, 1, 65535))
+	check("server.serf.key", serfKey(s.Serf.Key))
+	check("server.serf.profile", oneOf(s.Serf.Profile, "lan", "wan", "local"))
+	if s.Peer.Bind != "" {
+		check("server.peer.bind", hostPort(s.Peer.Bind))
+	}
 
 	check("connect.port", inRange(c.Connect.Port, 1, 65535))
 	check("connect.timeout", positive(c.Connect.Timeout))
@@ -57,6 +67,28 @@ func atLeast[T interface{ ~int | ~int64 }](v, lo T) error {
 func positive(d Duration) error {
 	if d <= 0 {
 		return fmt.Errorf("%w %v: want more than 0", ErrInvalid, d)
+	}
+	return nil
+}
+
+func hostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%w %q: want host:port", ErrInvalid, s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%w %q: the port must be 0..65535", ErrInvalid, s)
+	}
+	return nil
+}
+
+func serfKey(k string) error {
+	if k == "" {
+		return nil
+	}
+	b, err := base64.StdEncoding.DecodeString(k)
+	if err != nil || (len(b) != 16 && len(b) != 24 && len(b) != 32) {
+		return fmt.Errorf("%w: want the base64 of 16, 24 or 32 bytes (serf keygen)", ErrInvalid)
 	}
 	return nil
 }

@@ -164,7 +164,7 @@ func TestSuggest(t *testing.T) {
 		{"conect.host", "connect.host"},
 		{"connect.hots", "connect.host"},
 		{"server.log.snyc", "server.log.sync"},
-		{"server.port", "server.bind_default.port"},
+		{"server.port", "server.bind_default.port or server.serf.port"},
 		{"server.conn.max_msg", ""},
 		{"frobnicate", ""},
 		{"x", ""},
