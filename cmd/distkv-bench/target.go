@@ -50,15 +50,19 @@ func (l *procLauncher) start(ctx context.Context, file string) (*target, time.Du
 	if err != nil {
 		return nil, 0, err
 	}
+	// A network of its own: gossip and peer listener on loopback, free ports.
 	args := []string{"-c", "/dev/null",
 		"-C", "server.bind_default.host=127.0.0.1",
-		"-C", "server.bind_default.port=" + strconv.Itoa(port)}
+		"-C", "server.bind_default.port=" + strconv.Itoa(port),
+		"-C", "server.serf.bind=127.0.0.1:0", "-C", "server.peer.bind=127.0.0.1:0"}
 	for _, s := range l.sets {
 		args = append(args, "-C", s)
 	}
 	args = append(args, "server")
 	if file != "" {
 		args = append(args, "-l", file)
+	} else {
+		args = append(args, "-i", "bench")
 	}
 	args = append(args, "bench")
 	cmd := exec.Command(l.bin, args...)

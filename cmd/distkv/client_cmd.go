@@ -22,6 +22,7 @@ type ClientCmd struct {
 	Data     DataCmd     `cmd:"" help:"Read and write data."`
 	Internal InternalCmd `cmd:"" help:"Look at the server's internal data and state."`
 	Log      LogCmd      `cmd:"" help:"Save the server's data to files."`
+	Msg      MsgCmd      `cmd:"" help:"Send and receive messages across the network (small and lossy)."`
 }
 
 func (ClientCmd) Help() string {

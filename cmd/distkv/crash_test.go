@@ -25,7 +25,9 @@ type serverProc struct {
 
 func startServerProc(t *testing.T, bin string, port int, args ...string) *serverProc {
 	t.Helper()
-	full := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1", "-C", "server.bind_default.port=" + strconv.Itoa(port)}, args...)
+	// Later -C arguments win, so args may override these.
+	full := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1", "-C", "server.bind_default.port=" + strconv.Itoa(port)}, loopbackGossip()...)
+	full = append(full, args...)
 	c := exec.Command(bin, full...)
 	stdout, err := c.StdoutPipe()
 	if err != nil {

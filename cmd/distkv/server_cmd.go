@@ -6,6 +6,10 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distkv-go/distkv/core/gossip"
 
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/server"
@@ -16,6 +20,7 @@ type ServerCmd struct {
 	Init *string  `short:"i" name:"init" placeholder:"VALUE" help:"Start a new network: store VALUE at the root (a string; with -e a literal). Never use it to join an existing network."`
 	Eval bool     `short:"e" name:"eval" help:"Read the -i value as a literal: 123, True, None, b'…', [1, 2], {'a': 1}."`
 	Load []string `short:"l" name:"load" placeholder:"FILE" sep:"none" help:"Load a save or log file before serving (repeatable, in order; a stream such as <(cat a b) works)."`
+	Join []string `name:"join" placeholder:"HOST:PORT" sep:"none" help:"Join the network through this server's gossip address (repeatable; also server.serf.join)."`
 	Name string   `arg:"" help:"This server's name: unique in the network, e.g. $(hostname)."`
 }
 
@@ -24,8 +29,14 @@ func (ServerCmd) Help() string {
 	return `The server keeps all data in memory and listens for clients on
 server.bind_default (localhost:27586). It prints "Running." once it serves.
 
+Servers find each other through gossip (Serf, embedded; port 7946): give
+--join with another server's address, or turn on server.serf.discover on a
+LAN. A server started without -i or -l first copies the network's data
+from a running server, then serves.
+
 Examples:
   distkv server -i Testing $(hostname)             # a new network
+  distkv server --join one.example:7946 $(hostname) # one more server
   distkv server -l /var/lib/distkv/latest.state $(hostname)
   distkv server -l <(cat /var/lib/distkv/*.state) $(hostname)`
 }
@@ -36,7 +47,12 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	cluster, err := c.cluster(g)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
+		Cluster:     cluster,
 		Node:        c.Name,
 		Listen:      net.JoinHostPort(cfg.BindDefault.Host, strconv.Itoa(cfg.BindDefault.Port)),
 		ChainLength: cfg.Change.Length,
@@ -67,10 +83,83 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	if err := c.joinNetwork(ctx, srv, g); err != nil {
+		return err
+	}
 	fmt.Fprintln(g.stdout, "Running.")
 	<-ctx.Done()
 	g.log.Info("stopping")
 	return srv.Close()
+}
+
+// cluster builds the gossip layer the config asks for.
+func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
+	sc := g.cfg.Server.Serf
+	var key []byte
+	if sc.Key != "" {
+		var err error
+		if key, err = gossip.ParseKey(sc.Key); err != nil {
+			return nil, fmt.Errorf("server.serf.key: %w", err)
+		}
+	}
+	join := append(append([]string(nil), sc.Join...), c.Join...)
+	var gs gossip.Gossip
+	var err error
+	if sc.Host != "" {
+		gs, err = gossip.NewAgent(gossip.AgentConfig{
+			Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)), Root: g.cfg.Server.Root,
+			Join: join, Logger: g.log,
+		})
+	} else {
+		gs, err = gossip.NewSerf(gossip.Config{
+			NodeName: c.Name, BindAddr: sc.Bind, Join: join, Root: g.cfg.Server.Root,
+			Key: key, KeyringFile: sc.Keyring, Discover: sc.Discover, Profile: sc.Profile, Logger: g.log,
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	peer := g.cfg.Server.Peer.Bind
+	if peer == "" {
+		host, _, err := net.SplitHostPort(sc.Bind)
+		if err != nil || sc.Host != "" {
+			host = "0.0.0.0"
+		}
+		peer = net.JoinHostPort(host, "0")
+	}
+	return &server.Cluster{Gossip: gs, Root: g.cfg.Server.Root, Key: key, PeerListen: peer}, nil
+}
+
+// joinNetwork applies the start-up rules: -i only starts a new network,
+// and a server without data copies the network's before it serves.
+func (c *ServerCmd) joinNetwork(ctx context.Context, srv *server.Server, g *globals) error {
+	peers := srv.Peers()
+	switch {
+	case c.Init != nil && len(peers) > 0:
+		var names []string
+		for _, p := range peers {
+			names = append(names, p.Name)
+		}
+		return fmt.Errorf("refusing -i: this server joined a running network (%s); -i would fork it. Start it without -i to copy their data",
+			strings.Join(names, ", "))
+	case c.Init != nil:
+		return nil
+	case len(c.Load) > 0:
+		// Its own data first; peers' newer changes arrive as they connect.
+		if len(peers) > 0 {
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := srv.Sync(sctx); err != nil {
+				g.log.Warn("serving the loaded data only: no peer to sync from", "err", err)
+			}
+		}
+		return nil
+	}
+	g.log.Info("waiting for a server of the network to copy its data from")
+	if err := srv.Sync(ctx); err != nil {
+		return fmt.Errorf("no data: start the first server of a network with -i, or give --join or -l (%w)", err)
+	}
+	return nil
 }
 
 func loadFile(srv *server.Server, name string, g *globals) error {

@@ -42,6 +42,12 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// loopbackGossip are the flags that keep a test server's gossip and peer
+// listeners on loopback, on free ports, with fast timings.
+func loopbackGossip() []string {
+	return []string{"-C", "server.serf.bind=127.0.0.1:0", "-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0"}
+}
+
 // script runs a transcript (see testdata/tutorial.txt) against the binary.
 type script struct {
 	t       *testing.T
@@ -57,7 +63,8 @@ func TestTutorial(t *testing.T) {
 	dir := t.TempDir()
 	host, _ := os.Hostname()
 	s := &script{t: t, dir: dir, host: host}
-	s.prelude = []string{fmt.Sprintf(`distkv() { %s -c /dev/null -C server.bind_default.port=%d -C connect.port=%d "$@"; }`, bin, port, port)}
+	s.prelude = []string{fmt.Sprintf(`distkv() { %s -c /dev/null -C server.bind_default.port=%d -C connect.port=%d %s "$@"; }`,
+		bin, port, port, strings.Join(loopbackGossip(), " "))}
 	defer s.stopAll()
 	s.run("testdata/tutorial.txt")
 }

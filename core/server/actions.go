@@ -36,6 +36,8 @@ func init() {
 		"get_tree":     {run: (*conn).getTree, streamed: true},
 		"watch":        {run: (*conn).watch, streamed: true},
 		"delete_tree":  {run: (*conn).deleteTree, streamed: true},
+		"msg_send":     {run: (*conn).msgSend},
+		"msg_monitor":  {run: (*conn).msgMonitor, streamed: true},
 
 		"get_internal":      {run: internal((*conn).getValue)},
 		"set_internal":      {run: internal((*conn).setValue)},

@@ -24,6 +24,7 @@ import (
 
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/persist"
+	"github.com/distkv-go/distkv/core/replica"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
 )
@@ -38,6 +39,10 @@ type Config struct {
 	LogSync     persist.SyncPolicy // fsync policy of change logs [interval]
 	LogInterval time.Duration      // fsync interval of change logs [100ms]
 	Logger      *slog.Logger       // [slog.Default()]
+
+	// Cluster, if set, makes the server one of a network's servers; nil:
+	// a server on its own.
+	Cluster *Cluster
 }
 
 // Version is what the greeting reports (the original's protocol version).
@@ -58,6 +63,9 @@ type Server struct {
 	conns   map[*conn]struct{}
 	closed  bool
 	changes *changeLog // the active `log dest` file, if any
+	rep     *replica.Replica
+
+	msgs msgSubs // msg_monitor streams
 }
 
 // New returns a server with an empty tree; call Init or Load, then Start.
@@ -131,6 +139,12 @@ func (s *Server) Start() error {
 	s.ln = ln
 	s.mu.Unlock()
 	s.log.Info("listening", "node", s.cfg.Node, "addr", ln.Addr().String())
+	if s.cfg.Cluster != nil {
+		if err := s.startCluster(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -206,6 +220,15 @@ func (s *Server) Close() error {
 	}
 	for _, c := range conns {
 		c.close()
+	}
+	s.mu.Lock()
+	rep := s.rep
+	s.mu.Unlock()
+	if rep != nil {
+		rep.Close()
+	}
+	if s.cfg.Cluster != nil {
+		s.cfg.Cluster.Gossip.Close()
 	}
 	s.wg.Wait()
 	return s.stopLog()

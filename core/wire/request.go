@@ -22,6 +22,13 @@ type Request struct {
 
 	Value    []byte // raw msgpack
 	HasValue bool
+	Raw      []byte // msg_send's "raw" bytes
+	Data     []byte // msg_send's "data", raw msgpack
+	HasData  bool
+
+	// Topic is a pass-through message's topic (a path; text is parsed).
+	Topic    path.Path
+	HasTopic bool
 	Prev     []byte // raw msgpack
 	HasPrev  bool
 
@@ -120,6 +127,39 @@ func DecodeRequest(msg []byte, req *Request) error {
 			if req.PathRaw == nil {
 				req.PathRaw = r.Since(start)
 			}
+		case "topic":
+			if k, _ := r.Peek(); k == pack.KindStr {
+				var t []byte
+				if t, err = r.ReadStrBytes(); err == nil {
+					req.Topic, err = path.Parse(string(t))
+				}
+			} else {
+				req.Topic, err = path.Read(r)
+			}
+			if err != nil {
+				return fail(string(kb), err)
+			}
+			req.HasTopic = true
+		case "raw":
+			if k, _ := r.Peek(); k == pack.KindBin {
+				if req.Raw, err = r.ReadBin(); err != nil {
+					return fail(string(kb), err)
+				}
+				break
+			}
+			b, err := r.ReadBool()
+			if err != nil {
+				return fail(string(kb), err)
+			}
+			if req.Flags == nil {
+				req.Flags = make(map[string]bool)
+			}
+			req.Flags["raw"] = b
+		case "data":
+			if req.Data, err = r.Raw(); err != nil {
+				return fail(string(kb), err)
+			}
+			req.HasData = true
 		case "value":
 			if req.Value, err = r.Raw(); err != nil {
 				return fail(string(kb), err)
@@ -293,6 +333,8 @@ func readIntOrBool(r *pack.Reader) (int, error) {
 func (req *Request) Own() {
 	req.PathRaw = clone(req.PathRaw)
 	req.Value = clone(req.Value)
+	req.Raw = clone(req.Raw)
+	req.Data = clone(req.Data)
 	req.Prev = clone(req.Prev)
 }
 
