@@ -79,12 +79,19 @@ func (r *Replica) serve(pc *peerConn) error {
 			if err != nil {
 				return err
 			}
+			r.mu.Lock()
+			r.remote[m.node] = rs.Clone()
+			r.mu.Unlock()
 			if err := r.sendTicks(w, pc, m.seq, m.node, &rs); err != nil {
 				return err
 			}
 		case "dump":
 			if err := r.sendAll(w, pc, m.seq); err != nil {
 				return err
+			}
+		case "ticks":
+			for node, tick := range m.ticks {
+				r.cfg.Tree.Announce(node, tick)
 			}
 		default:
 			return fmt.Errorf("unknown op %q from %s", m.op, pc.name)
@@ -303,17 +310,32 @@ func (r *Replica) listenLoop() {
 	}
 }
 
-// checkLoop connects to new peers and fetches missing ticks.
+// checkLoop connects to new peers, tells them the ticks this node knows
+// of, and fetches missing ticks.
 func (r *Replica) checkLoop() {
 	t := time.NewTicker(r.cfg.Check)
 	defer t.Stop()
 	for {
 		r.connect()
+		r.tellTicks()
 		r.fetchMissing()
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// tellTicks sends every connected peer the highest tick this node knows
+// of every node. So a change that reached only this node is found
+// missing by the others even if its origin is gone and announces nothing.
+func (r *Replica) tellTicks() {
+	msg := appendTicks(nil, r.cfg.Tree.NodeTicks())
+	for _, pc := range r.connected("") {
+		select {
+		case pc.reqs <- msg:
+		default: // busy: next time
 		}
 	}
 }

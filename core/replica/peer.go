@@ -78,7 +78,8 @@ type msg struct {
 	seq, tick            uint64
 	nonce, mac           []byte
 	ranges               []any
-	raw                  []byte // the whole message, for updates
+	ticks                map[string]uint64 // op ticks: the highest tick known per node
+	raw                  []byte            // the whole message, for updates
 }
 
 func decodeMsg(raw []byte) (msg, error) {
@@ -110,6 +111,23 @@ func decodeMsg(raw []byte) (msg, error) {
 			m.nonce, err = r.ReadBin()
 		case "mac":
 			m.mac, err = r.ReadBin()
+		case "ticks":
+			var n int
+			if n, err = r.ReadMapHeader(); err != nil {
+				break
+			}
+			m.ticks = make(map[string]uint64, n)
+			for range n {
+				var name string
+				var tick uint64
+				if name, err = r.ReadString(); err != nil {
+					break
+				}
+				if tick, err = r.ReadUint(); err != nil {
+					break
+				}
+				m.ticks[name] = tick
+			}
 		case "ranges":
 			var v any
 			if v, err = r.Decode(); err == nil {
@@ -154,6 +172,19 @@ func appendKnown(b []byte, seq uint64, node string, rs *chain.RangeSet) []byte {
 	m.Str("node", node)
 	m.Key("ranges")
 	m.B, _ = pack.Append(m.B, rs.Wire())
+	return m.End()
+}
+
+// appendTicks appends {op: ticks, ticks: {node: highest tick known}}.
+func appendTicks(b []byte, ticks map[string]uint64) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "ticks")
+	m.Key("ticks")
+	m.B = pack.AppendMapHeader(m.B, len(ticks))
+	for n, t := range ticks {
+		m.B = pack.AppendString(m.B, n)
+		m.B = pack.AppendUint(m.B, t)
+	}
 	return m.End()
 }
 

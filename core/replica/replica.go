@@ -19,7 +19,9 @@
 //     (Sync) before it answers clients.
 //
 // Nothing rests on gossip delivering an announcement: they are repeated,
-// and a handshake carries the tick too.
+// a handshake carries the tick too, and peers tell each other the highest
+// tick they know of every node, so a change that reached only one server
+// before its origin died is still found missing by the others.
 //
 // # Peer protocol
 //
@@ -28,9 +30,11 @@
 // {op: proof, mac}: HMAC-SHA256 under the network key of the other side's
 // nonce and the sender's name, so only servers that hold the key talk.
 // Then the dialing side sends pushes {op: push, path, value, chain, tock},
-// and requests {op: pull, seq, node, ranges} and {op: dump, seq}, which
-// the other side answers with {op: update, seq, …}, {op: known, seq, node,
-// ranges} and finally {op: done, seq}.
+// every Check interval {op: ticks, ticks: {node: highest tick known}}, and
+// requests {op: pull, seq, node, ranges} and {op: dump, seq}, which the
+// other side answers with {op: update, seq, …}, {op: known, seq, node,
+// ranges} and finally {op: done, seq}. A malformed message ends the
+// connection (with a log line); the dialer connects again later.
 package replica
 
 import (
@@ -43,6 +47,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
 )
@@ -100,6 +105,18 @@ type Stats struct {
 	Pulls     uint64 // requests for missing ticks sent
 }
 
+// RemoteMissing returns, per node, the ticks peers last asked this server
+// for: what others were missing.
+func (r *Replica) RemoteMissing() map[string]chain.RangeSet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]chain.RangeSet, len(r.remote))
+	for n, rs := range r.remote {
+		out[n] = rs.Clone()
+	}
+	return out
+}
+
 // Replica replicates one tree. Safe for concurrent use.
 type Replica struct {
 	cfg Config
@@ -116,6 +133,9 @@ type Replica struct {
 	out   map[string]*peerConn // outgoing connections, by peer name
 	dials map[string]bool      // dials under way
 	in    map[*peerConn]struct{}
+	// remote holds, per node, the ticks a peer last asked for: what the
+	// others miss (get_state's remote_missing).
+	remote map[string]chain.RangeSet
 
 	pushed, received, conflicts, dropped, pulls atomic.Uint64
 }
@@ -154,7 +174,7 @@ func New(cfg Config) (*Replica, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Replica{
 		cfg: cfg, log: cfg.Logger.With("node", cfg.Node), ln: ln, ctx: ctx, cancel: cancel,
-		out: map[string]*peerConn{}, dials: map[string]bool{}, in: map[*peerConn]struct{}{},
+		out: map[string]*peerConn{}, dials: map[string]bool{}, in: map[*peerConn]struct{}{}, remote: map[string]chain.RangeSet{},
 	}, nil
 }
 

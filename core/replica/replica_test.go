@@ -17,6 +17,7 @@ import (
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/wire"
 )
 
 // fakeNet connects test nodes: gossip (peers, announcements) and TCP
@@ -338,4 +339,139 @@ func splitHeal(t *testing.T, size, cycles int) {
 		conflicts += n.rep.Stats().Conflicts
 	}
 	t.Logf("%d changes, %d refused by their precondition, %d conflicts resolved", len(acked), refused, conflicts)
+}
+
+// TestBadPeerInput sends a replica's peer listener garbage, a wrong
+// network, a wrong key, and malformed or replayed pushes after a good
+// handshake. Each is refused with a log line; nothing crashes, nothing bad
+// is applied, and replication with a good peer goes on.
+func TestBadPeerInput(t *testing.T) {
+	net0 := newFakeNet()
+	a := net0.add(t, "a", "key")
+	a.rep.Start()
+	addr := a.rep.Addr()
+	hello := func(root, node string, nonce []byte) []byte {
+		m := wire.Begin(nil)
+		m.Str("op", "hello")
+		m.Str("root", root)
+		m.Str("node", node)
+		m.Uint("tick", 1)
+		if nonce != nil {
+			m.Key("nonce")
+			m.B = pack.AppendBytes(m.B, nonce)
+		}
+		return m.End()
+	}
+	// dialAs does a handshake as node with key; it returns the connection.
+	dialAs := func(node, key string) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fr := wire.NewFramer(c, 1<<20)
+		c.Write(hello("test", node, make([]byte, 16)))
+		raw, err := fr.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, _ := decodeMsg(raw)
+		fake := &Replica{cfg: Config{Key: []byte(key)}}
+		m := wire.Begin(nil)
+		m.Str("op", "proof")
+		m.Key("mac")
+		m.B = pack.AppendBytes(m.B, fake.mac(theirs.nonce, node))
+		c.Write(m.End())
+		return c
+	}
+	closedSoon := func(c net.Conn) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Fatal("the connection was not closed")
+				}
+				return
+			}
+		}
+	}
+	for name, send := range map[string][]byte{
+		"garbage":     {0xc1, 0xc1, 0xc1},
+		"not a map":   pack.AppendString(nil, "hello"),
+		"no op":       {0x80},
+		"wrong root":  hello("other", "x", make([]byte, 16)),
+		"no nonce":    hello("test", "x", nil),
+		"same name":   hello("test", "a", make([]byte, 16)),
+		"huge length": {0xdb, 0xff, 0xff, 0xff, 0xff},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.Write(send)
+			if name == "huge length" {
+				c.(*net.TCPConn).CloseWrite()
+			}
+			closedSoon(c)
+		})
+	}
+	t.Run("wrong key", func(t *testing.T) {
+		c := dialAs("x", "not the key")
+		defer c.Close()
+		closedSoon(c)
+	})
+	t.Run("malformed push", func(t *testing.T) {
+		c := dialAs("x", "key")
+		defer c.Close()
+		m := wire.Begin(nil)
+		m.Str("op", "push")
+		m.Key("path")
+		m.B = pack.AppendString(m.B, "not a path")
+		c.Write(m.End())
+		closedSoon(c)
+	})
+	t.Run("invalid value", func(t *testing.T) {
+		c := dialAs("x", "key")
+		defer c.Close()
+		m := wire.Begin(nil)
+		m.Str("op", "push")
+		m.Path("path", path.P("bad"))
+		m.Key("value")
+		m.B = append(m.B, 0xa2, 0xc3, 0x28) // a str of invalid UTF-8
+		m.Key("chain")
+		m.B = append(m.B, 0x82, 0xa4, 'n', 'o', 'd', 'e', 0xa1, 'x', 0xa4, 't', 'i', 'c', 'k', 0x01)
+		m.Uint("tock", 1)
+		c.Write(m.End())
+		closedSoon(c)
+		if _, ok := a.tree.Get(path.P("bad")); ok {
+			t.Fatal("an invalid value was applied")
+		}
+	})
+	t.Run("replayed push", func(t *testing.T) {
+		// The same change twice: applied once, the replay is stale.
+		c := dialAs("x", "key")
+		defer c.Close()
+		it := tree.Item{Path: path.P("replayed"), Value: "\x01", HasValue: true, Tock: 5}
+		tr := tree.New(tree.Config{Node: "x"})
+		res, _ := tr.Set(path.P("replayed"), "\x01", tree.Cond{})
+		it = res.Item
+		c.Write(appendUpdate(nil, "push", 0, &it))
+		c.Write(appendUpdate(nil, "push", 0, &it))
+		deadline := time.Now().Add(5 * time.Second)
+		for a.rep.Stats().Received < 1 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if g, ok := a.tree.Get(path.P("replayed")); !ok || g.Head.Tick != 1 {
+			t.Fatalf("replayed push: %+v", g)
+		}
+	})
+	// A good peer still replicates.
+	b := net0.add(t, "b", "key")
+	b.rep.Start()
+	set(t, a, "after", 1)
+	waitSame(t, a, b)
 }

@@ -320,7 +320,7 @@ func (c *conn) getState(req *wire.Request, root path.Path) error {
 		}{
 			{"known", "known", st.superseded}, {"superseded", "known", st.superseded},
 			{"present", "present", st.present}, {"deleted", "deleted", st.deleted},
-			{"missing", "missing", st.missing}, {"remote_missing", "remote_missing", nil},
+			{"missing", "missing", st.missing}, {"remote_missing", "remote_missing", st.remoteMissing},
 		}
 		done := map[string]bool{}
 		for _, s := range sets {
@@ -335,6 +335,11 @@ func (c *conn) getState(req *wire.Request, root path.Path) error {
 				m.B, _ = pack.Append(m.B, rs.Wire())
 			}
 		}
+		if rs := c.s.ReplicaStats(); f["nodes"] || rs.Conflicts > 0 {
+			// Not in the original: how many concurrent changes this server
+			// resolved (one side's change was dropped, see the log).
+			m.Uint("conflicts", rs.Conflicts)
+		}
 		if f["node_drop"] {
 			m.Key("node_drop")
 			m.B = pack.AppendArrayHeader(m.B, 0)
@@ -346,7 +351,7 @@ func (c *conn) getState(req *wire.Request, root path.Path) error {
 type state struct {
 	ticks                        map[string]uint64
 	present, superseded, deleted map[string]*chain.RangeSet
-	missing                      map[string]*chain.RangeSet
+	missing, remoteMissing       map[string]*chain.RangeSet
 }
 
 // state reports the ticks of each node: the highest known, which the
@@ -354,9 +359,19 @@ type state struct {
 // (superseded), deletions, and which are missing here. The entry scan
 // runs only when present, superseded or deleted ticks are asked for.
 func (s *Server) state(ranges bool) state {
-	st := state{ticks: s.tree.NodeTicks(), missing: map[string]*chain.RangeSet{}}
+	st := state{ticks: s.tree.NodeTicks(), missing: map[string]*chain.RangeSet{}, remoteMissing: map[string]*chain.RangeSet{}}
 	for n, r := range s.tree.Missing() {
 		st.missing[n] = &r
+	}
+	s.mu.Lock()
+	rep := s.rep
+	s.mu.Unlock()
+	if rep != nil {
+		for n, r := range rep.RemoteMissing() {
+			if r.Len() > 0 {
+				st.remoteMissing[n] = &r
+			}
+		}
 	}
 	if !ranges {
 		return st

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"time"
@@ -46,7 +47,7 @@ const (
 // startCluster starts replication; the client listener is already open.
 func (s *Server) startCluster() error {
 	c := s.cfg.Cluster
-	ad := &gossipAdapter{g: c.Gossip, ann: make(chan replica.Announcement, 256), msgs: s.deliverMsg}
+	ad := &gossipAdapter{g: c.Gossip, ann: make(chan replica.Announcement, 256), msgs: s.deliverMsg, log: s.log}
 	rep, err := replica.New(replica.Config{
 		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
 		Listen: c.PeerListen, Dial: c.Dial, Announce: c.Announce, Check: c.Check,
@@ -108,6 +109,7 @@ type gossipAdapter struct {
 	g    gossip.Gossip
 	ann  chan replica.Announcement
 	msgs func(payload []byte) // takes pass-through messages; must not block
+	log  *slog.Logger
 }
 
 // Peers lists the alive members with a peer listener.
@@ -156,6 +158,7 @@ func (a *gossipAdapter) pump(ctx context.Context) {
 			}
 			switch {
 			case ev.Kind != gossip.User:
+				a.logMembers(ev)
 			case ev.Name == msgEvent && a.msgs != nil:
 				a.msgs(ev.Payload)
 			case ev.Name == tickEvent:
@@ -164,6 +167,29 @@ func (a *gossipAdapter) pump(ctx context.Context) {
 				default:
 				}
 			}
+		}
+	}
+}
+
+// logMembers logs joins, leaves and failures (splits show as failures of
+// the other side, recoveries as joins).
+func (a *gossipAdapter) logMembers(ev gossip.Event) {
+	if a.log == nil {
+		return
+	}
+	for _, m := range ev.Members {
+		if m.Name == a.g.LocalName() {
+			continue
+		}
+		switch ev.Kind {
+		case gossip.MemberJoin:
+			a.log.Info("a server joined (or came back)", "server", m.Name, "addr", m.Addr.String())
+		case gossip.MemberLeave:
+			a.log.Info("a server left", "server", m.Name)
+		case gossip.MemberFailed:
+			a.log.Warn("a server is unreachable (failed, or a network split)", "server", m.Name)
+		case gossip.MemberReap:
+			a.log.Info("a server was forgotten after a long absence", "server", m.Name)
 		}
 	}
 }
