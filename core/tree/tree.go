@@ -186,12 +186,15 @@ func (t *Tree) Missing() map[string]chain.RangeSet {
 }
 
 // Announce records that node has reached tick (a tick announcement): the
-// ticks up to it that are not seen here become missing.
+// ticks up to it that are not seen here become missing. Others knowing a
+// higher tick of this very node (it restarted without its log) raise its
+// counter, so that it never reuses a tick someone has seen.
 func (t *Tree) Announce(node string, tick uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := t.reg.Node(node)
 	if n == t.self {
+		t.tick = max(t.tick, tick)
 		return
 	}
 	k := t.knowledgeOf(n)

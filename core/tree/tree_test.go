@@ -355,3 +355,17 @@ func TestConcurrentWalks(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestAnnounceOwnTick(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	tr.Announce("a", 40) // a peer knows our tick 40: we restarted without data
+	r := mustSet(t, tr, "x", "\x01", Cond{})
+	if r.Item.Head.Tick != 41 {
+		t.Fatalf("tick after an announcement of our own: %d", r.Item.Head.Tick)
+	}
+	tr.Announce("b", 7)
+	miss := tr.Missing()["b"]
+	if miss.String() != "{1..7}" {
+		t.Fatalf("missing: %v", miss.String())
+	}
+}
