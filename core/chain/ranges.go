@@ -40,7 +40,7 @@ func (s *RangeSet) Add(lo, hi uint64) {
 func (s *RangeSet) AddTick(t uint64) { s.Add(t, t+1) }
 
 // Contains reports whether tick t is in the set.
-func (s *RangeSet) Contains(t uint64) bool {
+func (s RangeSet) Contains(t uint64) bool {
 	_, found := slices.BinarySearchFunc(s.r, t, func(r Range, t uint64) int {
 		switch {
 		case r.Hi <= t:
@@ -54,10 +54,10 @@ func (s *RangeSet) Contains(t uint64) bool {
 }
 
 // Ranges returns the ranges in order (shared; do not modify).
-func (s *RangeSet) Ranges() []Range { return s.r }
+func (s RangeSet) Ranges() []Range { return s.r }
 
 // Len returns the number of ticks in the set.
-func (s *RangeSet) Len() uint64 {
+func (s RangeSet) Len() uint64 {
 	var n uint64
 	for _, r := range s.r {
 		n += r.Hi - r.Lo
@@ -67,7 +67,7 @@ func (s *RangeSet) Len() uint64 {
 
 // Wire returns the set as the original DistKV serialises it: a list whose
 // items are single ticks, or [lo, hi) pairs for longer ranges.
-func (s *RangeSet) Wire() []any {
+func (s RangeSet) Wire() []any {
 	out := make([]any, 0, len(s.r))
 	for _, r := range s.r {
 		if r.Hi == r.Lo+1 {
@@ -79,7 +79,7 @@ func (s *RangeSet) Wire() []any {
 	return out
 }
 
-func (s *RangeSet) String() string {
+func (s RangeSet) String() string {
 	parts := make([]string, len(s.r))
 	for i, r := range s.r {
 		if r.Hi == r.Lo+1 {
@@ -92,12 +92,12 @@ func (s *RangeSet) String() string {
 }
 
 // Clone returns a copy of s.
-func (s *RangeSet) Clone() RangeSet {
+func (s RangeSet) Clone() RangeSet {
 	return RangeSet{r: slices.Clone(s.r)}
 }
 
 // Complement returns the ticks in [lo, hi) that are not in s.
-func (s *RangeSet) Complement(lo, hi uint64) RangeSet {
+func (s RangeSet) Complement(lo, hi uint64) RangeSet {
 	var out RangeSet
 	next := lo
 	for _, r := range s.r {
@@ -119,7 +119,7 @@ func (s *RangeSet) Complement(lo, hi uint64) RangeSet {
 }
 
 // Intersect returns the ticks in both s and o.
-func (s *RangeSet) Intersect(o *RangeSet) RangeSet {
+func (s RangeSet) Intersect(o RangeSet) RangeSet {
 	var out RangeSet
 	i, j := 0, 0
 	for i < len(s.r) && j < len(o.r) {

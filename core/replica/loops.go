@@ -135,7 +135,7 @@ func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, node stri
 	}
 	known := r.cfg.Tree.Known()
 	k := known[node]
-	seen := k.Intersect(rs)
+	seen := k.Intersect(*rs)
 	if err := write(w, pc, appendKnown(nil, seq, node, &seen), false); err != nil {
 		return err
 	}
