@@ -94,7 +94,7 @@ func TestRangeSetOps(t *testing.T) {
 	if got := a.Complement(0, 12); got.String() != "{0,5..7,10..11}" {
 		t.Errorf("complement: %v", got.String())
 	}
-	if got := a.Intersect(&b); got.String() != "{3..4,8}" {
+	if got := a.Intersect(b); got.String() != "{3..4,8}" {
 		t.Errorf("intersect: %v", got.String())
 	}
 	back, err := FromWire([]any{uint64(1), []any{int64(3), int64(6)}})
