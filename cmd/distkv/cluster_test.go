@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -306,4 +307,72 @@ func TestClusterBurstAndKill(t *testing.T) {
 	waitConverged(t, path.P("after"), 1, nodes...)
 	waitConverged(t, path.Root, 10000, nodes...)
 	t.Logf("without -l: %d writes were acknowledged before the kill", len(acked3))
+}
+
+// TestExternalAgent runs two servers on two external Serf agents
+// (Debian's serf, which scripts/test installs): the second copies the
+// first's data through the agents' membership, and changes replicate.
+func TestExternalAgent(t *testing.T) {
+	serfBin, err := exec.LookPath("serf")
+	if err != nil {
+		t.Fatalf("the serf binary is missing (%v): apt-get install -y serf", err)
+	}
+	bin := buildBinary(t)
+	type agent struct{ bind, rpc int }
+	agents := []agent{{freePort(t), freePort(t)}, {freePort(t), freePort(t)}}
+	for i, a := range agents {
+		args := []string{"agent", "-node", []string{"one", "two"}[i], "-bind", "127.0.0.1:" + strconv.Itoa(a.bind),
+			"-rpc-addr", "127.0.0.1:" + strconv.Itoa(a.rpc), "-profile", "local"}
+		if i > 0 {
+			args = append(args, "-join", "127.0.0.1:"+strconv.Itoa(agents[0].bind))
+		}
+		c := exec.Command(serfBin, args...)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		// Wait for its RPC port.
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			if nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(a.rpc)); err == nil {
+				nc.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the serf agent did not start")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	ports := []int{freePort(t), freePort(t)}
+	useAgent := func(i int) []string {
+		return []string{"-C", "server.serf.host=127.0.0.1", "-C", "server.serf.port=" + strconv.Itoa(agents[i].rpc)}
+	}
+	startServerProc(t, bin, ports[0], append(useAgent(0), "server", "-i", "Agent", "one")...)
+	startServerProc(t, bin, ports[1], append(useAgent(1), "server", "two")...)
+	cl, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: ports[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	e, err := cl.Get(context.Background(), path.Root)
+	if v, _ := e.Value(); err != nil || v != "Agent" {
+		t.Fatalf("two: the root is %v (%v), want Agent", v, err)
+	}
+	c1, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: ports[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	if _, err := c1.Set(context.Background(), path.P("via.agent"), int64(7)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if e, err := cl.Get(context.Background(), path.P("via.agent")); err == nil && e.HasValue {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the change did not reach two")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
