@@ -93,6 +93,17 @@ func (s *Server) Sync(ctx context.Context) error {
 	return rep.Sync(ctx)
 }
 
+// PeerAddr returns the server-to-server listener's address ("" without a
+// cluster or before Start).
+func (s *Server) PeerAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rep == nil {
+		return ""
+	}
+	return s.rep.Addr()
+}
+
 // ReplicaStats returns replication's counters (zero without a cluster).
 func (s *Server) ReplicaStats() replica.Stats {
 	s.mu.Lock()

@@ -1,0 +1,270 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/distkv-go/distkv/core/client"
+	"github.com/distkv-go/distkv/core/gossip"
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/tree"
+)
+
+// tcpNet cuts the servers' TCP streams as gossip.Switch cuts gossip: a
+// cut link refuses dials and closes the connections across it.
+type tcpNet struct {
+	mu    sync.Mutex
+	cut   map[[2]string]bool
+	conns map[[2]string][]net.Conn
+	names map[string]string // peer address -> server
+}
+
+func (n *tcpNet) dialer(from string) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		n.mu.Lock()
+		to := n.names[addr]
+		blocked := n.cut[[2]string{from, to}] || n.cut[[2]string{to, from}]
+		n.mu.Unlock()
+		if blocked {
+			return nil, fmt.Errorf("cut: %s -> %s", from, to)
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			n.mu.Lock()
+			n.conns[[2]string{from, to}] = append(n.conns[[2]string{from, to}], c)
+			n.mu.Unlock()
+		}
+		return c, err
+	}
+}
+
+func (n *tcpNet) split(a, b []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, x := range a {
+		for _, y := range b {
+			n.cut[[2]string{x, y}] = true
+			for _, k := range [][2]string{{x, y}, {y, x}} {
+				for _, c := range n.conns[k] {
+					c.Close()
+				}
+				delete(n.conns, k)
+			}
+		}
+	}
+}
+
+func (n *tcpNet) heal() {
+	n.mu.Lock()
+	n.cut = map[[2]string]bool{}
+	n.mu.Unlock()
+}
+
+// TestPartitionRealSerf: three servers with embedded Serf on loopback,
+// gossip and TCP cut into two sides, writes through clients on both
+// sides, healed; repeated. The servers converge to the merge of every
+// acknowledged change. SERVER_SEED=n replays the operations.
+func TestPartitionRealSerf(t *testing.T) {
+	seed := rand.Uint64()
+	if s := os.Getenv("SERVER_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 9))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sw := gossip.NewSwitch()
+	tn := &tcpNet{cut: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}, names: map[string]string{}}
+	names := []string{"a", "b", "c"}
+	var srvs []*server.Server
+	var joinAddr string
+	for _, name := range names {
+		cfg := gossip.Config{NodeName: name, BindAddr: "127.0.0.1:0", Root: ":part", Profile: gossip.ProfileLocal,
+			WrapTransport: sw.Wrap(name), Logger: quiet}
+		if joinAddr != "" {
+			cfg.Join = []string{joinAddr}
+		}
+		g, err := gossip.NewSerf(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if joinAddr == "" {
+			joinAddr = g.Addr().String()
+		}
+		s := startServer(t, server.Config{Node: name, Logger: quiet, Cluster: &server.Cluster{
+			Gossip: g, Root: ":part", Dial: tn.dialer(name), Announce: 100 * time.Millisecond, Check: 100 * time.Millisecond}})
+		tn.mu.Lock()
+		tn.names[s.PeerAddr()] = name
+		tn.mu.Unlock()
+		srvs = append(srvs, s)
+	}
+	clients := make([]*client.Client, len(srvs))
+	for i, s := range srvs {
+		clients[i] = connect(t, s)
+	}
+	ctx := ctxT(t)
+	var acked []tree.Update
+	record := func(p path.Path, raw []byte, has bool, ch client.Chain, tock uint64) {
+		acked = append(acked, tree.Update{Path: p, Value: raw, HasValue: has, Chain: ch, Tock: tock})
+	}
+	for cycle := range 4 {
+		k := 1 + rng.IntN(len(names)-1)
+		perm := rng.Perm(len(names))
+		var left, right []string
+		for i, p := range perm {
+			if i < k {
+				left = append(left, names[p])
+			} else {
+				right = append(right, names[p])
+			}
+		}
+		for _, x := range left {
+			for _, y := range right {
+				sw.Cut(x, y)
+			}
+		}
+		tn.split(left, right)
+		// Wait until gossip itself sees the split: each server's peers are
+		// those of its own side.
+		side := map[string]int{}
+		for _, x := range left {
+			side[x] = len(left) - 1
+		}
+		for _, x := range right {
+			side[x] = len(right) - 1
+		}
+		waitCond(t, "gossip sees the split", func() bool {
+			for _, s := range srvs {
+				if len(s.Peers()) != side[s.Node()] {
+					return false
+				}
+			}
+			return true
+		})
+		for range 20 {
+			i := rng.IntN(len(names))
+			c := clients[i]
+			p := path.P(fmt.Sprintf("p%d", rng.IntN(8)))
+			v := int64(cycle*1000 + rng.IntN(1000))
+			raw := pack.AppendInt(nil, v)
+			switch rng.IntN(5) {
+			case 0:
+				res, err := c.Delete(ctx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Chain) > 0 {
+					record(p, nil, false, res.Chain, res.Tock)
+				}
+			case 1:
+				e, err := c.Get(ctx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opt := client.IfNew()
+				if e.HasValue {
+					opt = client.IfChain(e.Chain)
+				}
+				res, err := c.Set(ctx, p, v, opt)
+				var ce *client.ConflictError
+				if errors.As(err, &ce) {
+					continue // changed meanwhile: not acknowledged
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				record(p, raw, true, res.Chain, res.Tock)
+			default:
+				res, err := c.Set(ctx, p, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				record(p, raw, true, res.Chain, res.Tock)
+			}
+		}
+		sw.HealAll()
+		tn.heal()
+		waitCond(t, "gossip sees the heal", func() bool {
+			for _, s := range srvs {
+				if len(s.Peers()) != len(srvs)-1 {
+					return false
+				}
+			}
+			return true
+		})
+		waitSameServers(t, srvs)
+	}
+	model := tree.New(tree.Config{Node: "model"})
+	for _, u := range acked {
+		if _, err := model.Apply(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := serverDump(srvs[0].Tree()), serverDump(model); got != want {
+		t.Fatalf("the servers' state is not the merge of the acknowledged changes:\n got %s\nwant %s", got, want)
+	}
+	var conflicts uint64
+	for _, s := range srvs {
+		conflicts += s.ReplicaStats().Conflicts
+	}
+	t.Logf("%d acknowledged changes, %d conflicts resolved", len(acked), conflicts)
+}
+
+func waitCond(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func serverDump(tr *tree.Tree) string {
+	var sb strings.Builder
+	tr.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1}, func(items []tree.Item) bool {
+		for _, it := range items {
+			if it.Path.IsRoot() {
+				continue
+			}
+			fmt.Fprintf(&sb, "%v %x %v %v\n", it.Path, it.Value, it.HasValue, it.Chain())
+		}
+		return true
+	})
+	return sb.String()
+}
+
+func waitSameServers(t *testing.T, srvs []*server.Server) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		first := serverDump(srvs[0].Tree())
+		same := true
+		for _, s := range srvs {
+			same = same && len(s.Tree().Missing()) == 0 && serverDump(s.Tree()) == first
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, s := range srvs {
+				t.Logf("%s missing %v:\n%s", s.Node(), s.Tree().Missing(), serverDump(s.Tree()))
+			}
+			t.Fatal("the servers did not converge")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
