@@ -168,6 +168,26 @@ func (t *Tree) Known() map[string]chain.RangeSet {
 	return m
 }
 
+// Complete returns, per node, the highest tick T such that this tree has
+// seen every tick from 1 to T of that node (0: not even the first).
+func (t *Tree) Complete() map[string]uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	m := make(map[string]uint64, len(t.known)+1)
+	for n, k := range t.known {
+		if n == t.self {
+			continue
+		}
+		if rs := k.seen.Ranges(); len(rs) > 0 && rs[0].Lo <= 1 {
+			m[n.Name] = rs[0].Hi - 1
+		} else {
+			m[n.Name] = 0
+		}
+	}
+	m[t.self.Name] = t.tick
+	return m
+}
+
 // Missing returns, per node, the ticks up to the highest known that this
 // tree has not seen.
 func (t *Tree) Missing() map[string]chain.RangeSet {
@@ -490,4 +510,72 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		t.notify(&it)
 	}
 	return outcome, nil
+}
+
+// Purge drops the tombstones whose newest change is at or below horizon
+// for its node: deletions every server has seen, so no older version of
+// the entry can come back. Their ticks stay known. It returns how many it
+// dropped. An entry that still has children stays, as a mere parent.
+func (t *Tree) Purge(horizon map[string]uint64) int {
+	var doomed []path.Path
+	t.Walk(path.Root, WalkOptions{Which: Chained, MaxDepth: -1, Batch: 1024}, func(items []Item) bool {
+		for _, it := range items {
+			if !it.HasValue {
+				if h, ok := horizon[it.Head.Node.Name]; ok && it.Head.Tick <= h {
+					doomed = append(doomed, it.Path)
+				}
+			}
+		}
+		return true
+	})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, p := range doomed {
+		e := t.lookup(p)
+		if e == nil || e.flags&hasValue != 0 || e.node == nil {
+			continue // changed meanwhile
+		}
+		if h, ok := horizon[e.node.Name]; !ok || e.tick > h {
+			continue
+		}
+		e.setChain(nil)
+		e.tock = 0
+		t.prune(p)
+		n++
+	}
+	return n
+}
+
+// DropStale removes an entry without recording a change: the network no
+// longer has it although it has seen its newest change (deleted and
+// purged elsewhere while this server was away). It keeps the entry if it
+// changed since (its newest change is no longer head).
+func (t *Tree) DropStale(p path.Path, head Link) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.lookup(p)
+	if e == nil || e.node == nil || e.node.Name != head.Node || e.tick != head.Tick {
+		return false
+	}
+	t.count(e, false)
+	e.setValue("", false)
+	e.setChain(nil)
+	e.tock = 0
+	t.prune(p)
+	return true
+}
+
+// prune removes the entry at p and its parents while they hold nothing:
+// no value, no chain, no children. The tree is locked.
+func (t *Tree) prune(p path.Path) {
+	for !p.IsRoot() {
+		parent := t.lookup(p.Parent())
+		e := parent.kids.find(p.Last().Encoded())
+		if e == nil || e.chained() || e.flags&hasValue != 0 || (e.kids != nil && e.kids.n > 0) {
+			return
+		}
+		parent.kids.remove(p.Last().Encoded())
+		p = p.Parent()
+	}
 }

@@ -369,3 +369,56 @@ func TestAnnounceOwnTick(t *testing.T) {
 		t.Fatalf("missing: %v", miss.String())
 	}
 }
+
+func TestPurgeAndDropStale(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	mustSet(t, tr, "x.y", "\x01", Cond{}) // a@1
+	mustSet(t, tr, "x.z", "\x01", Cond{}) // a@2
+	mustSet(t, tr, "w", "\x01", Cond{})   // a@3
+	tr.Delete(path.P("x.y"), Cond{})      // a@4
+	tr.Delete(path.P("w"), Cond{})        // a@5
+	if n := tr.Purge(map[string]uint64{"a": 4}); n != 1 {
+		t.Fatalf("purged %d, want 1 (only a@4 is within the horizon)", n)
+	}
+	if _, ok := tr.Get(path.P("x.y")); ok {
+		t.Fatal("x.y is still there")
+	}
+	if it, ok := tr.Get(path.P("w")); !ok || it.Head.Tick != 5 {
+		t.Fatal("w's tombstone went too early")
+	}
+	if n := tr.Purge(map[string]uint64{"b": 100}); n != 0 {
+		t.Fatal("purged by another node's horizon")
+	}
+	tr.Purge(map[string]uint64{"a": 5})
+	if _, ok := tr.Get(path.P("w")); ok {
+		t.Fatal("w is still there")
+	}
+	if it, ok := tr.Get(path.P("x")); !ok || it.HasValue {
+		t.Fatal("x, parent of x.z, must stay")
+	}
+	// Purged ticks stay known: nothing is missing, the tick goes on.
+	if c := tr.Complete(); c["a"] != 5 {
+		t.Fatalf("complete: %v", c)
+	}
+	if r := mustSet(t, tr, "v", "\x01", Cond{}); r.Item.Head.Tick != 6 {
+		t.Fatalf("tick after purge: %d", r.Item.Head.Tick)
+	}
+	// DropStale removes an entry only while its head is the one given.
+	if tr.DropStale(path.P("x.z"), Link{Node: "a", Tick: 1}) {
+		t.Fatal("dropped with the wrong head")
+	}
+	if !tr.DropStale(path.P("x.z"), Link{Node: "a", Tick: 2}) {
+		t.Fatal("not dropped")
+	}
+	if _, ok := tr.Get(path.P("x")); ok {
+		t.Fatal("the empty parent x stayed")
+	}
+	if tr.Len() != 1 {
+		t.Fatalf("Len %d, want 1 (v)", tr.Len())
+	}
+	// Known ticks of other nodes: complete is the gap-free prefix.
+	tr.Apply(Update{Path: path.P("o"), Value: []byte{1}, HasValue: true, Chain: []Link{{Node: "b", Tick: 3}}, Tock: 9})
+	if c := tr.Complete(); c["b"] != 0 {
+		t.Fatalf("complete with a gap: %v", c)
+	}
+}
