@@ -93,6 +93,11 @@ func (r *Replica) serve(pc *peerConn) error {
 			for node, tick := range m.ticks {
 				r.cfg.Tree.Announce(node, tick)
 			}
+			if m.complete != nil {
+				r.mu.Lock()
+				r.complete[pc.name] = m.complete
+				r.mu.Unlock()
+			}
 		default:
 			return fmt.Errorf("unknown op %q from %s", m.op, pc.name)
 		}
@@ -163,6 +168,10 @@ func (r *Replica) sendAll(w *bufio.Writer, pc *peerConn, seq uint64) error {
 		if err := write(w, pc, appendKnown(nil, seq, node, &rs), false); err != nil {
 			return err
 		}
+	}
+	// The horizon lets the receiver drop what was deleted and purged here.
+	if err := write(w, pc, appendTicks(nil, seq, r.cfg.Tree.NodeTicks(), r.cfg.Tree.Complete()), false); err != nil {
+		return err
 	}
 	return write(w, pc, appendOp(nil, "done", seq), true)
 }
@@ -237,6 +246,11 @@ func (pc *peerConn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		// Is this part of a dump being tracked? (Sync sets it under mu.)
+		pc.mu.Lock()
+		inDump := pc.dumpPaths != nil && m.seq == pc.dumpSeq
+		paths := pc.dumpPaths
+		pc.mu.Unlock()
 		switch m.op {
 		case "update":
 			u, err := decodeUpdate(m)
@@ -244,6 +258,15 @@ func (pc *peerConn) readLoop() error {
 				return fmt.Errorf("bad update from %s: %w", pc.name, err)
 			}
 			pc.r.apply(u, pc.name)
+			if inDump {
+				paths[u.Path] = true
+			}
+		case "ticks":
+			if inDump {
+				pc.mu.Lock()
+				pc.dumpComplete = m.complete
+				pc.mu.Unlock()
+			}
 		case "known":
 			rs, err := chain.FromWire(m.ranges)
 			if err != nil {
@@ -251,6 +274,13 @@ func (pc *peerConn) readLoop() error {
 			}
 			pc.r.cfg.Tree.MarkKnown(m.node, &rs)
 		case "done":
+			if inDump {
+				pc.mu.Lock()
+				complete := pc.dumpComplete
+				pc.dumpPaths, pc.dumpComplete, pc.dumpSeq = nil, nil, 0
+				pc.mu.Unlock()
+				pc.r.dropStale(paths, complete)
+			}
 			pc.mu.Lock()
 			ch := pc.pending[m.seq]
 			delete(pc.pending, m.seq)
@@ -331,7 +361,7 @@ func (r *Replica) checkLoop() {
 // of every node. So a change that reached only this node is found
 // missing by the others even if its origin is gone and announces nothing.
 func (r *Replica) tellTicks() {
-	msg := appendTicks(nil, r.cfg.Tree.NodeTicks())
+	msg := appendTicks(nil, 0, r.cfg.Tree.NodeTicks(), r.cfg.Tree.Complete())
 	for _, pc := range r.connected("") {
 		select {
 		case pc.reqs <- msg:
@@ -414,7 +444,13 @@ func (r *Replica) Sync(ctx context.Context) error {
 	for {
 		r.connect()
 		for _, pc := range r.connected("") {
-			err := pc.request(ctx, func(seq uint64) []byte { return appendOp(nil, "dump", seq) })
+			err := pc.request(ctx, func(seq uint64) []byte {
+				// The read loop notes what the dump brings (see dropStale).
+				pc.mu.Lock()
+				pc.dumpSeq, pc.dumpPaths = seq, map[path.Path]bool{}
+				pc.mu.Unlock()
+				return appendOp(nil, "dump", seq)
+			})
 			if err == nil {
 				r.log.Info("synced", "from", pc.name)
 				return nil
@@ -427,4 +463,68 @@ func (r *Replica) Sync(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// dropStale removes, after a full download, the local entries the sender
+// did not send although it has seen their newest change: they were deleted
+// and purged while this server was away (or loaded an old log).
+func (r *Replica) dropStale(got map[path.Path]bool, complete map[string]uint64) {
+	if complete == nil {
+		return
+	}
+	var stale []tree.Item
+	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
+		for _, it := range items {
+			if !got[it.Path] && it.Head.Tick <= complete[it.Head.Node.Name] {
+				stale = append(stale, it)
+			}
+		}
+		return true
+	})
+	for _, it := range stale {
+		if r.cfg.Tree.DropStale(it.Path, tree.Link{Node: it.Head.Node.Name, Tick: it.Head.Tick}) {
+			r.stale.Add(1)
+			r.log.Info("dropped an entry the network deleted meanwhile", "path", it.Path.String())
+		}
+	}
+}
+
+// purgeLoop purges the tombstones every member of the network has seen.
+func (r *Replica) purgeLoop() {
+	t := time.NewTicker(r.cfg.Purge)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if h := r.horizon(); h != nil {
+			if n := r.cfg.Tree.Purge(h); n > 0 {
+				r.purged.Add(uint64(n))
+				r.log.Debug("purged tombstones", "count", n)
+			}
+		}
+	}
+}
+
+// horizon is, per node, the lowest gap-free tick horizon of all members;
+// nil while a member has not reported its own.
+func (r *Replica) horizon() map[string]uint64 {
+	h := r.cfg.Tree.Complete()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.cfg.Gossip.Members() {
+		if m == r.cfg.Node {
+			continue
+		}
+		c, ok := r.complete[m]
+		if !ok {
+			return nil
+		}
+		for n, t := range h {
+			h[n] = min(t, c[n])
+		}
+	}
+	return h
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
 	"github.com/distkv-go/distkv/core/wire"
@@ -38,6 +39,12 @@ type peerConn struct {
 	mu      sync.Mutex // protects the fields below
 	seq     uint64
 	pending map[uint64]chan error // requests waiting for their done
+
+	// A dump being received (readLoop only): the paths it brought and the
+	// sender's horizon, to drop what the network no longer has.
+	dumpSeq      uint64
+	dumpPaths    map[path.Path]bool
+	dumpComplete map[string]uint64
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -79,6 +86,7 @@ type msg struct {
 	nonce, mac           []byte
 	ranges               []any
 	ticks                map[string]uint64 // op ticks: the highest tick known per node
+	complete             map[string]uint64 // op ticks: the gap-free horizon per node
 	raw                  []byte            // the whole message, for updates
 }
 
@@ -112,22 +120,9 @@ func decodeMsg(raw []byte) (msg, error) {
 		case "mac":
 			m.mac, err = r.ReadBin()
 		case "ticks":
-			var n int
-			if n, err = r.ReadMapHeader(); err != nil {
-				break
-			}
-			m.ticks = make(map[string]uint64, n)
-			for range n {
-				var name string
-				var tick uint64
-				if name, err = r.ReadString(); err != nil {
-					break
-				}
-				if tick, err = r.ReadUint(); err != nil {
-					break
-				}
-				m.ticks[name] = tick
-			}
+			m.ticks, err = readTickMap(r)
+		case "complete":
+			m.complete, err = readTickMap(r)
 		case "ranges":
 			var v any
 			if v, err = r.Decode(); err == nil {
@@ -175,16 +170,43 @@ func appendKnown(b []byte, seq uint64, node string, rs *chain.RangeSet) []byte {
 	return m.End()
 }
 
-// appendTicks appends {op: ticks, ticks: {node: highest tick known}}.
-func appendTicks(b []byte, ticks map[string]uint64) []byte {
-	m := wire.Begin(b)
-	m.Str("op", "ticks")
-	m.Key("ticks")
+func readTickMap(r *pack.Reader) (map[string]uint64, error) {
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]uint64, n)
+	for range n {
+		name, err := r.ReadString()
+		if err != nil {
+			return nil, err
+		}
+		if m[name], err = r.ReadUint(); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func appendTickMap(m *wire.Msg, key string, ticks map[string]uint64) {
+	m.Key(key)
 	m.B = pack.AppendMapHeader(m.B, len(ticks))
 	for n, t := range ticks {
 		m.B = pack.AppendString(m.B, n)
 		m.B = pack.AppendUint(m.B, t)
 	}
+}
+
+// appendTicks appends {op: ticks, seq?, ticks: {node: highest tick known},
+// complete: {node: gap-free horizon}}.
+func appendTicks(b []byte, seq uint64, ticks, complete map[string]uint64) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "ticks")
+	if seq != 0 {
+		m.Uint("seq", seq)
+	}
+	appendTickMap(&m, "ticks", ticks)
+	appendTickMap(&m, "complete", complete)
 	return m.End()
 }
 

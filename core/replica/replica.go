@@ -18,6 +18,16 @@
 //   - a server starting without data downloads everything from a peer
 //     (Sync) before it answers clients.
 //
+// Deletions keep a tombstone (the entry's chain without a value) until
+// every member of the network has seen them: each server reports, per
+// node, the highest tick up to which it has seen everything (its horizon,
+// tree.Complete), and a tombstone goes when every member that has not
+// left the network (a failed one included) reports a horizon at or above
+// its tick. A server that downloads everything (Sync) drops the local
+// entries the sender did not send although it has seen their newest
+// change: deleted and purged while it was away. So tombstones do not pile
+// up, and a deleted entry does not come back.
+//
 // Nothing rests on gossip delivering an announcement: they are repeated,
 // a handshake carries the tick too, and peers tell each other the highest
 // tick they know of every node, so a change that reached only one server
@@ -69,6 +79,10 @@ type Announcement struct {
 type Gossip interface {
 	// Peers returns the other live servers of the network.
 	Peers() []Peer
+	// Members returns the names of every server of the network that has
+	// not left it: live ones, and failed ones that may come back. Tombstones
+	// are purged only once all of them have seen the deletion.
+	Members() []string
 	// Announce broadcasts a small payload (lossy, unordered).
 	Announce(payload []byte) error
 	// Announcements delivers the others' broadcasts.
@@ -92,6 +106,7 @@ type Config struct {
 
 	Announce time.Duration // how often to announce this node's tick [1s]
 	Check    time.Duration // how often to look for missing ticks and new peers [1s]
+	Purge    time.Duration // how often to purge tombstones every member has seen [1m]
 	Queue    int           // pushes a slow peer may have waiting before they are dropped [10000]
 	Logger   *slog.Logger  // [slog.Default()]
 }
@@ -103,6 +118,8 @@ type Stats struct {
 	Conflicts uint64 // concurrent changes resolved (one side's change lost)
 	Dropped   uint64 // pushes dropped because a peer was behind (fetched later)
 	Pulls     uint64 // requests for missing ticks sent
+	Purged    uint64 // tombstones purged
+	Stale     uint64 // entries dropped after a download: deleted and purged elsewhere
 }
 
 // RemoteMissing returns, per node, the ticks peers last asked this server
@@ -136,8 +153,11 @@ type Replica struct {
 	// remote holds, per node, the ticks a peer last asked for: what the
 	// others miss (get_state's remote_missing).
 	remote map[string]chain.RangeSet
+	// complete holds, per peer, its last reported gap-free tick horizon per
+	// node (tree.Complete); it only grows while the peer runs.
+	complete map[string]map[string]uint64
 
-	pushed, received, conflicts, dropped, pulls atomic.Uint64
+	pushed, received, conflicts, dropped, pulls, purged, stale atomic.Uint64
 }
 
 // New checks the config and opens the peer listener; Start begins work.
@@ -150,6 +170,9 @@ func New(cfg Config) (*Replica, error) {
 	}
 	if cfg.Check <= 0 {
 		cfg.Check = time.Second
+	}
+	if cfg.Purge <= 0 {
+		cfg.Purge = time.Minute
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = 10000
@@ -174,7 +197,7 @@ func New(cfg Config) (*Replica, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Replica{
 		cfg: cfg, log: cfg.Logger.With("node", cfg.Node), ln: ln, ctx: ctx, cancel: cancel,
-		out: map[string]*peerConn{}, dials: map[string]bool{}, in: map[*peerConn]struct{}{}, remote: map[string]chain.RangeSet{},
+		out: map[string]*peerConn{}, dials: map[string]bool{}, in: map[*peerConn]struct{}{}, remote: map[string]chain.RangeSet{}, complete: map[string]map[string]uint64{},
 	}, nil
 }
 
@@ -184,7 +207,7 @@ func (r *Replica) Addr() string { return r.ln.Addr().String() }
 // Stats returns the counters.
 func (r *Replica) Stats() Stats {
 	return Stats{Pushed: r.pushed.Load(), Received: r.received.Load(), Conflicts: r.conflicts.Load(),
-		Dropped: r.dropped.Load(), Pulls: r.pulls.Load()}
+		Dropped: r.dropped.Load(), Pulls: r.pulls.Load(), Purged: r.purged.Load(), Stale: r.stale.Load()}
 }
 
 // Start serves peers, pushes local changes, announces ticks and fetches
@@ -195,6 +218,7 @@ func (r *Replica) Start() {
 	r.goFunc(r.announceLoop)
 	r.goFunc(r.listenLoop)
 	r.goFunc(r.checkLoop)
+	r.goFunc(r.purgeLoop)
 }
 
 // goFunc runs fn in a goroutine that Close waits for.

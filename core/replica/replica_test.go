@@ -56,6 +56,16 @@ func (f *fakeNode) Peers() []Peer {
 	return ps
 }
 
+func (f *fakeNode) Members() []string {
+	f.net.mu.Lock()
+	defer f.net.mu.Unlock()
+	var ms []string
+	for _, o := range f.net.nodes {
+		ms = append(ms, o.name)
+	}
+	return ms
+}
+
 func (f *fakeNode) Announce(p []byte) error {
 	f.net.mu.Lock()
 	defer f.net.mu.Unlock()
@@ -136,7 +146,8 @@ func (n *fakeNet) add(t *testing.T, name string, key string) *testNode {
 	tr := tree.New(tree.Config{Node: name})
 	fn := &fakeNode{net: n, name: name, ann: make(chan Announcement, 100)}
 	rep, err := New(Config{Tree: tr, Node: name, Root: "test", Key: []byte(key), Gossip: fn, Dial: fn.dial,
-		Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond, Logger: quietLogger().With("n", name)})
+		Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond, Purge: 100 * time.Millisecond,
+		Logger: quietLogger().With("n", name)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,14 +342,13 @@ func splitHeal(t *testing.T, size, cycles int) {
 			t.Fatal(err)
 		}
 	}
-	if got, want := dump(nodes[0]), dump(model); got != want {
-		t.Fatalf("the nodes' state is not the merge of the acknowledged changes:\n got %s\nwant %s", got, want)
-	}
-	var conflicts uint64
+	checkModel(t, nodes[0].tree, model.tree)
+	var conflicts, purged uint64
 	for _, n := range nodes {
 		conflicts += n.rep.Stats().Conflicts
+		purged += n.rep.Stats().Purged
 	}
-	t.Logf("%d changes, %d refused by their precondition, %d conflicts resolved", len(acked), refused, conflicts)
+	t.Logf("%d changes, %d refused by their precondition, %d conflicts resolved, %d tombstones purged", len(acked), refused, conflicts, purged)
 }
 
 // TestBadPeerInput sends a replica's peer listener garbage, a wrong
@@ -474,4 +484,128 @@ func TestBadPeerInput(t *testing.T) {
 	b.rep.Start()
 	set(t, a, "after", 1)
 	waitSame(t, a, b)
+}
+
+// checkModel compares a node's tree with the model of every acknowledged
+// change: entries with a value must be the same, value and chain; a
+// deleted entry of the model may be gone (its tombstone purged) but must
+// not have come back.
+func checkModel(t *testing.T, got, model *tree.Tree) {
+	t.Helper()
+	entries := func(tr *tree.Tree) map[string]tree.Item {
+		m := map[string]tree.Item{}
+		tr.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1}, func(items []tree.Item) bool {
+			for _, it := range items {
+				m[it.Path.String()] = it
+			}
+			return true
+		})
+		return m
+	}
+	have, want := entries(got), entries(model)
+	same := func(a, b tree.Item) bool {
+		return a.HasValue == b.HasValue && a.Value == b.Value && a.Chain().String() == b.Chain().String() && a.Tock == b.Tock // node pointers differ between trees
+	}
+	for p, w := range want {
+		h, ok := have[p]
+		switch {
+		case !ok && w.HasValue:
+			t.Errorf("%s: missing, want %q %v", p, w.Value, w.Chain())
+		case ok && !same(h, w):
+			t.Errorf("%s: %q %v %v, want %q %v %v", p, h.Value, h.HasValue, h.Chain(), w.Value, w.HasValue, w.Chain())
+		}
+	}
+	for p := range have {
+		if _, ok := want[p]; !ok {
+			t.Errorf("%s: present, but no acknowledged change made it", p)
+		}
+	}
+}
+
+func waitTrue(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	net := newFakeNet()
+	a, b, c := net.add(t, "a", ""), net.add(t, "b", ""), net.add(t, "c", "")
+	for _, n := range []*testNode{a, b, c} {
+		n.rep.Start()
+	}
+	gone := func(p string, nodes ...*testNode) func() bool {
+		return func() bool {
+			for _, n := range nodes {
+				if _, ok := n.tree.Get(path.P(p)); ok {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	// Seen by everyone: purged everywhere.
+	set(t, a, "k", 1)
+	waitSame(t, a, b, c)
+	a.tree.Delete(path.P("k"), tree.Cond{})
+	waitTrue(t, "k is purged everywhere", gone("k", a, b, c))
+
+	// A member cut off blocks purging: it might still hold the old value.
+	set(t, a, "m", 1)
+	waitSame(t, a, b, c)
+	net.split([]string{"a", "b"}, []string{"c"})
+	a.tree.Delete(path.P("m"), tree.Cond{})
+	time.Sleep(500 * time.Millisecond) // five purge rounds; not a timing assertion
+	if _, ok := a.tree.Get(path.P("m")); !ok {
+		t.Fatal("m's tombstone was purged while c had not seen it")
+	}
+	net.heal()
+	waitTrue(t, "m is purged everywhere after the heal", gone("m", a, b, c))
+
+	// A server that comes back with an old copy (an old -l file) drops
+	// what was deleted and purged meanwhile instead of bringing it back.
+	set(t, a, "old", 1)
+	waitSame(t, a, b, c)
+	var saved []tree.Update
+	c.tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1}, func(items []tree.Item) bool {
+		for _, it := range items {
+			u := tree.Update{Path: it.Path, Value: []byte(it.Value), HasValue: it.HasValue, Tock: it.Tock}
+			for _, l := range it.Chain() {
+				u.Chain = append(u.Chain, tree.Link{Node: l.Node.Name, Tick: l.Tick})
+			}
+			saved = append(saved, u)
+		}
+		return true
+	})
+	c.rep.Close()
+	net.mu.Lock()
+	delete(net.nodes, "c") // it left the network
+	net.mu.Unlock()
+	a.tree.Delete(path.P("old"), tree.Cond{})
+	waitTrue(t, "old is purged on a and b", gone("old", a, b))
+	c2 := net.add(t, "c", "")
+	for _, u := range saved {
+		c2.tree.Apply(u)
+	}
+	if _, ok := c2.tree.Get(path.P("old")); !ok {
+		t.Fatal("the old copy lacks old")
+	}
+	c2.rep.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c2.rep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c2.tree.Get(path.P("old")); ok {
+		t.Fatal("a deleted and purged entry came back")
+	}
+	if c2.rep.Stats().Stale != 1 {
+		t.Fatalf("stats: %+v", c2.rep.Stats())
+	}
+	waitSame(t, a, b, c2)
 }

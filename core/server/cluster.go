@@ -26,8 +26,9 @@ type Cluster struct {
 	PeerListen string
 	// Dial connects to peers (tests cut links with it). Default net.Dialer.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
-	// Announce and Check are replication's intervals (default 1 s).
-	Announce, Check time.Duration
+	// Announce and Check are replication's intervals (default 1 s); Purge
+	// how often tombstones every member has seen are dropped (default 1 m).
+	Announce, Check, Purge time.Duration
 }
 
 // Member tags a server sets, besides gossip's own root tag.
@@ -50,7 +51,7 @@ func (s *Server) startCluster() error {
 	ad := &gossipAdapter{g: c.Gossip, ann: make(chan replica.Announcement, 256), msgs: s.deliverMsg, log: s.log}
 	rep, err := replica.New(replica.Config{
 		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
-		Listen: c.PeerListen, Dial: c.Dial, Announce: c.Announce, Check: c.Check,
+		Listen: c.PeerListen, Dial: c.Dial, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
 		Queue: 10 * s.cfg.Queue, Logger: s.log,
 	})
 	if err != nil {
@@ -150,6 +151,17 @@ func peerAddr(tag string, gossipAddr netip.AddrPort) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// Members lists every member that has not left: alive, leaving or failed.
+func (a *gossipAdapter) Members() []string {
+	var ms []string
+	for _, m := range a.g.Members() {
+		if m.Status != gossip.Left {
+			ms = append(ms, m.Name)
+		}
+	}
+	return ms
 }
 
 func (a *gossipAdapter) Announce(payload []byte) error { return a.g.Broadcast(tickEvent, payload) }
