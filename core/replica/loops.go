@@ -75,14 +75,20 @@ func (r *Replica) serve(pc *peerConn) error {
 			}
 			r.apply(u, pc.name)
 		case "pull":
-			rs, err := chain.FromWire(m.ranges)
-			if err != nil {
-				return err
+			want := make(map[string]chain.RangeSet, len(m.want))
+			for node, items := range m.want {
+				rs, err := chain.FromWire(items)
+				if err != nil {
+					return fmt.Errorf("bad pull from %s: %w", pc.name, err)
+				}
+				want[node] = rs
 			}
 			r.mu.Lock()
-			r.remote[m.node] = rs.Clone()
+			for node, rs := range want {
+				r.remote[node] = rs.Clone()
+			}
 			r.mu.Unlock()
-			if err := r.sendTicks(w, pc, m.seq, m.node, &rs); err != nil {
+			if err := r.sendTicks(w, pc, m.seq, want); err != nil {
 				return err
 			}
 		case "dump":
@@ -116,15 +122,16 @@ func write(w *bufio.Writer, pc *peerConn, b []byte, flush bool) error {
 	return nil
 }
 
-// sendTicks answers a pull: the entries whose chains hold ticks of node
-// in rs, what of rs this server has seen, then done.
-func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, node string, rs *chain.RangeSet) error {
+// sendTicks answers a pull: the entries whose chains hold wanted ticks
+// (one walk for every node asked about), what of them this server has
+// seen, then done.
+func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, want map[string]chain.RangeSet) error {
 	var err error
 	var buf []byte
 	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
 		for i := range items {
 			for _, l := range items[i].Chain() {
-				if l.Node.Name == node && rs.Contains(l.Tick) {
+				if rs, ok := want[l.Node.Name]; ok && rs.Contains(l.Tick) {
 					buf = appendUpdate(buf[:0], "update", seq, &items[i])
 					if err = write(w, pc, buf, false); err != nil {
 						return false
@@ -139,10 +146,11 @@ func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, node stri
 		return err
 	}
 	known := r.cfg.Tree.Known()
-	k := known[node]
-	seen := k.Intersect(*rs)
-	if err := write(w, pc, appendKnown(nil, seq, node, &seen), false); err != nil {
-		return err
+	for node, rs := range want {
+		seen := known[node].Intersect(rs)
+		if err := write(w, pc, appendKnown(nil, seq, node, &seen), false); err != nil {
+			return err
+		}
 	}
 	return write(w, pc, appendOp(nil, "done", seq), true)
 }
@@ -406,31 +414,41 @@ func (r *Replica) connected(prefer string) []*peerConn {
 	return out
 }
 
-// fetchMissing asks peers for the ticks this node misses, one request per
-// origin node, trying the origin first and then the others until nothing
-// of it is missing.
+// fetchMissing asks peers, one at a time, for every tick this node misses,
+// in one request each (one scan of the peer's tree), until nothing is
+// missing. A peer that is an origin of missing ticks is asked first.
 func (r *Replica) fetchMissing() {
-	for node, miss := range r.cfg.Tree.Missing() {
-		for _, pc := range r.connected(node) {
-			ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
-			r.pulls.Add(1)
-			err := pc.request(ctx, func(seq uint64) []byte {
-				m := wire.Begin(nil)
-				m.Str("op", "pull")
-				m.Uint("seq", seq)
-				m.Str("node", node)
-				m.Key("ranges")
-				m.B, _ = pack.Append(m.B, miss.Wire())
-				return m.End()
-			})
-			cancel()
-			if err != nil {
-				r.log.Debug("pull failed", "peer", pc.name, "err", err)
-				continue
+	miss := r.cfg.Tree.Missing()
+	if len(miss) == 0 {
+		return
+	}
+	prefer := ""
+	for node := range miss {
+		prefer = node
+		break
+	}
+	for _, pc := range r.connected(prefer) {
+		ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
+		r.pulls.Add(1)
+		err := pc.request(ctx, func(seq uint64) []byte {
+			m := wire.Begin(nil)
+			m.Str("op", "pull")
+			m.Uint("seq", seq)
+			m.Key("want")
+			m.B = pack.AppendMapHeader(m.B, len(miss))
+			for node, rs := range miss {
+				m.B = pack.AppendString(m.B, node)
+				m.B, _ = pack.Append(m.B, rs.Wire())
 			}
-			if now := r.cfg.Tree.Missing()[node]; now.Len() == 0 {
-				break
-			}
+			return m.End()
+		})
+		cancel()
+		if err != nil {
+			r.log.Debug("pull failed", "peer", pc.name, "err", err)
+			continue
+		}
+		if miss = r.cfg.Tree.Missing(); len(miss) == 0 {
+			return
 		}
 	}
 }

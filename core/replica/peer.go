@@ -85,6 +85,7 @@ type msg struct {
 	seq, tick            uint64
 	nonce, mac           []byte
 	ranges               []any
+	want                 map[string][]any  // op pull: the missing ranges per node
 	ticks                map[string]uint64 // op ticks: the highest tick known per node
 	complete             map[string]uint64 // op ticks: the gap-free horizon per node
 	raw                  []byte            // the whole message, for updates
@@ -123,6 +124,25 @@ func decodeMsg(raw []byte) (msg, error) {
 			m.ticks, err = readTickMap(r)
 		case "complete":
 			m.complete, err = readTickMap(r)
+		case "want":
+			var v any
+			if v, err = r.Decode(); err == nil {
+				wm, ok := v.(pack.Map)
+				if !ok {
+					err = errors.New("want must be a map")
+					break
+				}
+				m.want = make(map[string][]any, len(wm))
+				for _, kv := range wm {
+					node, ok1 := kv.Key.(string)
+					rs, ok2 := kv.Value.([]any)
+					if !ok1 || !ok2 {
+						err = errors.New("want maps node names to tick ranges")
+						break
+					}
+					m.want[node] = rs
+				}
+			}
 		case "ranges":
 			var v any
 			if v, err = r.Decode(); err == nil {

@@ -41,7 +41,7 @@
 // nonce and the sender's name, so only servers that hold the key talk.
 // Then the dialing side sends pushes {op: push, path, value, chain, tock},
 // every Check interval {op: ticks, ticks: {node: highest tick known}}, and
-// requests {op: pull, seq, node, ranges} and {op: dump, seq}, which the
+// requests {op: pull, seq, want: {node: ranges}} and {op: dump, seq}, which the
 // other side answers with {op: update, seq, …}, {op: known, seq, node,
 // ranges} and finally {op: done, seq}. A malformed message ends the
 // connection (with a log line); the dialer connects again later.
