@@ -217,13 +217,16 @@ func (c *conn) deleteValue(req *wire.Request, root path.Path) error {
 // changeReply answers set_value and delete_value as the original does:
 // the old value comes back as prev unless the client gave a precondition.
 func (c *conn) changeReply(req *wire.Request, cd tree.Cond, res tree.Result) error {
-	if err := c.s.waitDurable(c.ctx); err != nil {
-		return fmt.Errorf("%w: the change log failed: %v", wire.ErrInternal, err)
-	}
 	n := nchain(req, 1)
 	sendPrev := res.HasPrev && !req.HasChain && !req.HasPrev && !(cd.Idem && !res.Changed)
 	it := res.Item
-	c.reply(req.Seq, func(m *wire.Msg) {
+	reply := c.reply
+	if cl := c.s.durableLog(); cl != nil {
+		// Acknowledge once on disk; meanwhile the connection goes on, so
+		// pipelined changes share an fsync.
+		reply = func(seq uint64, enc func(m *wire.Msg)) { c.replyDurable(cl, seq, enc) }
+	}
+	reply(req.Seq, func(m *wire.Msg) {
 		m.Bool("changed", res.Changed)
 		if sendPrev {
 			m.Raw("prev", res.Prev)

@@ -49,6 +49,11 @@ type conn struct {
 	streams map[uint64]*stream
 	flow    bool // the client asked for flow control (wseq on stream messages)
 
+	// Replies that wait for the change log's fsync (sync: always), in
+	// order, and whether a goroutine is releasing them.
+	durable     []durableReply
+	durableBusy bool
+
 	root path.Path // set by the root action; owned by the reader goroutine
 }
 
@@ -194,6 +199,60 @@ func (c *conn) reply(seq uint64, enc func(m *wire.Msg)) {
 		enc(&m)
 		return m.End()
 	})
+}
+
+type durableReply struct {
+	logSeq uint64 // the log record that must be on disk first
+	msg    []byte
+}
+
+// replyDurable sends a reply once every change made so far is on disk.
+// Replies wait in order; one goroutine per connection waits for the fsync
+// that covers the newest of them and releases all it covers.
+func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
+	m := wire.Begin(nil)
+	m.Uint("seq", seq)
+	enc(&m)
+	d := durableReply{logSeq: cl.lastSeq(), msg: m.End()}
+	c.mu.Lock()
+	c.durable = append(c.durable, d)
+	start := !c.durableBusy
+	c.durableBusy = true
+	c.mu.Unlock()
+	if !start {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			c.mu.Lock()
+			if len(c.durable) == 0 || c.dead {
+				c.durableBusy = false
+				c.mu.Unlock()
+				return
+			}
+			upTo := c.durable[len(c.durable)-1].logSeq
+			c.mu.Unlock()
+			err := cl.w.WaitSynced(c.ctx, upTo)
+			c.mu.Lock()
+			n := 0
+			for n < len(c.durable) && c.durable[n].logSeq <= upTo {
+				if err == nil {
+					c.out = append(c.out, c.durable[n].msg...)
+				}
+				n++
+			}
+			c.durable = append(c.durable[:0], c.durable[n:]...)
+			c.mu.Unlock()
+			if err != nil {
+				c.log.Error("the change log failed; closing the connection so the client does not take changes as stored", "err", err)
+				c.close()
+				return
+			}
+			c.flush()
+		}
+	}()
 }
 
 // sendError sends an error reply, with the code of err.

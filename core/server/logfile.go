@@ -156,16 +156,24 @@ func (s *Server) stopLog() error {
 // StopLog ends logging.
 func (s *Server) StopLog() error { return s.stopLog() }
 
+// durableLog returns the change log when its policy is "always" (a change
+// is acknowledged only once on disk), else nil.
+func (s *Server) durableLog() *changeLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changes == nil || s.cfg.LogSync != persist.SyncAlways {
+		return nil
+	}
+	return s.changes
+}
+
 // waitDurable returns once every change made so far is on disk, when the
 // log's policy is "always".
 func (s *Server) waitDurable(ctx context.Context) error {
-	s.mu.Lock()
-	cl := s.changes
-	s.mu.Unlock()
-	if cl == nil || s.cfg.LogSync != persist.SyncAlways {
-		return nil
+	if cl := s.durableLog(); cl != nil {
+		return cl.w.WaitSynced(ctx, cl.lastSeq())
 	}
-	return cl.w.WaitSynced(ctx, cl.lastSeq())
+	return nil
 }
 
 // LoadStats tells what a load did.
