@@ -112,13 +112,16 @@ func (b *bench) run(ctx context.Context) error {
 
 func redisWorkload(w string) bool { return w == "get" || w == "set" || w == "mixed" }
 
+// clusterWorkload tells the workloads that start a network of servers.
+func clusterWorkload(w string) bool { return w == "replicate" || w == "latency" || w == "join" }
+
 // target starts a fresh server, or returns the --host one.
 func (b *bench) target(ctx context.Context) (*target, error) {
 	if b.launch == nil {
 		addr := net.JoinHostPort(b.cli.Host, strconv.Itoa(b.cli.Port))
 		return &target{addr: addr, pid: b.cli.PID, close: func() error { return nil }}, nil
 	}
-	t, took, err := b.launch.start(ctx, "")
+	t, took, err := b.launch.start(ctx, startOpts{})
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +168,18 @@ func (b *bench) fillSpec(addr string, n int64, conns, pipeline int) loadSpec {
 func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	cli := b.cli
 	res := Result{Workload: cli.Workload, Run: run, Runs: cli.Runs, Conns: cli.Conns, Pipeline: cli.Pipeline, Log: cli.Log}
-	if cli.Workload == "load" {
+	switch cli.Workload {
+	case "load":
 		return res, b.load(ctx, &res)
+	case "replicate":
+		res.Servers = cli.Servers
+		return res, b.replicate(ctx, &res, run)
+	case "latency":
+		res.Servers = cli.Servers
+		return res, b.latency(ctx, &res, run)
+	case "join":
+		res.Servers = cli.Servers
+		return res, b.join(ctx, &res, run)
 	}
 	t, err := b.target(ctx)
 	if err != nil {
@@ -284,7 +297,7 @@ func (b *bench) load(ctx context.Context, res *Result) error {
 		b.saved, b.savedBytes = file, fi.Size()
 		b.note("save file of %d entries: %s, %d bytes", b.entries(), file, fi.Size())
 	}
-	t, took, err := b.launch.start(ctx, b.saved)
+	t, took, err := b.launch.start(ctx, startOpts{file: b.saved})
 	if err != nil {
 		return err
 	}

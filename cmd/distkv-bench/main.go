@@ -1,9 +1,12 @@
 // Command distkv-bench measures a DistKV server: request rates and
-// latencies, watch deliveries, memory per entry and load time.
+// latencies, watch deliveries, memory per entry and load time; and a
+// network of servers: replicated writes, propagation latency and the time
+// a new server takes to join.
 //
 // It drives a running server (--host, --port) or starts one per run
 // (--server PATH: the distkv binary, on a free port in a temporary
-// directory; or --in-process, for profiling). See BENCHMARKS.md for the
+// directory; or --in-process, for profiling); the cluster workloads start
+// --servers servers as one network. See BENCHMARKS.md for the
 // measurements and how they were taken.
 package main
 
@@ -12,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -25,23 +29,26 @@ type CLI struct {
 	Host         string   `help:"Server to drive, when the tool starts none." default:"127.0.0.1" group:"Server"`
 	Port         int      `short:"p" help:"Its client port." default:"27586" group:"Server"`
 	PID          int      `name:"pid" placeholder:"PID" help:"Its process id, for the RSS that fill reports." group:"Server"`
-	Server       string   `placeholder:"PATH" help:"Start this distkv binary for every run (on a free port, in a temporary directory) and stop it afterwards." group:"Server"`
+	Server       string   `placeholder:"PATH" help:"Start this distkv binary for every run (on a free port, in a temporary directory; --servers of them for the cluster workloads) and stop it afterwards." group:"Server"`
 	InProcess    bool     `help:"Run the server inside this process instead (for --cpuprofile and --memprofile)." group:"Server"`
 	ServerConfig []string `short:"S" placeholder:"KEY=VALUE" sep:"none" help:"Config override for a started server (its -C), e.g. server.log.sync=always; repeatable." group:"Server"`
 	Log          bool     `help:"Turn the change log on (log dest) before each run." group:"Server"`
 	LogFile      string   `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
 
-	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load" default:"get" help:"What to measure: ${enum}."`
+	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join" default:"get" help:"What to measure: ${enum}."`
 	Conns    int           `short:"c" default:"16" help:"Connections (C)."`
 	Pipeline int           `short:"P" default:"1" help:"Requests in flight per connection (P); 1: no pipelining."`
 	Duration time.Duration `short:"d" default:"10s" help:"How long to measure (unless -n)."`
-	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d; entries for fill and load (default 1000000)."`
-	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch)."`
+	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000)."`
+	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch, latency)."`
 	Keys     uint64        `short:"k" default:"100000" help:"Key space: keys are random in [0, k) (get fills them all first)."`
 	Ratio    float64       `default:"0.9" help:"mixed: the share of gets."`
 	Watchers int           `short:"W" default:"4" help:"watch: connections watching the subtree the setters write to."`
 	Prefix   string        `default:"bench" help:"Path (text form) below which keys are written."`
 	Runs     int           `default:"1" help:"Runs; with more than one the median follows."`
+
+	Servers int     `default:"3" help:"replicate, latency, join: servers in the network, on loopback (join starts one more). Clients write to the first." group:"Cluster"`
+	Rate    float64 `default:"1000" help:"latency: writes per second, evenly paced, from one connection." group:"Cluster"`
 
 	Redis      bool   `help:"After each get, set or mixed run, run redis-benchmark -t get,set with the same C and P against a redis-server of the tool's, and print the ratio."`
 	JSON       bool   `name:"json" help:"Print results as JSON objects, one a line."`
@@ -69,6 +76,16 @@ func (c *CLI) Validate() error {
 		return errors.New("--log with --host needs --log-file (a path the server can write)")
 	case c.PID != 0 && (c.Server != "" || c.InProcess):
 		return errors.New("--pid is for --host servers; a started server's is known")
+	case clusterWorkload(c.Workload) && c.Server == "" && !c.InProcess:
+		return fmt.Errorf("%s starts a network of servers: give --server (or --in-process)", c.Workload)
+	case (c.Workload == "replicate" || c.Workload == "latency") && c.Servers < 2:
+		return fmt.Errorf("%s needs at least two servers (--servers)", c.Workload)
+	case c.Servers < 1:
+		return errors.New("--servers must be at least 1")
+	case c.Rate <= 0 || math.IsInf(c.Rate, 0):
+		return errors.New("--rate must be positive")
+	case c.Log && clusterWorkload(c.Workload):
+		return errors.New("--log is not for the cluster workloads")
 	}
 	return nil
 }
@@ -81,6 +98,9 @@ Examples:
   distkv-bench --server ./distkv -w watch -W 4 -c 16
   distkv-bench --server ./distkv -w fill -c 16 -P 16 -n 1000000
   distkv-bench --server ./distkv -w load -c 16 -P 16 -n 1000000 --runs 3
+  distkv-bench --server ./distkv -w replicate --servers 3 -c 16 -P 16 -d 10s
+  distkv-bench --server ./distkv -w latency --servers 3 --rate 1000 -d 10s
+  distkv-bench --server ./distkv -w join --servers 3 -n 1000000
   distkv-bench --port 27586 -w get -d 30s         # a running server`
 
 func main() {

@@ -17,18 +17,19 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("defaults: exit %d", exit)
 	}
 	if cli.Workload != "get" || cli.Conns != 16 || cli.Pipeline != 1 || cli.Duration != 10*time.Second ||
-		cli.Warmup != time.Second || cli.Keys != 100000 || cli.Runs != 1 || cli.Port != 27586 || cli.Host != "127.0.0.1" {
+		cli.Warmup != time.Second || cli.Keys != 100000 || cli.Runs != 1 || cli.Port != 27586 || cli.Host != "127.0.0.1" ||
+		cli.Servers != 3 || cli.Rate != 1000 {
 		t.Errorf("defaults: %+v", cli)
 	}
 
-	cli, exit = parse(strings.Fields("--server ./distkv -w set -c 8 -P 16 -n 5000 -k 10 --runs 3 --redis --json -S server.log.sync=always -S server.log.interval=10ms --log -W 2 --ratio 0.25 --warmup 0s"),
+	cli, exit = parse(strings.Fields("--server ./distkv -w set -c 8 -P 16 -n 5000 -k 10 --runs 3 --redis --json -S server.log.sync=always -S server.log.interval=10ms --log -W 2 --ratio 0.25 --warmup 0s --servers 4 --rate 500"),
 		&bytes.Buffer{}, &bytes.Buffer{})
 	if exit >= 0 {
 		t.Fatalf("exit %d", exit)
 	}
 	want := CLI{Host: "127.0.0.1", Port: 27586, Server: "./distkv", Workload: "set", Conns: 8, Pipeline: 16, Requests: 5000,
 		Keys: 10, Runs: 3, Redis: true, JSON: true, ServerConfig: []string{"server.log.sync=always", "server.log.interval=10ms"},
-		Log: true, Watchers: 2, Ratio: 0.25, Duration: 10 * time.Second, Prefix: "bench"}
+		Log: true, Watchers: 2, Ratio: 0.25, Duration: 10 * time.Second, Prefix: "bench", Servers: 4, Rate: 500}
 	if got := *cli; !equalCLI(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
@@ -47,6 +48,11 @@ func TestParseFlags(t *testing.T) {
 		"--no-such-flag",                // unknown
 		"-n -5",                         // negative
 		"--in-process --runs 0 -w fill", // no runs
+		"-w replicate",                  // needs servers to start
+		"--in-process -w latency --servers 1",
+		"--in-process -w join --servers 0",
+		"--in-process -w latency --rate 0",
+		"--in-process -w replicate --log",
 	} {
 		var stderr bytes.Buffer
 		if _, exit := parse(strings.Fields(args), &bytes.Buffer{}, &stderr); exit != 2 {
@@ -98,6 +104,9 @@ func TestTool(t *testing.T) {
 		{"watch", []string{"-W", "2"}, 600},
 		{"fill", nil, 300},
 		{"load", nil, 300},
+		{"replicate", nil, 300},
+		{"latency", []string{"--rate", "2000", "--servers", "2"}, 300},
+		{"join", []string{"--servers", "2"}, 300},
 	}
 	for _, tt := range tests {
 		t.Run(tt.workload, func(t *testing.T) {
@@ -125,8 +134,36 @@ func TestTool(t *testing.T) {
 				if res[2].SetsPerSec <= 0 || res[2].Watchers != 2 {
 					t.Errorf("watch: %+v", res[2])
 				}
+			case "replicate", "latency", "join":
+				checkCluster(t, res[2])
 			}
 		})
+	}
+}
+
+// checkCluster checks the figures of a cluster workload's result.
+func checkCluster(t *testing.T, r Result) {
+	t.Helper()
+	want := r.Servers
+	if r.Workload == "join" {
+		want++
+	}
+	if r.Servers < 2 || len(r.Nodes) != want {
+		t.Fatalf("%s: %d servers, nodes %+v", r.Workload, r.Servers, r.Nodes)
+	}
+	for i, n := range r.Nodes[1:] {
+		ok := true
+		switch r.Workload {
+		case "replicate":
+			ok = n.HeldSeconds > 0 && n.HeldSeconds <= r.Seconds && r.PerSec > 0 && r.SetsPerSec >= r.PerSec
+		case "latency":
+			ok = n.Ops == r.Ops && n.P50us > 0 && n.P99us >= n.P50us && r.Rate > 0 && r.PerSec > 0
+		case "join":
+			ok = n.JoinSeconds > 0 && r.JoinSeconds == r.Nodes[len(r.Nodes)-1].JoinSeconds
+		}
+		if !ok {
+			t.Errorf("%s: node %d: %+v (result %+v)", r.Workload, i+1, n, r)
+		}
 	}
 }
 
@@ -159,5 +196,21 @@ func TestToolSpawned(t *testing.T) {
 	res = runTool(t, "--server", bin, "-w", "set", "-n", "500", "--warmup", "0s", "-S", "server.log.sync=always", "--log")
 	if r := res[0]; r.Ops != 500 || r.Errors != 0 {
 		t.Errorf("set: %+v", r)
+	}
+	// The cluster workloads, with networks of real servers.
+	for _, args := range [][]string{
+		{"-w", "replicate", "-n", "500", "-c", "2", "-P", "8"},
+		{"-w", "latency", "-n", "200", "--rate", "2000", "--warmup", "0s", "--servers", "2"},
+		{"-w", "join", "-n", "500", "--servers", "2"},
+	} {
+		res = runTool(t, append([]string{"--server", rel, "-S", "server.serf.profile=local"}, args...)...)
+		if r := res[0]; r.Errors != 0 || r.Ops == 0 {
+			t.Errorf("%v: %+v", args, r)
+		} else {
+			checkCluster(t, r)
+			if r.Workload != "join" && r.Nodes[1].Cores <= 0 {
+				t.Errorf("%v: no CPU use of the servers: %+v", args, r.Nodes)
+			}
+		}
 	}
 }

@@ -40,7 +40,31 @@ type Result struct {
 	LoadSeconds float64 `json:"load_seconds,omitempty"` // load: start to "Running."
 	FileBytes   int64   `json:"file_bytes,omitempty"`   // load: the save file's size
 
+	// The cluster workloads (replicate, latency, join).
+	Servers         int          `json:"servers,omitempty"`
+	Rate            float64      `json:"rate,omitempty"`             // latency: the writes/s asked for
+	ConvergeSeconds float64      `json:"converge_seconds,omitempty"` // replicate: from the last acknowledged write until every node held every write
+	JoinSeconds     float64      `json:"join_seconds,omitempty"`     // join: the last server's start to "Running."
+	Nodes           []NodeResult `json:"nodes,omitempty"`
+
 	Redis *RedisResult `json:"redis,omitempty"`
+}
+
+// NodeResult is one server's figures in a cluster workload.
+type NodeResult struct {
+	Name string `json:"name"`
+	// replicate: when the node held every write, from the first write.
+	HeldSeconds float64 `json:"held_seconds,omitempty"`
+	// join: from its start until it served with the network's data.
+	JoinSeconds float64 `json:"join_seconds,omitempty"`
+	// latency: the changes its watcher received and their propagation
+	// latency.
+	Ops    int64   `json:"ops,omitempty"`
+	P50us  float64 `json:"p50_us,omitempty"`
+	P99us  float64 `json:"p99_us,omitempty"`
+	P999us float64 `json:"p999_us,omitempty"`
+	// Cores is its CPU use during the run (0: unknown, or in process).
+	Cores float64 `json:"cores,omitempty"`
 }
 
 // setStats takes the count, rate, percentiles and errors of st.
@@ -90,6 +114,30 @@ func median(runs []Result) Result {
 	m.PeakRSSBytes = i(func(r *Result) int64 { return r.PeakRSSBytes })
 	m.LoadSeconds = f(func(r *Result) float64 { return r.LoadSeconds })
 	m.FileBytes = i(func(r *Result) int64 { return r.FileBytes })
+	m.Rate = f(func(r *Result) float64 { return r.Rate })
+	m.ConvergeSeconds = f(func(r *Result) float64 { return r.ConvergeSeconds })
+	m.JoinSeconds = f(func(r *Result) float64 { return r.JoinSeconds })
+	m.Nodes = nil
+	for k := range runs[0].Nodes {
+		n := func(get func(*NodeResult) float64) float64 {
+			return f(func(r *Result) float64 {
+				if k >= len(r.Nodes) {
+					return 0
+				}
+				return get(&r.Nodes[k])
+			})
+		}
+		m.Nodes = append(m.Nodes, NodeResult{
+			Name:        runs[0].Nodes[k].Name,
+			HeldSeconds: n(func(r *NodeResult) float64 { return r.HeldSeconds }),
+			JoinSeconds: n(func(r *NodeResult) float64 { return r.JoinSeconds }),
+			Ops:         int64(n(func(r *NodeResult) float64 { return float64(r.Ops) })),
+			P50us:       n(func(r *NodeResult) float64 { return r.P50us }),
+			P99us:       n(func(r *NodeResult) float64 { return r.P99us }),
+			P999us:      n(func(r *NodeResult) float64 { return r.P999us }),
+			Cores:       n(func(r *NodeResult) float64 { return r.Cores }),
+		})
+	}
 	m.Errors, m.FirstError = 0, ""
 	for _, r := range runs {
 		m.Errors += r.Errors
@@ -132,6 +180,9 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%-6s %dx%d", r.Workload, r.Conns, r.Pipeline)
+	if r.Servers > 0 {
+		fmt.Fprintf(&sb, " %d servers", r.Servers)
+	}
 	if r.Log {
 		sb.WriteString(" log")
 	}
@@ -151,16 +202,48 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	case "load":
 		fmt.Fprintf(&sb, " %d entries (%s save file) loaded, server running after %.3f s, %d errors",
 			r.Ops, mb(r.FileBytes), r.LoadSeconds, r.Errors)
+	case "replicate":
+		fmt.Fprintf(&sb, " %.0f replicated writes/s: %d writes in %.2f s from the first write until every node held them (acknowledged at %.0f/s, ack latency %s; all held %.3f s after the last ack), %d errors",
+			r.PerSec, r.Ops, r.Seconds, r.SetsPerSec, lat, r.ConvergeSeconds, r.Errors)
+	case "latency":
+		fmt.Fprintf(&sb, " %d writes at %.0f/s (asked %.0f/s), propagation latency to the other servers %s, %d errors",
+			r.Ops, r.PerSec, r.Rate, lat, r.Errors)
+	case "join":
+		fmt.Fprintf(&sb, " %d entries: the server joining last ran with all of them after %.3f s, its RSS %s (bench1 filled at %.0f sets/s), %d errors",
+			r.Ops, r.JoinSeconds, mb(r.RSSBytes), r.SetsPerSec, r.Errors)
 	default:
 		fmt.Fprintf(&sb, " %.0f ops/s  %s  (%d in %.2f s, %d errors)", r.PerSec, lat, r.Ops, r.Seconds, r.Errors)
 	}
 	if r.ToolCores > 0 {
 		fmt.Fprintf(&sb, "  cpu: tool %.2f", r.ToolCores)
 		if r.ServerCores > 0 {
-			fmt.Fprintf(&sb, ", server %.2f", r.ServerCores)
+			if r.Servers > 0 {
+				fmt.Fprintf(&sb, ", servers %.2f", r.ServerCores)
+			} else {
+				fmt.Fprintf(&sb, ", server %.2f", r.ServerCores)
+			}
 		}
 	}
 	sb.WriteByte('\n')
+	for _, n := range r.Nodes {
+		if n.HeldSeconds == 0 && n.JoinSeconds == 0 && n.Ops == 0 && n.Cores == 0 {
+			continue
+		}
+		fmt.Fprintf(&sb, "       %s:", n.Name)
+		if n.HeldSeconds > 0 {
+			fmt.Fprintf(&sb, " held every write after %.3f s", n.HeldSeconds)
+		}
+		if n.JoinSeconds > 0 {
+			fmt.Fprintf(&sb, " joined, running with all data after %.3f s", n.JoinSeconds)
+		}
+		if n.Ops > 0 {
+			fmt.Fprintf(&sb, " %d changes, propagation p50 %s  p99 %s  p99.9 %s", n.Ops, ms(n.P50us), ms(n.P99us), ms(n.P999us))
+		}
+		if n.Cores > 0 {
+			fmt.Fprintf(&sb, "  cpu %.2f", n.Cores)
+		}
+		sb.WriteByte('\n')
+	}
 	if r.FirstError != "" {
 		fmt.Fprintf(&sb, "       first error: %s\n", r.FirstError)
 	}

@@ -17,22 +17,47 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/config"
+	"github.com/distkv-go/distkv/core/gossip"
+	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/server"
 )
 
 // target is the server under test.
 type target struct {
-	addr  string
-	pid   int          // its process, for RSS; 0: unknown
-	close func() error // stops it when the tool started it; safe to call twice
+	name   string       // its node name
+	addr   string       // its client listener
+	gossip string       // where others join its network (process: gossip address; in process: name)
+	pid    int          // its process, for RSS; 0: unknown
+	close  func() error // stops it when the tool started it; safe to call twice
 }
 
-// A launcher starts fresh servers: a distkv binary or one in this process.
+// startOpts says how to start a server.
+type startOpts struct {
+	file string // load this save file first; "": none
+	name string // node name; "": "bench"
+	// join is the gossip address of a server whose network to join (the
+	// new server copies its data before it serves); "": a new network
+	// (-i, unless file is given).
+	join string
+	// network: the server is one of several (in process, servers on their
+	// own have no gossip; processes always have).
+	network bool
+}
+
+func (o startOpts) node() string {
+	if o.name == "" {
+		return "bench"
+	}
+	return o.name
+}
+
+// A launcher starts fresh servers: distkv processes or servers in this
+// process. Not safe for concurrent use.
 type launcher interface {
-	// start starts a server that first loads file (if not ""), and says
-	// how long it took from start to serving.
-	start(ctx context.Context, file string) (*target, time.Duration, error)
+	// start starts a server and says how long it took from start to
+	// serving (for a joining server: until it holds the network's data).
+	start(ctx context.Context, o startOpts) (*target, time.Duration, error)
 }
 
 // procLauncher runs `distkv server` processes.
@@ -45,26 +70,35 @@ type procLauncher struct {
 // startTimeout bounds a server's start, loading included.
 const startTimeout = 5 * time.Minute
 
-func (l *procLauncher) start(ctx context.Context, file string) (*target, time.Duration, error) {
+func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Duration, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, 0, err
 	}
-	// A network of its own: gossip and peer listener on loopback, free ports.
+	gport, err := freeGossipPort()
+	if err != nil {
+		return nil, 0, err
+	}
+	gossip := net.JoinHostPort("127.0.0.1", strconv.Itoa(gport))
+	// Client, gossip and peer listener on loopback, free ports.
 	args := []string{"-c", "/dev/null",
 		"-C", "server.bind_default.host=127.0.0.1",
 		"-C", "server.bind_default.port=" + strconv.Itoa(port),
-		"-C", "server.serf.bind=127.0.0.1:0", "-C", "server.peer.bind=127.0.0.1:0"}
+		"-C", "server.serf.bind=" + gossip, "-C", "server.peer.bind=127.0.0.1:0"}
 	for _, s := range l.sets {
 		args = append(args, "-C", s)
 	}
 	args = append(args, "server")
-	if file != "" {
-		args = append(args, "-l", file)
-	} else {
+	switch {
+	case o.file != "":
+		args = append(args, "-l", o.file)
+	case o.join == "":
 		args = append(args, "-i", "bench")
 	}
-	args = append(args, "bench")
+	if o.join != "" {
+		args = append(args, "--join", o.join)
+	}
+	args = append(args, o.node())
 	cmd := exec.Command(l.bin, args...)
 	cmd.Dir = l.dir
 	stderr := &tailBuffer{max: 8 << 10}
@@ -112,7 +146,8 @@ func (l *procLauncher) start(ctx context.Context, file string) (*target, time.Du
 	select {
 	case <-ready:
 		took := time.Since(t0)
-		return &target{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), pid: cmd.Process.Pid, close: stop}, took, nil
+		return &target{name: o.node(), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), gossip: gossip,
+			pid: cmd.Process.Pid, close: stop}, took, nil
 	case <-exited:
 		return nil, 0, fmt.Errorf("the server exited before it ran (%v): %s", waitErr, bytes.TrimSpace(stderr.Bytes()))
 	case <-timer.C:
@@ -125,8 +160,12 @@ func (l *procLauncher) start(ctx context.Context, file string) (*target, time.Du
 }
 
 // inprocLauncher runs servers in this process (for tests and profiles).
+// Networks of servers talk over gossip's in-memory network and loopback
+// TCP, one network at a time.
 type inprocLauncher struct {
-	cfg server.Config
+	cfg  server.Config
+	root string          // the network name
+	gn   *gossip.Network // the current network's gossip
 }
 
 func newInprocLauncher(sets []string) (*inprocLauncher, error) {
@@ -139,7 +178,7 @@ func newInprocLauncher(sets []string) (*inprocLauncher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &inprocLauncher{cfg: server.Config{
+	return &inprocLauncher{root: sc.Root, cfg: server.Config{
 		Node:        "bench",
 		Listen:      "127.0.0.1:0",
 		ChainLength: sc.Change.Length,
@@ -151,28 +190,61 @@ func newInprocLauncher(sets []string) (*inprocLauncher, error) {
 	}}, nil
 }
 
-func (l *inprocLauncher) start(ctx context.Context, file string) (*target, time.Duration, error) {
+func (l *inprocLauncher) start(ctx context.Context, o startOpts) (*target, time.Duration, error) {
 	t0 := time.Now()
-	s, err := server.New(l.cfg)
+	cfg := l.cfg
+	cfg.Node = o.node()
+	if o.network {
+		if o.join == "" || l.gn == nil {
+			l.gn = gossip.NewNetwork(gossip.NetworkLogger(cfg.Logger))
+		}
+		g := l.gn.Node(cfg.Node, nil)
+		if o.join != "" {
+			if _, err := g.Join([]string{o.join}); err != nil {
+				g.Close()
+				return nil, 0, err
+			}
+		}
+		cfg.Cluster = &server.Cluster{Gossip: g, Root: l.root, PeerListen: "127.0.0.1:0"}
+	}
+	s, err := server.New(cfg)
 	if err != nil {
+		if cfg.Cluster != nil {
+			cfg.Cluster.Gossip.Close()
+		}
 		return nil, 0, err
 	}
-	if file != "" {
-		f, err := os.Open(file)
+	if o.file != "" {
+		f, err := os.Open(o.file)
 		if err != nil {
 			return nil, 0, err
 		}
-		_, err = s.Load(f, file)
+		_, err = s.Load(f, o.file)
 		f.Close()
 		if err != nil {
 			return nil, 0, err
 		}
+	} else if o.join == "" {
+		if err := s.Init(pack.AppendString(nil, "bench")); err != nil {
+			return nil, 0, err
+		}
 	}
 	if err := s.Start(); err != nil {
+		s.Close()
 		return nil, 0, err
 	}
+	if o.join != "" && o.file == "" {
+		// As `distkv server` does: copy the network's data, then serve.
+		sctx, cancel := context.WithTimeout(ctx, startTimeout)
+		err := s.Sync(sctx)
+		cancel()
+		if err != nil {
+			s.Close()
+			return nil, 0, err
+		}
+	}
 	took := time.Since(t0)
-	return &target{addr: s.Addr().String(), pid: os.Getpid(), close: s.Close}, took, nil
+	return &target{name: cfg.Node, addr: s.Addr().String(), gossip: cfg.Node, pid: os.Getpid(), close: s.Close}, took, nil
 }
 
 func freePort() (int, error) {
@@ -182,6 +254,22 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// freeGossipPort finds a port free for both TCP and UDP, as Serf needs.
+func freeGossipPort() (int, error) {
+	for range 20 {
+		port, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			pc.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("find a free gossip port: none free for both TCP and UDP")
 }
 
 // tailBuffer keeps the last max bytes written to it. Safe for concurrent use.

@@ -35,66 +35,106 @@ const deliveryWait = 30 * time.Second
 func watchRun(ctx context.Context, spec loadSpec, prefix path.Path, n int) (watchers, setters loadStats, err error) {
 	clk := newClock()
 	d := newDriver(spec, clk)
-	ws := make([]*watcher, 0, n)
-	var wg sync.WaitGroup
-	hangUp := func() {
-		for _, w := range ws {
-			w.closing.Store(true)
-			w.nc.Close()
-		}
-		wg.Wait()
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = spec.addr
 	}
-	defer hangUp() // on early returns; a second call does nothing new
-	for range n {
-		nc, err := net.DialTimeout("tcp", spec.addr, 5*time.Second)
-		if err != nil {
-			return watchers, setters, fmt.Errorf("connect to %s: %w", spec.addr, err)
-		}
-		w := &watcher{nc: nc, ready: make(chan struct{})}
-		ws = append(ws, w)
-		wg.Add(1)
-		go func() { defer wg.Done(); w.run(d, prefix) }()
+	ws, err := startWatchers(ctx, addrs, prefix, clk, &d.measureStart)
+	if err != nil {
+		return watchers, setters, err
 	}
-	for _, w := range ws {
-		select {
-		case <-w.ready:
-		case <-time.After(10 * time.Second):
-			return watchers, setters, fmt.Errorf("a watch did not start within 10s")
-		case <-ctx.Done():
-			return watchers, setters, ctx.Err()
-		}
-	}
+	defer ws.close() // on early returns; a second call does nothing new
 	setters, err = d.run(ctx)
 	if err != nil {
 		return watchers, setters, err
 	}
 	// Every successful set is one change, which each watcher must see.
-	want := setters.okTotal
-	deadline := time.Now().Add(deliveryWait)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		all := true
-		for _, w := range ws {
-			all = all && w.received.Load() >= want
-		}
-		if all {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	hangUp()
+	ws.await(ctx, setters.okTotal, deliveryWait)
+	ws.close()
 	watchers.start = d.measureStart.Load()
-	for _, w := range ws {
-		watchers.merge(&w.stats)
-		if got := w.received.Load(); got < want {
-			watchers.fail(fmt.Sprintf("a watcher got %d of %d changes", got, want))
-		}
+	for i := range ws.ws {
+		st := ws.stats(i, setters.okTotal)
+		watchers.merge(&st)
 	}
 	return watchers, setters, nil
 }
 
+// watcherSet is watchers on one or more servers. Not safe for concurrent
+// use.
+type watcherSet struct {
+	ws []*watcher
+	wg sync.WaitGroup
+}
+
+// startWatchers connects a watcher of prefix to each address and returns
+// once every watch runs. A delivery's latency counts if its value was
+// sent at or after start (on clk).
+func startWatchers(ctx context.Context, addrs []string, prefix path.Path, clk clock, start *atomic.Int64) (*watcherSet, error) {
+	s := &watcherSet{}
+	for _, addr := range addrs {
+		nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("connect to %s: %w", addr, err)
+		}
+		w := &watcher{nc: nc, ready: make(chan struct{})}
+		s.ws = append(s.ws, w)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); w.run(clk, start, prefix) }()
+	}
+	for _, w := range s.ws {
+		select {
+		case <-w.ready:
+		case <-time.After(10 * time.Second):
+			s.close()
+			return nil, fmt.Errorf("a watch did not start within 10s")
+		case <-ctx.Done():
+			s.close()
+			return nil, ctx.Err()
+		}
+	}
+	return s, nil
+}
+
+// await waits until every watcher has received want changes, for at most
+// timeout.
+func (s *watcherSet) await(ctx context.Context, want int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		all := true
+		for _, w := range s.ws {
+			all = all && w.received.Load() >= want
+		}
+		if all {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// close hangs up and waits for the watchers to end; safe to call twice.
+func (s *watcherSet) close() {
+	for _, w := range s.ws {
+		w.closing.Store(true)
+		w.nc.Close()
+	}
+	s.wg.Wait()
+}
+
+// stats returns watcher i's stats, after close, with a failure if it
+// received fewer than want changes.
+func (s *watcherSet) stats(i int, want int64) loadStats {
+	w := s.ws[i]
+	st := w.stats
+	if got := w.received.Load(); got < want {
+		st.fail(fmt.Sprintf("a watcher got %d of %d changes", got, want))
+	}
+	return st
+}
+
 // run sends the watch and counts what arrives until the connection is
 // closed.
-func (w *watcher) run(d *driver, prefix path.Path) {
+func (w *watcher) run(clk clock, start *atomic.Int64, prefix path.Path) {
 	readyOnce := sync.OnceFunc(func() { close(w.ready) })
 	defer readyOnce()
 	st := &w.stats
@@ -132,7 +172,7 @@ func (w *watcher) run(d *driver, prefix path.Path) {
 			readyOnce()
 			continue // start
 		}
-		now := d.clk.now()
+		now := clk.now()
 		w.received.Add(1)
 		sent, ok := stampOf(rep.value)
 		if !ok {
@@ -140,7 +180,7 @@ func (w *watcher) run(d *driver, prefix path.Path) {
 			continue
 		}
 		st.okTotal++
-		if sent >= d.measureStart.Load() {
+		if sent >= start.Load() {
 			st.hist.record(now - sent)
 			st.ops++
 			st.last = now

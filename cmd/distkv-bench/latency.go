@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// latency measures propagation: one connection writes to the first server
+// at a fixed rate, each value stamped with its send time, while a watcher
+// on every other server reads the changes; a change's latency is from the
+// write going out to that watcher reading it (one clock, this process's).
+func (b *bench) latency(ctx context.Context, res *Result, run int) error {
+	cl, err := b.startCluster(ctx, b.cli.Servers)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+	first, others := cl.nodes[0], cl.nodes[1:]
+	rate := b.cli.Rate
+	warm := int64(math.Round(b.cli.Warmup.Seconds() * rate))
+	measured := b.cli.Requests
+	if measured == 0 {
+		measured = max(int64(math.Round(b.cli.Duration.Seconds()*rate)), 1)
+	}
+	clk := newClock()
+	var start atomic.Int64
+	start.Store(math.MaxInt64)
+	addrs := make([]string, len(others))
+	for i, t := range others {
+		addrs[i] = t.addr
+	}
+	ws, err := startWatchers(ctx, addrs, b.prefix, clk, &start)
+	if err != nil {
+		return err
+	}
+	defer ws.close()
+	set := newTemplate("set_value", b.prefix, true)
+	before := cl.cpu()
+	st, err := pacedRun(ctx, first.addr, &set, rate, warm, warm+measured, clk, &start)
+	if err != nil {
+		return err
+	}
+	// Every acknowledged write is one change, which each watcher must see.
+	ws.await(ctx, st.okTotal, deliveryWait)
+	res.Nodes = make([]NodeResult, len(cl.nodes))
+	res.Nodes[0].Name = first.name
+	res.setCores(before, cl.cpu())
+	ws.close()
+
+	var all loadStats
+	for i, t := range others {
+		ns := ws.stats(i, st.okTotal)
+		res.Nodes[i+1] = NodeResult{Name: t.name, Ops: ns.ops, Cores: res.Nodes[i+1].Cores,
+			P50us: us(ns.hist.quantile(0.50)), P99us: us(ns.hist.quantile(0.99)), P999us: us(ns.hist.quantile(0.999))}
+		all.merge(&ns)
+	}
+	res.Conns, res.Pipeline = 1, 1
+	res.Rate = rate
+	res.Ops = st.ops
+	res.Seconds = st.elapsed().Seconds()
+	res.PerSec = st.rate()
+	res.P50us = us(all.hist.quantile(0.50))
+	res.P99us = us(all.hist.quantile(0.99))
+	res.P999us = us(all.hist.quantile(0.999))
+	res.Errors = st.errors + all.errors
+	res.FirstError = st.firstErr
+	if res.FirstError == "" {
+		res.FirstError = all.firstErr
+	}
+	return b.profileHeap(run)
+}
+
+// pacedRun sends total sets of new keys over one connection, write i at
+// i/rate seconds after the first (at once when late), each value stamped
+// with its send time. Writes from index warm on are measured: start is set
+// to the send time of the first of them. The stats are the
+// acknowledgements'; an error means the run could not start.
+func pacedRun(ctx context.Context, addr string, set *template, rate float64, warm, total int64, clk clock, start *atomic.Int64) (loadStats, error) {
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return loadStats{}, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	defer nc.Close()
+	sent := make([]atomic.Int64, total) // send times, by seq-1; negative: not measured
+	var st, wst loadStats               // the reader's, the writer's
+	got := make(chan struct{})          // closed when every reply came or the reader failed
+	var wg sync.WaitGroup
+	var closing atomic.Bool
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(got)
+		fr := wire.NewFramer(nc, 64<<20)
+		var r pack.Reader
+		var rep reply
+		for n := int64(0); n < total; {
+			msg, err := fr.Next()
+			if err != nil {
+				if !closing.Load() {
+					st.fail(fmt.Sprintf("connection: %v", err))
+				}
+				return
+			}
+			if err := scanReply(&r, msg, false, &rep); err != nil {
+				st.fail(fmt.Sprintf("bad reply: %v", err))
+				return
+			}
+			if rep.seq == 0 {
+				continue // the greeting
+			}
+			if rep.seq > uint64(total) {
+				st.fail(fmt.Sprintf("a reply with unknown seq %d", rep.seq))
+				continue
+			}
+			n++
+			now := clk.now()
+			s := sent[rep.seq-1].Load()
+			switch {
+			case rep.failed:
+				st.fail(rep.errorText())
+			case s >= 0:
+				st.hist.record(now - s)
+				st.ops++
+				st.last = now
+				fallthrough
+			default:
+				st.okTotal++
+			}
+		}
+	}()
+
+	interval := float64(time.Second) / rate
+	buf := make([]byte, 0, len(set.b))
+	t0 := clk.now()
+	for i := int64(0); i < total && ctx.Err() == nil; i++ {
+		if d := t0 + int64(float64(i)*interval) - clk.now(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
+		now := clk.now()
+		if i == warm {
+			start.Store(now)
+		}
+		buf = set.appendTo(buf[:0], uint64(i+1), uint64(i))
+		stampValue(buf[set.valOff:set.valOff+valueLen], now, uint64(i))
+		if i >= warm {
+			sent[i].Store(now)
+		} else {
+			sent[i].Store(-now - 1)
+		}
+		if _, err := nc.Write(buf); err != nil {
+			wst.fail(fmt.Sprintf("write: %v", err))
+			break
+		}
+	}
+	select {
+	case <-got:
+	case <-ctx.Done():
+	case <-time.After(replyTimeout):
+		wst.fail(fmt.Sprintf("replies did not come within %v", replyTimeout))
+	}
+	closing.Store(true)
+	nc.Close()
+	wg.Wait()
+	st.start = start.Load()
+	st.merge(&wst)
+	return st, nil
+}
