@@ -126,6 +126,11 @@ func write(w *bufio.Writer, pc *peerConn, b []byte, flush bool) error {
 // (one walk for every node asked about), what of them this server has
 // seen, then done.
 func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, want map[string]chain.RangeSet) error {
+	// What this server has seen is taken before the walk: every change it
+	// has seen by then is in the tree when the walk starts (or replaced
+	// by a newer one the walk sends), but the walk misses entries added
+	// while it goes on, whose ticks must not be said to be known.
+	known := r.cfg.Tree.Known()
 	var err error
 	var buf []byte
 	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
@@ -145,7 +150,6 @@ func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, want map[
 	if err != nil {
 		return err
 	}
-	known := r.cfg.Tree.Known()
 	for node, rs := range want {
 		seen := known[node].Intersect(rs)
 		if err := write(w, pc, appendKnown(nil, seq, node, &seen), false); err != nil {
@@ -158,6 +162,10 @@ func (r *Replica) sendTicks(w *bufio.Writer, pc *peerConn, seq uint64, want map[
 // sendAll answers a dump: every entry ever set, every node's seen ticks,
 // then done.
 func (r *Replica) sendAll(w *bufio.Writer, pc *peerConn, seq uint64) error {
+	// Taken before the walk, as in sendTicks. The horizon lets the
+	// receiver drop what was deleted and purged here; an entry the walk
+	// misses because it was added meanwhile is above it.
+	known, ticks, complete := r.cfg.Tree.Known(), r.cfg.Tree.NodeTicks(), r.cfg.Tree.Complete()
 	var err error
 	var buf []byte
 	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
@@ -172,13 +180,12 @@ func (r *Replica) sendAll(w *bufio.Writer, pc *peerConn, seq uint64) error {
 	if err != nil {
 		return err
 	}
-	for node, rs := range r.cfg.Tree.Known() {
+	for node, rs := range known {
 		if err := write(w, pc, appendKnown(nil, seq, node, &rs), false); err != nil {
 			return err
 		}
 	}
-	// The horizon lets the receiver drop what was deleted and purged here.
-	if err := write(w, pc, appendTicks(nil, seq, r.cfg.Tree.NodeTicks(), r.cfg.Tree.Complete()), false); err != nil {
+	if err := write(w, pc, appendTicks(nil, seq, ticks, complete), false); err != nil {
 		return err
 	}
 	return write(w, pc, appendOp(nil, "done", seq), true)
@@ -414,11 +421,19 @@ func (r *Replica) connected(prefer string) []*peerConn {
 	return out
 }
 
-// fetchMissing asks peers, one at a time, for every tick this node misses,
-// in one request each (one scan of the peer's tree), until nothing is
-// missing. A peer that is an origin of missing ticks is asked first.
+// fetchMissing asks peers, one at a time, for the ticks this node has
+// missed since the previous check, in one request each (one walk of the
+// peer's tree), until nothing is missing. A peer that is an origin of
+// missing ticks is asked first.
 func (r *Replica) fetchMissing() {
-	miss := r.cfg.Tree.Missing()
+	now := r.cfg.Tree.Missing()
+	miss := make(map[string]chain.RangeSet, len(now))
+	for node, rs := range now {
+		if old := rs.Intersect(r.missed[node]); old.Len() > 0 {
+			miss[node] = old
+		}
+	}
+	r.missed = now
 	if len(miss) == 0 {
 		return
 	}
@@ -447,7 +462,16 @@ func (r *Replica) fetchMissing() {
 			r.log.Debug("pull failed", "peer", pc.name, "err", err)
 			continue
 		}
-		if miss = r.cfg.Tree.Missing(); len(miss) == 0 {
+		// What is still missing of it: not seen by this peer either.
+		now := r.cfg.Tree.Missing()
+		for node, rs := range miss {
+			if rs = rs.Intersect(now[node]); rs.Len() == 0 {
+				delete(miss, node)
+			} else {
+				miss[node] = rs
+			}
+		}
+		if len(miss) == 0 {
 			return
 		}
 	}

@@ -12,7 +12,9 @@
 //
 //   - a local change is pushed at once to every connected peer, in order;
 //   - every Check interval, a server asks a peer (the origin if it can) for
-//     the ticks it misses; the peer answers with the entries whose chains
+//     the ticks it has missed since the previous check at least (younger
+//     gaps are mostly pushes on their way, and a pull costs the peer a
+//     walk of its tree); the peer answers with the entries whose chains
 //     hold those ticks, and with the ticks it has seen (so superseded ones
 //     stop being missing);
 //   - a server starting without data downloads everything from a peer
@@ -156,6 +158,9 @@ type Replica struct {
 	// complete holds, per peer, its last reported gap-free tick horizon per
 	// node (tree.Complete); it only grows while the peer runs.
 	complete map[string]map[string]uint64
+
+	// missed is what was missing at the previous check (checkLoop only).
+	missed map[string]chain.RangeSet
 
 	pushed, received, conflicts, dropped, pulls, purged, stale atomic.Uint64
 }

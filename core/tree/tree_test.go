@@ -219,6 +219,32 @@ func TestWalkWhileChanging(t *testing.T) {
 	}
 }
 
+// TestWalkKeepsSortedChildren: a walk inside a directory that grows
+// continues in the children it sorted when it entered, so writes to a big
+// directory do not make every batch sort it again; what is added there
+// meanwhile is not reported.
+func TestWalkKeepsSortedChildren(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	for i := range 1000 {
+		mustSet(t, tr, fmt.Sprintf("d.k%04d", 2*i), "\x01", Cond{})
+	}
+	n, batches := 0, 0
+	tr.Walk(path.P("d"), WalkOptions{MinDepth: 1, MaxDepth: -1, Batch: 10}, func(items []Item) bool {
+		n += len(items)
+		batches++
+		// Ahead of the walk, and behind it.
+		mustSet(t, tr, fmt.Sprintf("d.k%04d", 2*(n+50)+1), "\x01", Cond{})
+		mustSet(t, tr, fmt.Sprintf("d.k%04d", 2*n-1), "\x01", Cond{})
+		return true
+	})
+	if n != 1000 || batches != 100 {
+		t.Fatalf("walked %d entries in %d batches, want the 1000 there at the start", n, batches)
+	}
+	if got := len(collect(tr, path.P("d"), WalkOptions{MinDepth: 1, MaxDepth: -1})); got != 1200 {
+		t.Fatalf("a new walk sees %d entries, want 1200", got)
+	}
+}
+
 func TestWatch(t *testing.T) {
 	tr := New(Config{Node: "a"})
 	mustSet(t, tr, "w.old", "\x01", Cond{})

@@ -34,7 +34,9 @@ type WalkOptions struct {
 // under the read lock, then releases it and calls fn, so fn may block
 // without stalling writers; fn must not keep the slice. Walk stops when fn
 // returns false. Each item is a consistent state of its entry, but the
-// tree may change between batches.
+// tree may change between batches: an entry added meanwhile behind the
+// walk's position, or in a list of children the walk is already inside,
+// is not reported.
 func (t *Tree) Walk(prefix path.Path, opt WalkOptions, fn func([]Item) bool) {
 	if opt.Batch <= 0 {
 		opt.Batch = 256
@@ -67,6 +69,12 @@ type walker struct {
 	prefix path.Path
 	batch  []Item
 	last   path.Path // relative path of the last item collected
+	// inside holds the sorted children of the entries the walk is inside
+	// of (those on the path to last). A resumed walk continues in these
+	// lists instead of sorting again: a change to a big directory drops
+	// its sorted list, and sorting a million children for every batch of
+	// a walk while writes go on would never end.
+	inside map[*entry][]*entry
 }
 
 func (w *walker) wants(e *entry, depth int) bool {
@@ -100,7 +108,10 @@ func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resu
 	if w.opt.MaxDepth >= 0 && depth >= w.opt.MaxDepth {
 		return true
 	}
-	kids := e.kids.ordered(&w.t.sortMu)
+	kids, ok := w.inside[e]
+	if !ok || !resuming {
+		kids = e.kids.ordered(&w.t.sortMu)
+	}
 	start := 0
 	if resuming && !after.IsRoot() {
 		// Continue inside the child on the resume path, then after it.
@@ -117,6 +128,7 @@ func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resu
 		start = lo
 		if start < len(kids) && kids[start].name() == first.Encoded() {
 			if !w.visit(kids[start], rel.Child(first), depth+1, rest, true) {
+				w.pause(e, kids)
 				return false
 			}
 			start++
@@ -127,8 +139,19 @@ func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resu
 			continue
 		}
 		if !w.visit(k, rel.Child(k.elem()), depth+1, path.Root, false) {
+			w.pause(e, kids)
 			return false
 		}
 	}
+	delete(w.inside, e)
 	return true
+}
+
+// pause keeps the children of e, which the walk is inside of, for the
+// next batch.
+func (w *walker) pause(e *entry, kids []*entry) {
+	if w.inside == nil {
+		w.inside = map[*entry][]*entry{}
+	}
+	w.inside[e] = kids
 }
