@@ -11,11 +11,8 @@ import (
 // entries (as fill does), starts the other servers, which join it, and then
 // one more; each is timed from its start until it serves ("Running.",
 // printed once it has copied the network's data), and the last one is the
-// figure. Each must then hold the N entries.
-//
-// The other servers join after the fill rather than before because a
-// network that replicates a fill of a million entries at full speed does
-// not finish it (see BENCHMARKS.md, "Cluster").
+// figure. Each must then hold the N entries. (The replicate workload
+// measures a network that takes the writes as they come.)
 func (b *bench) join(ctx context.Context, res *Result, run int) error {
 	cl := &cluster{}
 	defer cl.close()
