@@ -263,8 +263,8 @@ func (pc *peerConn) readLoop() error {
 		}
 		// Is this part of a dump being tracked? (Sync sets it under mu.)
 		pc.mu.Lock()
-		inDump := pc.dumpPaths != nil && m.seq == pc.dumpSeq
-		paths := pc.dumpPaths
+		inDump := pc.dumpSeq != 0 && m.seq == pc.dumpSeq
+		local := pc.dumpLocal
 		pc.mu.Unlock()
 		switch m.op {
 		case "update":
@@ -274,7 +274,7 @@ func (pc *peerConn) readLoop() error {
 			}
 			pc.r.apply(u, pc.name)
 			if inDump {
-				paths[u.Path] = true
+				delete(local, u.Path)
 			}
 		case "ticks":
 			if inDump {
@@ -292,9 +292,9 @@ func (pc *peerConn) readLoop() error {
 			if inDump {
 				pc.mu.Lock()
 				complete := pc.dumpComplete
-				pc.dumpPaths, pc.dumpComplete, pc.dumpSeq = nil, nil, 0
+				pc.dumpLocal, pc.dumpComplete, pc.dumpSeq = nil, nil, 0
 				pc.mu.Unlock()
-				pc.r.dropStale(paths, complete)
+				pc.r.dropStale(local, complete)
 			}
 			pc.mu.Lock()
 			ch := pc.pending[m.seq]
@@ -486,10 +486,12 @@ func (r *Replica) Sync(ctx context.Context) error {
 	for {
 		r.connect()
 		for _, pc := range r.connected("") {
+			// The read loop strikes off the local entries the dump brings
+			// (see dropStale); a server that starts empty tracks nothing.
+			local := r.chained()
 			err := pc.request(ctx, func(seq uint64) []byte {
-				// The read loop notes what the dump brings (see dropStale).
 				pc.mu.Lock()
-				pc.dumpSeq, pc.dumpPaths = seq, map[path.Path]bool{}
+				pc.dumpSeq, pc.dumpLocal = seq, local
 				pc.mu.Unlock()
 				return appendOp(nil, "dump", seq)
 			})
@@ -507,26 +509,33 @@ func (r *Replica) Sync(ctx context.Context) error {
 	}
 }
 
-// dropStale removes, after a full download, the local entries the sender
-// did not send although it has seen their newest change: they were deleted
-// and purged while this server was away (or loaded an old log).
-func (r *Replica) dropStale(got map[path.Path]bool, complete map[string]uint64) {
-	if complete == nil {
-		return
-	}
-	var stale []tree.Item
+// chained returns the entries ever set here, with their newest change.
+func (r *Replica) chained() map[path.Path]tree.Link {
+	m := map[path.Path]tree.Link{}
 	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
 		for _, it := range items {
-			if !got[it.Path] && it.Head.Tick <= complete[it.Head.Node.Name] {
-				stale = append(stale, it)
-			}
+			m[it.Path] = tree.Link{Node: it.Head.Node.Name, Tick: it.Head.Tick}
 		}
 		return true
 	})
-	for _, it := range stale {
-		if r.cfg.Tree.DropStale(it.Path, tree.Link{Node: it.Head.Node.Name, Tick: it.Head.Tick}) {
+	return m
+}
+
+// dropStale removes, after a full download, the local entries the sender
+// did not send although it has seen their newest change: they were deleted
+// and purged while this server was away (or loaded an old log). An entry
+// that changed meanwhile stays.
+func (r *Replica) dropStale(notSent map[path.Path]tree.Link, complete map[string]uint64) {
+	if complete == nil {
+		return
+	}
+	for p, head := range notSent {
+		if h, ok := complete[head.Node]; !ok || head.Tick > h {
+			continue
+		}
+		if r.cfg.Tree.DropStale(p, head) {
 			r.stale.Add(1)
-			r.log.Info("dropped an entry the network deleted meanwhile", "path", it.Path.String())
+			r.log.Info("dropped an entry the network deleted meanwhile", "path", p.String())
 		}
 	}
 }

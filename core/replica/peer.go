@@ -40,10 +40,11 @@ type peerConn struct {
 	seq     uint64
 	pending map[uint64]chan error // requests waiting for their done
 
-	// A dump being received (readLoop only): the paths it brought and the
-	// sender's horizon, to drop what the network no longer has.
+	// A dump being received (see Sync): its request, the local entries it
+	// has not brought yet with their newest change, and the sender's
+	// horizon, to drop what the network no longer has.
 	dumpSeq      uint64
-	dumpPaths    map[path.Path]bool
+	dumpLocal    map[path.Path]tree.Link
 	dumpComplete map[string]uint64
 
 	closeOnce sync.Once
