@@ -243,6 +243,7 @@ func (pc *peerConn) writeLoop() {
 		select {
 		case b = <-pc.reqs:
 		case b = <-pc.pushes:
+			pc.queued.Add(-int64(len(b)))
 		case <-pc.closed:
 			return
 		}

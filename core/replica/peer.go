@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distkv-go/distkv/core/chain"
@@ -33,8 +34,9 @@ type peerConn struct {
 	fr   *wire.Framer
 	name string // the peer's node, once the handshake is done
 
-	pushes chan []byte // outgoing connections: pushes to write, bounded
-	reqs   chan []byte // outgoing connections: requests to write
+	pushes chan []byte  // outgoing connections: pushes to write, bounded
+	queued atomic.Int64 // the bytes in pushes
+	reqs   chan []byte  // outgoing connections: requests to write
 
 	mu      sync.Mutex // protects the fields below
 	seq     uint64
@@ -72,10 +74,16 @@ func (pc *peerConn) close() {
 
 // push queues a push without blocking; false: the peer is too far behind.
 func (pc *peerConn) push(msg []byte) bool {
+	n := int64(len(msg))
+	if pc.queued.Add(n) > pc.r.cfg.QueueBytes && len(pc.pushes) > 0 {
+		pc.queued.Add(-n)
+		return false
+	}
 	select {
 	case pc.pushes <- msg:
 		return true
 	default:
+		pc.queued.Add(-n)
 		return false
 	}
 }

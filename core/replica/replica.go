@@ -30,6 +30,14 @@
 // change: deleted and purged while it was away. So tombstones do not pile
 // up, and a deleted entry does not come back.
 //
+// After a split heals, nobody drives the repair: each server pulls what
+// it misses, from one peer at a time (the origin first), and stops when
+// nothing is missing. (The original DistKV elects one server per side to
+// resend over gossip what the other side lacks.) So every change crosses
+// once to each server that lacks it, however many servers each side has,
+// no server waits for a driver that may have failed, and a node that
+// could reach only some peers during the split repairs like any other.
+//
 // Nothing rests on gossip delivering an announcement: they are repeated,
 // a handshake carries the tick too, and peers tell each other the highest
 // tick they know of every node, so a change that reached only one server
@@ -109,8 +117,13 @@ type Config struct {
 	Announce time.Duration // how often to announce this node's tick [1s]
 	Check    time.Duration // how often to look for missing ticks and new peers [1s]
 	Purge    time.Duration // how often to purge tombstones every member has seen [1m]
-	Queue    int           // pushes a slow peer may have waiting before they are dropped [10000]
-	Logger   *slog.Logger  // [slog.Default()]
+	// A peer that falls behind may have Queue pushes of QueueBytes in all
+	// waiting [65536, 64 MiB]; further pushes to it are dropped, and it
+	// fetches them later. At 100k changes/s that is more than half a
+	// second of slack.
+	Queue      int
+	QueueBytes int64
+	Logger     *slog.Logger // [slog.Default()]
 }
 
 // Stats count what replication did.
@@ -180,7 +193,10 @@ func New(cfg Config) (*Replica, error) {
 		cfg.Purge = time.Minute
 	}
 	if cfg.Queue <= 0 {
-		cfg.Queue = 10000
+		cfg.Queue = 1 << 16
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = 64 << 20
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

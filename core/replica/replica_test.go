@@ -141,13 +141,18 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func (n *fakeNet) add(t *testing.T, name string, key string) *testNode {
+// add adds a node; opts change its config.
+func (n *fakeNet) add(t *testing.T, name string, key string, opts ...func(*Config)) *testNode {
 	t.Helper()
 	tr := tree.New(tree.Config{Node: name})
 	fn := &fakeNode{net: n, name: name, ann: make(chan Announcement, 100)}
-	rep, err := New(Config{Tree: tr, Node: name, Root: "test", Key: []byte(key), Gossip: fn, Dial: fn.dial,
+	cfg := Config{Tree: tr, Node: name, Root: "test", Key: []byte(key), Gossip: fn, Dial: fn.dial,
 		Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond, Purge: 100 * time.Millisecond,
-		Logger: quietLogger().With("n", name)})
+		Logger: quietLogger().With("n", name)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	rep, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,6 +235,25 @@ func TestPushAndJoin(t *testing.T) {
 	big := strings.Repeat("v", 1<<20)
 	a.tree.Set(path.P("big"), string(pack.AppendString(nil, big)), tree.Cond{})
 	waitSame(t, a, b, c)
+}
+
+// TestSlowPeer: pushes to a peer that is behind are dropped, not queued
+// without bound; the peer fetches them.
+func TestSlowPeer(t *testing.T) {
+	net := newFakeNet()
+	a := net.add(t, "a", "", func(c *Config) { c.QueueBytes = 1 }) // one push waiting at most
+	b := net.add(t, "b", "")
+	a.rep.Start()
+	b.rep.Start()
+	set(t, a, "first", 0)
+	waitSame(t, a, b)
+	for i := range 5000 {
+		set(t, a, fmt.Sprintf("k.%d", i), int64(i))
+	}
+	waitSame(t, a, b)
+	if sa, sb := a.rep.Stats(), b.rep.Stats(); sa.Dropped == 0 || sb.Pulls == 0 {
+		t.Fatalf("a dropped %d pushes, b pulled %d times; want both", sa.Dropped, sb.Pulls)
+	}
 }
 
 func TestKeyAndRoot(t *testing.T) {

@@ -52,7 +52,7 @@ func (s *Server) startCluster() error {
 	rep, err := replica.New(replica.Config{
 		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
 		Listen: c.PeerListen, Dial: c.Dial, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
-		Queue: 10 * s.cfg.Queue, Logger: s.log,
+		Logger: s.log,
 	})
 	if err != nil {
 		return err
