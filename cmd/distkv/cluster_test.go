@@ -376,3 +376,67 @@ func TestExternalAgent(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestGossipKey: servers that share server.serf.key form a network; a
+// server with another key, or none, cannot join it: it says that its join
+// failed and waits for a peer, serving nothing.
+func TestGossipKey(t *testing.T) {
+	bin := buildBinary(t)
+	const key = "Zr7HpBhIJwdkyjhgm0bo3OoH9WNyXoC2MZ3LXtW0w2I=" // serf keygen
+	keyArg := []string{"-C", "server.serf.key=" + key}
+	g1 := freePort(t)
+	p1, p2 := freePort(t), freePort(t)
+	one := append(append([]string{"-C", "server.serf.bind=127.0.0.1:" + strconv.Itoa(g1)}, keyArg...), "server", "-i", "Secret", "one")
+	startServerProc(t, bin, p1, one...)
+	join := []string{"server", "--join", "127.0.0.1:" + strconv.Itoa(g1)}
+	startServerProc(t, bin, p2, append(append(keyArg, join...), "two")...)
+	cl, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: p2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	e, err := cl.Get(context.Background(), path.Root)
+	if v, _ := e.Value(); err != nil || v != "Secret" {
+		t.Fatalf("two, with the key: the root is %v (%v), want Secret", v, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"wrong", []string{"-C", "server.serf.key=" + "mLdvVlkN4aVbOfBaTCqVkHyaBVNBaOqCcBj12vWtzVg="}},
+		{"none", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1",
+				"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackGossip()...)
+			args = append(append(append(args, tc.args...), join...), "three")
+			c := exec.Command(bin, args...)
+			var mu sync.Mutex
+			var out, stderr strings.Builder
+			c.Stdout, c.Stderr = syncWriter{&out, &mu}, syncWriter{&stderr, &mu}
+			read := func(b *strings.Builder) string {
+				mu.Lock()
+				defer mu.Unlock()
+				return b.String()
+			}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { c.Process.Kill(); c.Wait() }()
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				log := read(&stderr)
+				if strings.Contains(log, "join failed") && strings.Contains(log, "waiting for a server") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no word of the failed join:\n%s", log)
+				}
+			}
+			time.Sleep(time.Second) // it would have synced by now
+			if got := read(&out); got != "" {
+				t.Fatalf("a server with the %s key ran: %q", tc.name, got)
+			}
+		})
+	}
+}
