@@ -78,15 +78,9 @@ func (n *tcpNet) heal() {
 // sides, healed; repeated. The servers converge to the merge of every
 // acknowledged change. SERVER_SEED=n replays the operations.
 func TestPartitionRealSerf(t *testing.T) {
-	seed := rand.Uint64()
-	if s := os.Getenv("SERVER_SEED"); s != "" {
-		fmt.Sscan(s, &seed)
-	}
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 9))
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sw := gossip.NewSwitch()
-	tn := &tcpNet{cut: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}, names: map[string]string{}}
+	tn := newTCPNet()
 	names := []string{"a", "b", "c"}
 	var srvs []*server.Server
 	var joinAddr string
@@ -103,56 +97,140 @@ func TestPartitionRealSerf(t *testing.T) {
 		if joinAddr == "" {
 			joinAddr = g.Addr().String()
 		}
-		s := startServer(t, server.Config{Node: name, Logger: quiet, Cluster: &server.Cluster{
-			Gossip: g, Root: ":part", Dial: tn.dialer(name), Announce: 100 * time.Millisecond, Check: 100 * time.Millisecond}})
-		tn.mu.Lock()
-		tn.names[s.PeerAddr()] = name
-		tn.mu.Unlock()
-		srvs = append(srvs, s)
+		srvs = append(srvs, tn.start(t, name, g, quiet))
 	}
+	partitionCycles(t, srvs, sw, tn, 4, false)
+}
+
+// TestPartitions: 3 and 5 servers on gossip's in-memory network and
+// loopback TCP, 20 cycles each of writes, deletes and chain-checked sets
+// through clients on every side of a partition, then a heal. Some cycles
+// cut single links instead of splitting the network, so that a server
+// reaches only some of its peers (gossip still sees every member alive,
+// through the others). SERVER_SEED=n replays the operations.
+func TestPartitions(t *testing.T) {
+	for _, size := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d nodes", size), func(t *testing.T) {
+			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+			gn := gossip.NewNetwork(gossip.NetworkLogger(quiet))
+			t.Cleanup(gn.Close)
+			tn := newTCPNet()
+			var srvs []*server.Server
+			for i := range size {
+				name := string(rune('a' + i))
+				g := gn.Node(name, nil)
+				if i > 0 {
+					if _, err := g.Join([]string{"a"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				srvs = append(srvs, tn.start(t, name, g, quiet))
+			}
+			partitionCycles(t, srvs, gn, tn, 20, true)
+		})
+	}
+}
+
+func newTCPNet() *tcpNet {
+	return &tcpNet{cut: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}, names: map[string]string{}}
+}
+
+// start starts a server on g whose peer connections go through n.
+func (n *tcpNet) start(t *testing.T, name string, g gossip.Gossip, log *slog.Logger) *server.Server {
+	t.Helper()
+	s := startServer(t, server.Config{Node: name, Logger: log, Cluster: &server.Cluster{
+		Gossip: g, Root: ":part", Dial: n.dialer(name), Announce: 100 * time.Millisecond, Check: 100 * time.Millisecond}})
+	n.mu.Lock()
+	n.names[s.PeerAddr()] = name
+	n.mu.Unlock()
+	return s
+}
+
+// partitioner cuts and heals gossip links: gossip.Switch, gossip.Network.
+type partitioner interface {
+	Cut(a, b string)
+	HealAll()
+}
+
+// partitionCycles partitions the servers, writes through clients on
+// every side, heals and waits until all hold the same, cycles times;
+// then the state must be the merge of every acknowledged change by chain
+// rules. With partial, every other cycle cuts random single links instead
+// of splitting the servers into two sides.
+func partitionCycles(t *testing.T, srvs []*server.Server, gn partitioner, tn *tcpNet, cycles int, partial bool) {
+	t.Helper()
+	seed := rand.Uint64()
+	if s := os.Getenv("SERVER_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	t.Logf("seed %d (SERVER_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 9))
+	names := make([]string, len(srvs))
 	clients := make([]*client.Client, len(srvs))
 	for i, s := range srvs {
+		names[i] = s.Node()
 		clients[i] = connect(t, s)
 	}
+	waitCond(t, "every server sees the others", func() bool {
+		for _, s := range srvs {
+			if len(s.Peers()) != len(srvs)-1 {
+				return false
+			}
+		}
+		return true
+	})
 	ctx := ctxT(t)
 	var acked []tree.Update
 	record := func(p path.Path, raw []byte, has bool, ch client.Chain, tock uint64) {
 		acked = append(acked, tree.Update{Path: p, Value: raw, HasValue: has, Chain: ch, Tock: tock})
 	}
-	for cycle := range 4 {
-		k := 1 + rng.IntN(len(names)-1)
-		perm := rng.Perm(len(names))
-		var left, right []string
-		for i, p := range perm {
-			if i < k {
-				left = append(left, names[p])
-			} else {
-				right = append(right, names[p])
-			}
-		}
-		for _, x := range left {
-			for _, y := range right {
-				sw.Cut(x, y)
-			}
-		}
-		tn.split(left, right)
-		// Wait until gossip itself sees the split: each server's peers are
-		// those of its own side.
-		side := map[string]int{}
-		for _, x := range left {
-			side[x] = len(left) - 1
-		}
-		for _, x := range right {
-			side[x] = len(right) - 1
-		}
-		waitCond(t, "gossip sees the split", func() bool {
-			for _, s := range srvs {
-				if len(s.Peers()) != side[s.Node()] {
-					return false
+	for cycle := range cycles {
+		if partial && cycle%2 == 1 {
+			// Cut some links: gossip still reaches everyone through the
+			// others, replication's streams do not.
+			for i, x := range names {
+				for _, y := range names[i+1:] {
+					if rng.IntN(3) == 0 {
+						gn.Cut(x, y)
+						tn.split([]string{x}, []string{y})
+					}
 				}
 			}
-			return true
-		})
+		} else {
+			k := 1 + rng.IntN(len(names)-1)
+			perm := rng.Perm(len(names))
+			var left, right []string
+			for i, p := range perm {
+				if i < k {
+					left = append(left, names[p])
+				} else {
+					right = append(right, names[p])
+				}
+			}
+			for _, x := range left {
+				for _, y := range right {
+					gn.Cut(x, y)
+				}
+			}
+			tn.split(left, right)
+			// Wait until gossip itself sees the split: each server's peers
+			// are those of its own side.
+			side := map[string]int{}
+			for _, x := range left {
+				side[x] = len(left) - 1
+			}
+			for _, x := range right {
+				side[x] = len(right) - 1
+			}
+			waitCond(t, "gossip sees the split", func() bool {
+				for _, s := range srvs {
+					if len(s.Peers()) != side[s.Node()] {
+						return false
+					}
+				}
+				return true
+			})
+		}
 		for range 20 {
 			i := rng.IntN(len(names))
 			c := clients[i]
@@ -194,7 +272,7 @@ func TestPartitionRealSerf(t *testing.T) {
 				record(p, raw, true, res.Chain, res.Tock)
 			}
 		}
-		sw.HealAll()
+		gn.HealAll()
 		tn.heal()
 		waitCond(t, "gossip sees the heal", func() bool {
 			for _, s := range srvs {
