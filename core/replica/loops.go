@@ -435,9 +435,14 @@ func (r *Replica) fetchMissing() {
 		}
 	}
 	r.missed = now
+	if len(now) == 0 && r.behind {
+		r.behind = false
+		r.log.Info("caught up: this server holds every change it knows of")
+	}
 	if len(miss) == 0 {
 		return
 	}
+	r.behind = true
 	prefer := ""
 	for node := range miss {
 		prefer = node
@@ -465,12 +470,18 @@ func (r *Replica) fetchMissing() {
 		}
 		// What is still missing of it: not seen by this peer either.
 		now := r.cfg.Tree.Missing()
+		var got uint64
 		for node, rs := range miss {
-			if rs = rs.Intersect(now[node]); rs.Len() == 0 {
+			left := rs.Intersect(now[node])
+			got += rs.Len() - left.Len()
+			if left.Len() == 0 {
 				delete(miss, node)
 			} else {
-				miss[node] = rs
+				miss[node] = left
 			}
+		}
+		if got > 0 {
+			r.log.Info("fetched changes this server had missed", "peer", pc.name, "ticks", got)
 		}
 		if len(miss) == 0 {
 			return

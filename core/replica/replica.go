@@ -172,8 +172,11 @@ type Replica struct {
 	// node (tree.Complete); it only grows while the peer runs.
 	complete map[string]map[string]uint64
 
-	// missed is what was missing at the previous check (checkLoop only).
+	// missed is what was missing at the previous check, and behind says
+	// whether a fetch was needed since this server last missed nothing
+	// (checkLoop only).
 	missed map[string]chain.RangeSet
+	behind bool
 
 	pushed, received, conflicts, dropped, pulls, purged, stale atomic.Uint64
 }
