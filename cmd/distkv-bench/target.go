@@ -84,7 +84,7 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 	args := []string{"-c", "/dev/null",
 		"-C", "server.bind_default.host=127.0.0.1",
 		"-C", "server.bind_default.port=" + strconv.Itoa(port),
-		"-C", "server.serf.bind=" + gossip, "-C", "server.peer.bind=127.0.0.1:0"}
+		"-C", "server.serf.bind=" + gossip, "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false"}
 	for _, s := range l.sets {
 		args = append(args, "-C", s)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/internal/netnstest"
 )
 
 // TestTwoServers runs the tutorial's second-server steps with real
@@ -124,7 +125,7 @@ func TestTwoServers(t *testing.T) {
 	// -i on a server that joins a running network is refused.
 	p3, g3 := freePort(t), freePort(t)
 	c := exec.Command(bin, "-c", "/dev/null", "-C", "server.bind_default.port="+strconv.Itoa(p3), "-C", gossipAt(g3),
-		"-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0",
+		"-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false",
 		"server", "-i", "Other", "--join", "127.0.0.1:"+strconv.Itoa(g2), "three")
 	out, err := c.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "refusing -i") {
@@ -438,5 +439,39 @@ func TestGossipKey(t *testing.T) {
 				t.Fatalf("a server with the %s key ran: %q", tc.name, got)
 			}
 		})
+	}
+}
+
+// TestDiscover: a server started without --join finds a running one of
+// its network on the LAN by mDNS (server.serf.discover, on by default) and
+// copies its data; one started with -i there is refused. It runs in a
+// network namespace of its own, whose multicast never leaves the machine.
+func TestDiscover(t *testing.T) {
+	if !netnstest.Enter(t, "TestDiscover") {
+		return
+	}
+	bin := buildBinary(t)
+	p1, p2 := freePort(t), freePort(t)
+	root := []string{"-C", "server.root=:discover.test", "-C", "server.serf.discover=true"}
+	startServerProc(t, bin, p1, append(root, "server", "-i", "Found", "one")...)
+	startServerProc(t, bin, p2, append(root, "server", "two")...)
+	cl, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: p2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	e, err := cl.Get(context.Background(), path.Root)
+	if v, _ := e.Value(); err != nil || v != "Found" {
+		t.Fatalf("two: the root is %v (%v), want Found", v, err)
+	}
+	// -i where discovery finds the network running is refused.
+	args := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1",
+		"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackGossip()...)
+	args = append(append(args, root...), "server", "-i", "Fork", "three")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // if it ran, it would not end
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "refusing -i") {
+		t.Fatalf("-i beside a discovered network: %v\n%s", err, out)
 	}
 }

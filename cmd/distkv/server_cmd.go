@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/gossip"
-
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/server"
 )
@@ -22,6 +21,8 @@ type ServerCmd struct {
 	Load []string `short:"l" name:"load" placeholder:"FILE" sep:"none" help:"Load a save or log file before serving (repeatable, in order; a stream such as <(cat a b) works)."`
 	Join []string `name:"join" placeholder:"HOST:PORT" sep:"none" help:"Join the network through this server's gossip address (repeatable; also server.serf.join)."`
 	Name string   `arg:"" help:"This server's name: unique in the network, e.g. $(hostname)."`
+
+	gossip gossip.Gossip // the gossip layer cluster made
 }
 
 // Help is shown below the flags of `distkv server --help`.
@@ -29,10 +30,11 @@ func (ServerCmd) Help() string {
 	return `The server keeps all data in memory and listens for clients on
 server.bind_default (localhost:27586). It prints "Running." once it serves.
 
-Servers find each other through gossip (Serf, embedded; port 7946): give
---join with another server's address, or turn on server.serf.discover on a
-LAN. A server started without -i or -l first copies the network's data
-from a running server, then serves.
+Servers find each other through gossip (Serf, embedded; port 7946): by
+mDNS on the LAN (server.serf.discover, on by default; servers of another
+server.root are ignored), or give --join with another server's address.
+A server started without -i or -l first copies the network's data from a
+running server, then serves.
 
 Examples:
   distkv server -i Testing $(hostname)             # a new network
@@ -119,6 +121,7 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
+	c.gossip = gs
 	peer := g.cfg.Server.Peer.Bind
 	if peer == "" {
 		host, _, err := net.SplitHostPort(sc.Bind)
@@ -133,6 +136,12 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 // joinNetwork applies the start-up rules: -i only starts a new network,
 // and a server without data copies the network's before it serves.
 func (c *ServerCmd) joinNetwork(ctx context.Context, srv *server.Server, g *globals) error {
+	if d, ok := c.gossip.(interface{ Discovered(context.Context) error }); ok && c.Init != nil {
+		// Is there a network on the LAN already? -i must not fork it.
+		if err := d.Discovered(ctx); err != nil {
+			return err
+		}
+	}
 	peers := srv.Peers()
 	switch {
 	case c.Init != nil && len(peers) > 0:

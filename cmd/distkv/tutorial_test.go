@@ -43,9 +43,11 @@ func freePort(t *testing.T) int {
 }
 
 // loopbackGossip are the flags that keep a test server's gossip and peer
-// listeners on loopback, on free ports, with fast timings.
+// listeners on loopback, on free ports, with fast timings, and its
+// discovery off (tests running side by side must not find each other).
 func loopbackGossip() []string {
-	return []string{"-C", "server.serf.bind=127.0.0.1:0", "-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0"}
+	return []string{"-C", "server.serf.bind=127.0.0.1:0", "-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0",
+		"-C", "server.serf.discover=false"}
 }
 
 // script runs a transcript (see testdata/tutorial.txt) against the binary.

@@ -135,7 +135,7 @@ func Default() Config {
 			Change:      Change{Length: 5},
 			Log:         LogFile{Sync: SyncInterval, Interval: Duration(100 * time.Millisecond)},
 			Conn:        Conn{Queue: 1000, MaxMessage: 64 * MiB},
-			Serf:        Serf{Bind: "0.0.0.0:7946", Port: 7373, Profile: "lan"},
+			Serf:        Serf{Bind: "0.0.0.0:7946", Port: 7373, Profile: "lan", Discover: true},
 		},
 		Connect: Connect{
 			Host:    "localhost",

@@ -41,7 +41,7 @@ func TestDefault(t *testing.T) {
 		"server.conn.max_message":  "64MiB",
 		"server.serf.bind":         "0.0.0.0:7946",
 		"server.serf.join":         "",
-		"server.serf.discover":     "false",
+		"server.serf.discover":     "true",
 		"server.serf.host":         "",
 		"server.serf.port":         "7373",
 		"server.serf.key":          "",

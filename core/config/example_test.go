@@ -55,7 +55,7 @@ func ExampleConfig_YAML() {
 	//     max_message: 64MiB
 	//   serf:
 	//     bind: 0.0.0.0:7946
-	//     discover: false
+	//     discover: true
 	//     host: ""
 	//     port: 7373
 	//     key: ""

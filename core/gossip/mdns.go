@@ -20,6 +20,7 @@ type discovery struct {
 	server *mdns.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	first  chan struct{} // closed when the first look and its joins are done
 }
 
 // Discovery timings: how often to look for new nodes and how long one look
@@ -68,7 +69,7 @@ func startDiscovery(s *Serf) (*discovery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gossip: discovery: %w", err)
 	}
-	d := &discovery{server: server}
+	d := &discovery{server: server, first: make(chan struct{})}
 	ctx, cancel := context.WithCancel(s.ctx)
 	d.cancel = cancel
 	poll := discoverPollLAN
@@ -80,6 +81,7 @@ func startDiscovery(s *Serf) (*discovery, error) {
 	go func() {
 		defer d.wg.Done()
 		seen := map[string]bool{self.String(): true}
+		looked := false
 		for {
 			entries := make(chan *mdns.ServiceEntry, 64)
 			params := &mdns.QueryParam{
@@ -118,6 +120,10 @@ func startDiscovery(s *Serf) (*discovery, error) {
 						delete(seen, a) // try again at the next poll
 					}
 				}
+			}
+			if !looked {
+				looked = true
+				close(d.first)
 			}
 			select {
 			case <-ctx.Done():

@@ -1,50 +1,17 @@
 package gossip
 
 import (
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/distkv-go/distkv/internal/netnstest"
 )
-
-// netnsEnv marks a test binary re-executed inside a network namespace.
-const netnsEnv = "DISTKV_GOSSIP_NETNS"
-
-// inNetns runs the test named name in a new network namespace whose only
-// interface is lo (up, with multicast), so that its multicast never leaves
-// the machine. It returns false in the parent, which must then return; the
-// test is skipped only if namespaces cannot be made here.
-func inNetns(t *testing.T, name string) bool {
-	t.Helper()
-	if os.Getenv(netnsEnv) != "" {
-		return true
-	}
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skipf("SKIPPED, discovery not tested: no unshare command to make a network namespace (%v)", err)
-	}
-	if out, err := exec.Command(unshare, "-n", "true").CombinedOutput(); err != nil {
-		t.Skipf("SKIPPED, discovery not tested: unshare -n is not permitted here (%v: %s)", err, out)
-	}
-	const script = `PATH=$PATH:/usr/sbin:/sbin
-ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo || exit 97
-exec "$@"`
-	cmd := exec.Command(unshare, "-n", "--", "sh", "-c", script, "sh",
-		os.Args[0], "-test.run=^"+name+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
-		t.Fatalf("%s in a network namespace: %v\n%s", name, err, out)
-	}
-	t.Logf("ran in a network namespace of its own:\n%s", out)
-	return false
-}
 
 // TestSerfDiscover: nodes with Discover set find each other by mDNS, only
 // within their network.
 func TestSerfDiscover(t *testing.T) {
-	if !inNetns(t, "TestSerfDiscover") {
+	if !netnstest.Enter(t, "TestSerfDiscover") {
 		return
 	}
 	_, log := testLogger(t)

@@ -329,6 +329,22 @@ func (s *Serf) Broadcast(name string, payload []byte) error {
 	return nil
 }
 
+// Discovered returns once discovery has looked for the network's other
+// servers once and joined those it found (about a second), at once if
+// discovery is off. So a server can tell whether it is the first of its
+// network on the LAN before it acts as such.
+func (s *Serf) Discovered(ctx context.Context) error {
+	if s.disc == nil {
+		return nil
+	}
+	select {
+	case <-s.disc.first:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Join joins the members at addrs, ignoring user events sent before.
 func (s *Serf) Join(addrs []string) (int, error) {
 	if s.closing.Load() {
