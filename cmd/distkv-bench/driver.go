@@ -69,6 +69,51 @@ func (s *loadStats) fail(msg string) {
 	}
 }
 
+// reply counts a reply that came at now to a request sent at sent
+// (negative: during the warm-up, not measured).
+func (s *loadStats) reply(rep *reply, now, sent int64) {
+	switch {
+	case rep.failed:
+		s.fail(rep.errorText())
+	case sent >= 0:
+		s.hist.record(now - sent)
+		s.ops++
+		s.last = now
+		fallthrough
+	default:
+		s.okTotal++
+	}
+}
+
+// readReplies reads the replies on nc, the greeting skipped, and hands
+// each to fn with whether more are buffered already, until fn returns
+// false or reading fails; a failure counts in st unless closing is set
+// (the connection was closed on purpose).
+func readReplies(nc net.Conn, closing *atomic.Bool, st *loadStats, fn func(rep *reply, more bool) bool) {
+	fr := wire.NewFramer(nc, 64<<20)
+	var r pack.Reader
+	var rep reply
+	for {
+		msg, err := fr.Next()
+		if err != nil {
+			if !closing.Load() {
+				st.fail(fmt.Sprintf("connection: %v", err))
+			}
+			return
+		}
+		if err := scanReply(&r, msg, false, &rep); err != nil {
+			st.fail(fmt.Sprintf("bad reply: %v", err))
+			return
+		}
+		if rep.seq == 0 {
+			continue // the greeting
+		}
+		if !fn(&rep, fr.Buffered()) {
+			return
+		}
+	}
+}
+
 func (s *loadStats) merge(o *loadStats) {
 	s.hist.merge(&o.hist)
 	s.ops += o.ops
@@ -325,53 +370,25 @@ func (c *benchConn) write() {
 
 func (c *benchConn) read() {
 	defer c.free.close()
-	fr := wire.NewFramer(c.nc, 64<<20)
 	// Slots go back in batches, once the replies read so far are done:
 	// the writer then sends a batch with one system call.
 	freed := make([]uint32, 0, c.d.spec.pipeline)
-	var r pack.Reader
-	var rep reply
 	p := uint64(c.d.spec.pipeline)
 	st := &c.stats
-	for {
-		msg, err := fr.Next()
-		if err != nil {
-			if !c.closing.Load() {
-				st.fail(fmt.Sprintf("connection: %v", err))
-			}
-			return
-		}
-		if err := scanReply(&r, msg, false, &rep); err != nil {
-			st.fail(fmt.Sprintf("bad reply: %v", err))
-			return
-		}
-		if rep.seq == 0 {
-			continue // the greeting
-		}
+	readReplies(c.nc, &c.closing, st, func(rep *reply, more bool) bool {
 		s := &c.slots[rep.seq%p]
 		if rep.seq < 2*p || s.seq.Load() != rep.seq {
 			st.fail(fmt.Sprintf("a reply with unknown seq %d", rep.seq))
-			continue
+			return true
 		}
-		now := c.d.clk.now()
-		sent := s.sent.Load()
-		switch {
-		case rep.failed:
-			st.fail(rep.errorText())
-		case sent >= 0:
-			st.hist.record(now - sent)
-			st.ops++
-			st.last = now
-			fallthrough
-		default:
-			st.okTotal++
-		}
+		st.reply(rep, c.d.clk.now(), s.sent.Load())
 		freed = append(freed, uint32(rep.seq%p))
-		if !fr.Buffered() || len(freed) == cap(freed) {
+		if !more || len(freed) == cap(freed) {
 			c.free.put(freed)
 			freed = freed[:0]
 		}
-	}
+		return true
+	})
 }
 
 // slotQueue hands free slots from a connection's reader to its writer.

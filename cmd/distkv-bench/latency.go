@@ -8,9 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/distkv-go/distkv/core/pack"
-	"github.com/distkv-go/distkv/core/wire"
 )
 
 // latency measures propagation: one connection writes to the first server
@@ -58,20 +55,15 @@ func (b *bench) latency(ctx context.Context, res *Result, run int) error {
 	var all loadStats
 	for i, t := range others {
 		ns := ws.stats(i, st.okTotal)
-		res.Nodes[i+1] = NodeResult{Name: t.name, Ops: ns.ops, Cores: res.Nodes[i+1].Cores,
-			P50us: us(ns.hist.quantile(0.50)), P99us: us(ns.hist.quantile(0.99)), P999us: us(ns.hist.quantile(0.999))}
+		res.Nodes[i+1] = NodeResult{Name: t.name, Ops: ns.ops, Cores: res.Nodes[i+1].Cores}
+		res.Nodes[i+1].P50us, res.Nodes[i+1].P99us, res.Nodes[i+1].P999us = percentiles(&ns.hist)
 		all.merge(&ns)
 	}
 	res.Conns, res.Pipeline = 1, 1
 	res.Rate = rate
-	res.Ops = st.ops
-	res.Seconds = st.elapsed().Seconds()
-	res.PerSec = st.rate()
-	res.P50us = us(all.hist.quantile(0.50))
-	res.P99us = us(all.hist.quantile(0.99))
-	res.P999us = us(all.hist.quantile(0.999))
-	res.Errors = st.errors + all.errors
-	res.FirstError = st.firstErr
+	res.setStats(&st) // the writes: count, rate, errors
+	res.setLatency(&all.hist)
+	res.Errors += all.errors
 	if res.FirstError == "" {
 		res.FirstError = all.firstErr
 	}
@@ -98,43 +90,16 @@ func pacedRun(ctx context.Context, addr string, set *template, rate float64, war
 	go func() {
 		defer wg.Done()
 		defer close(got)
-		fr := wire.NewFramer(nc, 64<<20)
-		var r pack.Reader
-		var rep reply
-		for n := int64(0); n < total; {
-			msg, err := fr.Next()
-			if err != nil {
-				if !closing.Load() {
-					st.fail(fmt.Sprintf("connection: %v", err))
-				}
-				return
-			}
-			if err := scanReply(&r, msg, false, &rep); err != nil {
-				st.fail(fmt.Sprintf("bad reply: %v", err))
-				return
-			}
-			if rep.seq == 0 {
-				continue // the greeting
-			}
+		n := int64(0)
+		readReplies(nc, &closing, &st, func(rep *reply, _ bool) bool {
 			if rep.seq > uint64(total) {
 				st.fail(fmt.Sprintf("a reply with unknown seq %d", rep.seq))
-				continue
+				return true
 			}
 			n++
-			now := clk.now()
-			s := sent[rep.seq-1].Load()
-			switch {
-			case rep.failed:
-				st.fail(rep.errorText())
-			case s >= 0:
-				st.hist.record(now - s)
-				st.ops++
-				st.last = now
-				fallthrough
-			default:
-				st.okTotal++
-			}
-		}
+			st.reply(rep, clk.now(), sent[rep.seq-1].Load())
+			return n < total
+		})
 	}()
 
 	interval := float64(time.Second) / rate

@@ -72,9 +72,7 @@ func (r *Result) setStats(st *loadStats) {
 	r.Ops = st.ops
 	r.Seconds = st.elapsed().Seconds()
 	r.PerSec = st.rate()
-	r.P50us = us(st.hist.quantile(0.50))
-	r.P99us = us(st.hist.quantile(0.99))
-	r.P999us = us(st.hist.quantile(0.999))
+	r.setLatency(&st.hist)
 	r.Errors += st.errors
 	if r.FirstError == "" {
 		r.FirstError = st.firstErr
@@ -82,6 +80,16 @@ func (r *Result) setStats(st *loadStats) {
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
+
+// percentiles returns the p50, p99 and p99.9 of h in µs.
+func percentiles(h *histogram) (p50, p99, p999 float64) {
+	return us(h.quantile(0.50)), us(h.quantile(0.99)), us(h.quantile(0.999))
+}
+
+// setLatency takes the percentiles of h.
+func (r *Result) setLatency(h *histogram) {
+	r.P50us, r.P99us, r.P999us = percentiles(h)
+}
 
 // median returns the median of each figure over runs (at least one).
 func median(runs []Result) Result {
