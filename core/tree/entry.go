@@ -87,6 +87,7 @@ type children struct {
 	ctrl   []byte
 	slots  []*entry // len is a power of two, as for ctrl
 	n      int
+	gen    uint64                   // counts inserts and removals
 	sorted atomic.Pointer[[]*entry] // built by walks under the read lock
 }
 
@@ -121,6 +122,7 @@ func (c *children) insert(e *entry) {
 	}
 	c.put(e)
 	c.n++
+	c.gen++
 	c.sorted.Store(nil)
 }
 
@@ -166,6 +168,7 @@ func (c *children) remove(name string) {
 	}
 	c.ctrl[i], c.slots[i] = 0, nil
 	c.n--
+	c.gen++
 	c.sorted.Store(nil)
 	for j := (i + 1) & mask; c.ctrl[j] != 0; j = (j + 1) & mask {
 		home, _ := hashName(c.slots[j].name())
@@ -178,6 +181,36 @@ func (c *children) remove(name string) {
 			i = j
 		}
 	}
+}
+
+// named is a child with its name, so that it can be sorted without the
+// tree lock (the entry's data may change meanwhile, its name does not).
+type named struct {
+	name string
+	e    *entry
+}
+
+// unsorted returns the children with their names, in no order.
+func (c *children) unsorted() []named {
+	s := make([]named, 0, c.n)
+	for _, e := range c.slots {
+		if e != nil {
+			s = append(s, named{e.name(), e})
+		}
+	}
+	return s
+}
+
+// sortNamed sorts children by path.CompareElem; it needs no lock.
+func sortNamed(s []named) []*entry {
+	slices.SortFunc(s, func(a, b named) int {
+		return path.CompareElem(path.ElemFromEncoded(a.name), path.ElemFromEncoded(b.name))
+	})
+	out := make([]*entry, len(s))
+	for i := range s {
+		out[i] = s[i].e
+	}
+	return out
 }
 
 // ordered returns the children sorted by path.CompareElem. Walks call it

@@ -245,6 +245,64 @@ func TestWalkKeepsSortedChildren(t *testing.T) {
 	}
 }
 
+// TestWalkBigDirectories: directories of sortBig children and more are
+// sorted without the lock, between batches; the walk is the same, also
+// while they change, and an undisturbed sort is kept for later walks.
+func TestWalkBigDirectories(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	tr := New(Config{Node: "a"})
+	var want []string
+	for i := range 2 * sortBig {
+		for _, p := range []string{fmt.Sprintf("d.k%05d", i), fmt.Sprintf("d.k%05d.x%d", i, i%3), fmt.Sprintf("e.%d", i)} {
+			if _, ok := tr.Get(path.P(p)); !ok {
+				mustSet(t, tr, p, "\x01", Cond{})
+			}
+		}
+	}
+	want = collect(tr, path.Root, WalkOptions{MaxDepth: -1})
+	if n := len(want); n != 6*sortBig {
+		t.Fatalf("%d entries", n)
+	}
+	for _, batch := range []int{1, 5000, 7} { // the churn last
+		d := tr.lookup(path.P("d"))
+		d.kids.sorted.Store(nil) // as after a change
+		var got []path.Path
+		tr.Walk(path.Root, WalkOptions{MaxDepth: -1, Batch: batch}, func(items []Item) bool {
+			for _, it := range items {
+				got = append(got, it.Path)
+			}
+			if batch == 7 {
+				for range 2 { // churn in the big directories
+					mustSet(t, tr, fmt.Sprintf("d.n%d", rng.IntN(5000)), "\x02", Cond{})
+					tr.Delete(path.P(fmt.Sprintf("d.n%d", rng.IntN(5000))), Cond{})
+					mustSet(t, tr, fmt.Sprintf("e.n%d", rng.IntN(5000)), "\x02", Cond{})
+				}
+			}
+			return true
+		})
+		if !slices.IsSortedFunc(got, path.Compare) {
+			t.Fatalf("batch %d: walk not in order", batch)
+		}
+		seen := map[string]int{}
+		for _, p := range got {
+			seen[p.String()]++
+		}
+		for _, p := range want {
+			if seen[p] != 1 {
+				t.Fatalf("batch %d: %s reported %d times", batch, p, seen[p])
+			}
+		}
+		if batch != 7 && len(got) != len(want) {
+			t.Fatalf("batch %d: %d entries, want %d", batch, len(got), len(want))
+		}
+		if batch != 7 && d.kids.sorted.Load() == nil {
+			t.Fatalf("batch %d: the sorted children were not kept", batch)
+		}
+	}
+}
+
 func TestWatch(t *testing.T) {
 	tr := New(Config{Node: "a"})
 	mustSet(t, tr, "w.old", "\x01", Cond{})

@@ -51,6 +51,9 @@ func (t *Tree) Walk(prefix path.Path, opt WalkOptions, fn func([]Item) bool) {
 			done = w.visit(e, path.Root, 0, resume, resuming)
 		}
 		t.mu.RUnlock()
+		if w.sortFor != nil {
+			w.sortOutside()
+		}
 		if len(w.batch) > 0 {
 			resume, resuming = w.last, true
 			if !fn(w.batch) {
@@ -75,6 +78,32 @@ type walker struct {
 	// its sorted list, and sorting a million children for every batch of
 	// a walk while writes go on would never end.
 	inside map[*entry][]*entry
+	// A big list of children to sort without the lock before the walk
+	// goes on: whose, as of which change, and the children.
+	sortFor  *entry
+	sortGen  uint64
+	sortKids []named
+}
+
+// sortBig is the number of children from which a walk sorts them without
+// holding the tree lock: a million take over a second, which writers
+// should not wait for.
+const sortBig = 1024
+
+// sortOutside sorts the children the walk paused for, keeps them for the
+// rest of the walk, and shares them with other walks if they have not
+// changed meanwhile.
+func (w *walker) sortOutside() {
+	kids := sortNamed(w.sortKids)
+	w.pause(w.sortFor, kids)
+	w.t.mu.RLock()
+	if c := w.sortFor.kids; c != nil && c.gen == w.sortGen {
+		w.t.sortMu.Lock()
+		c.sorted.CompareAndSwap(nil, &kids)
+		w.t.sortMu.Unlock()
+	}
+	w.t.mu.RUnlock()
+	w.sortFor, w.sortKids = nil, nil
 }
 
 func (w *walker) wants(e *entry, depth int) bool {
@@ -109,7 +138,13 @@ func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resu
 		return true
 	}
 	kids, ok := w.inside[e]
-	if !ok || !resuming {
+	if !ok {
+		if c := e.kids; c != nil && c.n >= sortBig && c.sorted.Load() == nil {
+			// Pause; Walk sorts them without the lock, then resumes
+			// here (or at the last item collected, which leads here).
+			w.sortFor, w.sortGen, w.sortKids = e, c.gen, c.unsorted()
+			return false
+		}
 		kids = e.kids.ordered(&w.t.sortMu)
 	}
 	start := 0
