@@ -2,6 +2,7 @@ package tree
 
 import (
 	"hash/maphash"
+	"iter"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -83,13 +84,36 @@ func (e *entry) setChain(c chain.Chain) {
 // 0x80 | 7 bits of the name's hash, so a probe compares names only when
 // those bits match and rarely touches an entry it does not want. A sorted
 // list is built on demand for walks and cached until the set changes.
+//
+// A big table grows incrementally: the entries move from the old table to
+// the new one a few slots per insert, so that no single change rehashes a
+// million names under the write lock (half a second). Until then lookups
+// look in both.
 type children struct {
 	ctrl   []byte
-	slots  []*entry // len is a power of two, as for ctrl
-	n      int
+	slots  []*entry                 // len is a power of two, as for ctrl
+	n      int                      // entries, in both tables while one drains
 	gen    uint64                   // counts inserts and removals
+	old    *drain                   // the table being moved into this one; nil: none
 	sorted atomic.Pointer[[]*entry] // built by walks under the read lock
 }
+
+// drain is a table whose entries move to a bigger one. A moved or removed
+// entry leaves ctrl moved, so probes for the others go on past it.
+type drain struct {
+	ctrl  []byte
+	slots []*entry
+	next  int // slots before next have moved
+}
+
+const (
+	moved = 1 // ctrl of a drained slot (never a tag: tags have the top bit)
+	// growAtOnce is the table size up to which a table grows in one go.
+	growAtOnce = 1024
+	// drainStep is how many old slots each insert moves: the old table
+	// empties long before the new one fills up.
+	drainStep = 8
+)
 
 var seed = maphash.MakeSeed()
 
@@ -98,8 +122,23 @@ func hashName(name string) (h uint64, tag byte) {
 	return h, byte(h>>57) | 0x80
 }
 
+// probe returns the slot of name in a table, or -1.
+func probe(ctrl []byte, slots []*entry, name string, h uint64, tag byte) int {
+	mask := uint64(len(slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch ctrl[i] {
+		case 0:
+			return -1
+		case tag:
+			if slots[i].name() == name {
+				return int(i)
+			}
+		}
+	}
+}
+
 func (c *children) find(name string) *entry {
-	if c == nil {
+	if c == nil || c.n == 0 {
 		return nil
 	}
 	h, tag := hashName(name)
@@ -107,6 +146,11 @@ func (c *children) find(name string) *entry {
 	for i := h & mask; ; i = (i + 1) & mask {
 		switch c.ctrl[i] {
 		case 0:
+			if d := c.old; d != nil {
+				if j := probe(d.ctrl, d.slots, name, h, tag); j >= 0 {
+					return d.slots[j]
+				}
+			}
 			return nil
 		case tag:
 			if e := c.slots[i]; e.name() == name {
@@ -117,6 +161,9 @@ func (c *children) find(name string) *entry {
 }
 
 func (c *children) insert(e *entry) {
+	if c.old != nil {
+		c.drainSome(drainStep)
+	}
 	if (c.n+1)*4 > len(c.slots)*3 {
 		c.grow()
 	}
@@ -136,36 +183,66 @@ func (c *children) put(e *entry) {
 	c.ctrl[i], c.slots[i] = tag, e
 }
 
+// grow doubles the table: at once while it is small, else by starting to
+// drain the current one into the new one.
 func (c *children) grow() {
-	old := c.slots
+	if c.old != nil {
+		c.drainSome(len(c.old.slots)) // not expected: drainStep keeps ahead
+	}
+	oldCtrl, oldSlots := c.ctrl, c.slots
 	size := 4
-	if len(old) > 0 {
-		size = len(old) * 2
+	if len(oldSlots) > 0 {
+		size = len(oldSlots) * 2
 	}
 	c.ctrl = make([]byte, size)
 	c.slots = make([]*entry, size)
-	for _, e := range old {
-		if e != nil {
-			c.put(e)
+	if len(oldSlots) < growAtOnce {
+		for _, e := range oldSlots {
+			if e != nil {
+				c.put(e)
+			}
 		}
+		return
+	}
+	c.old = &drain{ctrl: oldCtrl, slots: oldSlots}
+}
+
+// drainSome moves the entries of up to k slots of the old table.
+func (c *children) drainSome(k int) {
+	d := c.old
+	for end := min(d.next+k, len(d.slots)); d.next < end; d.next++ {
+		if e := d.slots[d.next]; e != nil {
+			c.put(e)
+			d.ctrl[d.next], d.slots[d.next] = moved, nil
+		}
+	}
+	if d.next == len(d.slots) {
+		c.old = nil
 	}
 }
 
-// remove deletes the child called name, shifting later probes back so
-// that lookups stay correct without tombstones.
+// remove deletes the child called name: in the current table shifting
+// later probes back, so that lookups stay correct without tombstones; in
+// a draining one leaving a moved mark.
 func (c *children) remove(name string) {
-	h, tag := hashName(name)
-	mask := uint64(len(c.slots) - 1)
-	i := h & mask
-	for {
-		if c.ctrl[i] == 0 {
-			return
-		}
-		if c.ctrl[i] == tag && c.slots[i].name() == name {
-			break
-		}
-		i = (i + 1) & mask
+	if c.n == 0 {
+		return
 	}
+	h, tag := hashName(name)
+	idx := probe(c.ctrl, c.slots, name, h, tag)
+	if idx < 0 {
+		if d := c.old; d != nil {
+			if j := probe(d.ctrl, d.slots, name, h, tag); j >= 0 {
+				d.ctrl[j], d.slots[j] = moved, nil
+				c.n--
+				c.gen++
+				c.sorted.Store(nil)
+			}
+		}
+		return
+	}
+	mask := uint64(len(c.slots) - 1)
+	i := uint64(idx)
 	c.ctrl[i], c.slots[i] = 0, nil
 	c.n--
 	c.gen++
@@ -193,12 +270,28 @@ type named struct {
 // unsorted returns the children with their names, in no order.
 func (c *children) unsorted() []named {
 	s := make([]named, 0, c.n)
-	for _, e := range c.slots {
-		if e != nil {
-			s = append(s, named{e.name(), e})
-		}
+	for e := range c.all() {
+		s = append(s, named{e.name(), e})
 	}
 	return s
+}
+
+// all yields every child, in no order.
+func (c *children) all() iter.Seq[*entry] {
+	return func(yield func(*entry) bool) {
+		for _, e := range c.slots {
+			if e != nil && !yield(e) {
+				return
+			}
+		}
+		if d := c.old; d != nil {
+			for _, e := range d.slots[d.next:] {
+				if e != nil && !yield(e) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // sortNamed sorts children by path.CompareElem; it needs no lock.
@@ -228,12 +321,7 @@ func (c *children) ordered(build *sync.Mutex) []*entry {
 	if p := c.sorted.Load(); p != nil {
 		return *p
 	}
-	s := make([]*entry, 0, c.n)
-	for _, e := range c.slots {
-		if e != nil {
-			s = append(s, e)
-		}
-	}
+	s := slices.AppendSeq(make([]*entry, 0, c.n), c.all())
 	slices.SortFunc(s, func(a, b *entry) int { return path.CompareElem(a.elem(), b.elem()) })
 	c.sorted.Store(&s)
 	return s

@@ -113,28 +113,72 @@ func TestPreconditions(t *testing.T) {
 	}
 }
 
+// TestChildrenTable checks the child table against a map, through small
+// and big sizes: big tables grow by draining, and lookups, inserts and
+// removals in the middle of a drain must stay right.
 func TestChildrenTable(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 7))
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
 	var c children
 	model := map[string]bool{}
-	for i := range 20000 {
-		name := fmt.Sprintf("k%d", rng.IntN(3000))
-		if model[name] && i%3 == 0 {
+	check := func(when string) {
+		t.Helper()
+		if c.n != len(model) {
+			t.Fatalf("%s: n %d, want %d", when, c.n, len(model))
+		}
+		seen := map[string]bool{}
+		for e := range c.all() {
+			if seen[e.name()] || !model[e.name()] {
+				t.Fatalf("%s: all() yields %s wrongly", when, e.name())
+			}
+			seen[e.name()] = true
+		}
+		if len(seen) != len(model) {
+			t.Fatalf("%s: all() yields %d, want %d", when, len(seen), len(model))
+		}
+	}
+	drains := 0
+	for i := range 200000 {
+		name := fmt.Sprintf("k%d", rng.IntN(30000))
+		if model[name] && rng.IntN(3) == 0 {
 			c.remove(name)
 			delete(model, name)
 		} else if !model[name] {
 			c.insert(&entry{data: name, nameLen: uint32(len(name))})
 			model[name] = true
 		}
+		if c.old != nil {
+			drains++
+		}
+		if got := c.find(name); (got != nil) != model[name] || (got != nil && got.name() != name) {
+			t.Fatalf("op %d: find(%s) disagrees with the model", i, name)
+		}
+		if i%9973 == 0 {
+			check(fmt.Sprintf("op %d", i))
+		}
 	}
-	if c.n != len(model) {
-		t.Fatalf("n %d, want %d", c.n, len(model))
-	}
-	for i := range 3000 {
+	check("end")
+	for i := range 30000 {
 		name := fmt.Sprintf("k%d", i)
 		if (c.find(name) != nil) != model[name] {
 			t.Fatalf("find(%s) disagrees with the model", name)
 		}
+	}
+	if drains == 0 {
+		t.Fatal("no table ever drained")
+	}
+	// Emptied, it stays usable.
+	for name := range model {
+		c.remove(name)
+	}
+	if c.n != 0 || c.find("k1") != nil {
+		t.Fatalf("emptied: n %d", c.n)
+	}
+	var empty children
+	empty.remove("x")
+	if empty.find("x") != nil {
+		t.Fatal("found in an empty table")
 	}
 }
 
