@@ -169,8 +169,9 @@ func (c *conn) watch(req *wire.Request, root path.Path) error {
 	queue := make(chan *tree.Item, c.s.cfg.Queue)
 	var overflow atomic.Bool
 	before, cancel := c.s.tree.Watch(prefix, func(it *tree.Item) {
+		cp := *it // the tree reuses it
 		select {
-		case queue <- it:
+		case queue <- &cp:
 		default:
 			overflow.Store(true)
 		}

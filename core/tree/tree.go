@@ -404,10 +404,7 @@ func (t *Tree) change(p path.Path, value string, set bool, c Cond) (Result, erro
 		t.store(e, value, set, e.chain().Extend(t.self, t.tick, t.chainLen), t.tock)
 	}
 	res.Item = t.item(p, e)
-	if t.watches.n > 0 {
-		it := res.Item // only then does an Item go to the heap
-		t.notify(&it)
-	}
+	t.notify(res.Item)
 	return res, nil
 }
 
@@ -506,8 +503,7 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 	e.setChain(in)
 	e.tock = u.Tock
 	if t.watches.n > 0 {
-		it := t.item(u.Path, e)
-		t.notify(&it)
+		t.notify(t.item(u.Path, e))
 	}
 	return outcome, nil
 }

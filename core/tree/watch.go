@@ -8,6 +8,7 @@ import (
 type watches struct {
 	byPrefix map[string][]*watcher
 	n        int
+	cur      Item // the change being told, so that no Item goes to the heap
 }
 
 type watcher struct {
@@ -17,8 +18,8 @@ type watcher struct {
 
 // Watch calls fn for every change at or below prefix, from now on, until
 // cancel is called. fn runs while the tree is locked, in the order of the
-// changes: it must not block and must not call the tree; it may keep the
-// Item. Watch returns the tock as of registration: every change fn will see
+// changes: it must not block, must not call the tree, and must not keep
+// the pointer (copy the Item to keep it). Watch returns the tock as of registration: every change fn will see
 // has a higher tock, so a walk with Before set to it sends each entry at
 // most once (either in the walk or to fn).
 func (t *Tree) Watch(prefix path.Path, fn func(*Item)) (tock uint64, cancel func()) {
@@ -56,10 +57,13 @@ func (t *Tree) unwatch(w *watcher) {
 
 // notify hands a change to the watchers of every prefix of its path.
 // The tree is locked.
-func (t *Tree) notify(it *Item) {
+func (t *Tree) notify(item Item) {
 	if t.watches.n == 0 {
 		return
 	}
+	t.watches.cur = item
+	defer func() { t.watches.cur = Item{} }()
+	it := &t.watches.cur
 	enc := it.Path.Encoded()
 	call := func(k string) {
 		for _, w := range t.watches.byPrefix[k] {
