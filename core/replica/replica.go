@@ -283,9 +283,12 @@ func (r *Replica) local(it *tree.Item) {
 	if it.Head.Node == nil || it.Head.Node.Name != r.cfg.Node {
 		return // not ours: its origin pushes it
 	}
-	msg := appendUpdate(nil, "push", 0, it)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if len(r.out) == 0 {
+		return
+	}
+	msg := appendUpdate(nil, "push", 0, it)
 	for _, pc := range r.out {
 		if pc.push(msg) {
 			r.pushed.Add(1)

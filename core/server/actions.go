@@ -220,13 +220,7 @@ func (c *conn) changeReply(req *wire.Request, cd tree.Cond, res tree.Result) err
 	n := nchain(req, 1)
 	sendPrev := res.HasPrev && !req.HasChain && !req.HasPrev && !(cd.Idem && !res.Changed)
 	it := res.Item
-	reply := c.reply
-	if cl := c.s.durableLog(); cl != nil {
-		// Acknowledge once on disk; meanwhile the connection goes on, so
-		// pipelined changes share an fsync.
-		reply = func(seq uint64, enc func(m *wire.Msg)) { c.replyDurable(cl, seq, enc) }
-	}
-	reply(req.Seq, func(m *wire.Msg) {
+	enc := func(m *wire.Msg) {
 		m.Bool("changed", res.Changed)
 		if sendPrev {
 			m.Raw("prev", res.Prev)
@@ -239,7 +233,15 @@ func (c *conn) changeReply(req *wire.Request, cd tree.Cond, res tree.Result) err
 			tock = c.s.tree.Tock()
 		}
 		m.Uint("tock", tock)
-	})
+	}
+	// Two static calls, not a func value: enc then stays on the stack.
+	if cl := c.s.durableLog(); cl != nil {
+		// Acknowledge once on disk; meanwhile the connection goes on, so
+		// pipelined changes share an fsync.
+		c.replyDurable(cl, req.Seq, enc)
+	} else {
+		c.reply(req.Seq, enc)
+	}
 	return nil
 }
 
