@@ -20,6 +20,7 @@ import (
 // server is a distkv server process of a test.
 type serverProc struct {
 	cmd    *exec.Cmd
+	mu     sync.Mutex // protects stderr
 	stderr *strings.Builder
 }
 
@@ -34,7 +35,7 @@ func startServerProc(t *testing.T, bin string, port int, args ...string) *server
 		t.Fatal(err)
 	}
 	sp := &serverProc{cmd: c, stderr: &strings.Builder{}}
-	c.Stderr = syncWriter{sp.stderr, &sync.Mutex{}}
+	c.Stderr = syncWriter{sp.stderr, &sp.mu}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +51,21 @@ func startServerProc(t *testing.T, bin string, port int, args ...string) *server
 	select {
 	case ok := <-ready:
 		if !ok {
-			t.Fatalf("server %v did not start", args)
+			c.Process.Kill()
+			c.Wait() // its stderr is complete then
+			t.Fatalf("server %v did not start:\n%s", args, sp.log())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("server %v did not start in time", args)
+		t.Fatalf("server %v did not start in time:\n%s", args, sp.log())
 	}
 	return sp
+}
+
+// log is what the server wrote to stderr so far.
+func (sp *serverProc) log() string {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.stderr.String()
 }
 
 type syncWriter struct {
@@ -147,7 +157,7 @@ func TestCrashRecovery(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%s: %d keys checked, %d older than acknowledged; server log:\n%s", policy, len(acked), lost, sp2.stderr.String())
+			t.Logf("%s: %d keys checked, %d older than acknowledged; server log:\n%s", policy, len(acked), lost, sp2.log())
 		})
 	}
 }

@@ -42,6 +42,22 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// freeGossipPort returns a port that was free for both TCP and UDP a
+// moment ago, as a Serf bind address needs.
+func freeGossipPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		port := freePort(t)
+		pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			pc.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return 0
+}
+
 // loopbackGossip are the flags that keep a test server's gossip and peer
 // listeners on loopback, on free ports, with fast timings, and its
 // discovery off (tests running side by side must not find each other).
