@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -75,7 +76,7 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 	if err != nil {
 		return nil, 0, err
 	}
-	gport, err := freeGossipPort()
+	gport, err := freePort()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -247,29 +248,27 @@ func (l *inprocLauncher) start(ctx context.Context, o startOpts) (*target, time.
 	return &target{name: cfg.Node, addr: s.Addr().String(), gossip: cfg.Node, pid: os.Getpid(), close: s.Close}, took, nil
 }
 
+// freePort finds a port of 127.0.0.1 free for both TCP and UDP (as a
+// Serf bind address needs). It picks below 32768, where Linux's ephemeral
+// range starts: there the tool's and others' outgoing connections take
+// their ports, and one could take it before the server binds it.
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// freeGossipPort finds a port free for both TCP and UDP, as Serf needs.
-func freeGossipPort() (int, error) {
-	for range 20 {
-		port, err := freePort()
+	for range 200 {
+		port := 10000 + rand.IntN(22768)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return 0, err
+			continue
 		}
-		pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err == nil {
-			pc.Close()
-			return port, nil
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err != nil {
+			continue
 		}
+		pc.Close()
+		return port, nil
 	}
-	return 0, errors.New("find a free gossip port: none free for both TCP and UDP")
+	return 0, errors.New("find a free port: none free for both TCP and UDP in 200 tries")
 }
 
 // tailBuffer keeps the last max bytes written to it. Safe for concurrent use.

@@ -26,7 +26,7 @@ import (
 func TestTwoServers(t *testing.T) {
 	bin := buildBinary(t)
 	p1, p2 := freePort(t), freePort(t)
-	g1, g2 := freeGossipPort(t), freeGossipPort(t)
+	g1, g2 := freePort(t), freePort(t)
 	gossipAt := func(p int) string { return "server.serf.bind=127.0.0.1:" + strconv.Itoa(p) }
 	dkd := func(port int, args ...string) (string, error) {
 		c := exec.Command(bin, append([]string{"-c", "/dev/null", "-C", "connect.host=127.0.0.1", "-C", "connect.port=" + strconv.Itoa(port), "client", "data"}, args...)...)
@@ -123,7 +123,7 @@ func TestTwoServers(t *testing.T) {
 	waitFor(p2, `"after"`, "get", "one.two.three")
 
 	// -i on a server that joins a running network is refused.
-	p3, g3 := freePort(t), freeGossipPort(t)
+	p3, g3 := freePort(t), freePort(t)
 	c := exec.Command(bin, "-c", "/dev/null", "-C", "server.bind_default.port="+strconv.Itoa(p3), "-C", gossipAt(g3),
 		"-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false",
 		"server", "-i", "Other", "--join", "127.0.0.1:"+strconv.Itoa(g2), "three")
@@ -233,7 +233,7 @@ func TestClusterBurstAndKill(t *testing.T) {
 	dir := t.TempDir()
 	nodes := []*node{{name: "one"}, {name: "two"}, {name: "three"}}
 	for _, n := range nodes {
-		n.port, n.gsp = freePort(t), freeGossipPort(t)
+		n.port, n.gsp = freePort(t), freePort(t)
 	}
 	join := "127.0.0.1:" + strconv.Itoa(nodes[0].gsp)
 	nodes[0].proc = startServerProc(t, bin, nodes[0].port, nodes[0].args("server", "-i", "burst", "one")...)
@@ -320,7 +320,7 @@ func TestExternalAgent(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	type agent struct{ bind, rpc int }
-	agents := []agent{{freeGossipPort(t), freePort(t)}, {freeGossipPort(t), freePort(t)}}
+	agents := []agent{{freePort(t), freePort(t)}, {freePort(t), freePort(t)}}
 	for i, a := range agents {
 		args := []string{"agent", "-node", []string{"one", "two"}[i], "-bind", "127.0.0.1:" + strconv.Itoa(a.bind),
 			"-rpc-addr", "127.0.0.1:" + strconv.Itoa(a.rpc), "-profile", "local"}
@@ -385,7 +385,7 @@ func TestGossipKey(t *testing.T) {
 	bin := buildBinary(t)
 	const key = "Zr7HpBhIJwdkyjhgm0bo3OoH9WNyXoC2MZ3LXtW0w2I=" // serf keygen
 	keyArg := []string{"-C", "server.serf.key=" + key}
-	g1 := freeGossipPort(t)
+	g1 := freePort(t)
 	p1, p2 := freePort(t), freePort(t)
 	one := append(append([]string{"-C", "server.serf.bind=127.0.0.1:" + strconv.Itoa(g1)}, keyArg...), "server", "-i", "Secret", "one")
 	startServerProc(t, bin, p1, one...)

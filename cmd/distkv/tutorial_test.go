@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -31,30 +32,29 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// freePort returns a TCP port that was free a moment ago.
+// freePort returns a port of 127.0.0.1 that was free for TCP and UDP (as
+// a Serf bind address needs) a moment ago. It is below 32768, where
+// Linux's ephemeral range starts: there outgoing connections of tests
+// running alongside take their ports, and one could take it before the
+// server binds it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// freeGossipPort returns a port that was free for both TCP and UDP a
-// moment ago, as a Serf bind address needs.
-func freeGossipPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		port := freePort(t)
-		pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			pc.Close()
-			return port
+	for range 200 {
+		port := 10000 + rand.IntN(22768)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
 		}
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return port
 	}
-	t.Fatal("no port free for both TCP and UDP")
+	t.Fatal("no free port found")
 	return 0
 }
 
