@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/internal/freeport"
 )
 
 // target is the server under test.
@@ -248,28 +248,8 @@ func (l *inprocLauncher) start(ctx context.Context, o startOpts) (*target, time.
 	return &target{name: cfg.Node, addr: s.Addr().String(), gossip: cfg.Node, pid: os.Getpid(), close: s.Close}, took, nil
 }
 
-// freePort finds a port of 127.0.0.1 free for both TCP and UDP (as a
-// Serf bind address needs). It picks below 32768, where Linux's ephemeral
-// range starts: there the tool's and others' outgoing connections take
-// their ports, and one could take it before the server binds it.
-func freePort() (int, error) {
-	for range 200 {
-		port := 10000 + rand.IntN(22768)
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port, nil
-	}
-	return 0, errors.New("find a free port: none free for both TCP and UDP in 200 tries")
-}
+// freePort finds a loopback port free for TCP and UDP.
+func freePort() (int, error) { return freeport.Loopback() }
 
 // tailBuffer keeps the last max bytes written to it. Safe for concurrent use.
 type tailBuffer struct {

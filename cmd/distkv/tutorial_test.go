@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/distkv-go/distkv/internal/freeport"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testdata/*.txt")
@@ -32,30 +32,14 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// freePort returns a port of 127.0.0.1 that was free for TCP and UDP (as
-// a Serf bind address needs) a moment ago. It is below 32768, where
-// Linux's ephemeral range starts: there outgoing connections of tests
-// running alongside take their ports, and one could take it before the
-// server binds it.
+// freePort returns a loopback port free for TCP and UDP (freeport).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 200 {
-		port := 10000 + rand.IntN(22768)
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return port
+	port, err := freeport.Loopback()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port found")
-	return 0
+	return port
 }
 
 // loopbackGossip are the flags that keep a test server's gossip and peer
