@@ -265,7 +265,6 @@ func (pc *peerConn) readLoop() error {
 		// Is this part of a dump being tracked? (Sync sets it under mu.)
 		pc.mu.Lock()
 		inDump := pc.dumpSeq != 0 && m.seq == pc.dumpSeq
-		local := pc.dumpLocal
 		pc.mu.Unlock()
 		switch m.op {
 		case "update":
@@ -273,10 +272,7 @@ func (pc *peerConn) readLoop() error {
 			if err != nil {
 				return fmt.Errorf("bad update from %s: %w", pc.name, err)
 			}
-			pc.r.apply(u, pc.name)
-			if inDump {
-				delete(local, u.Path)
-			}
+			pc.r.apply(u, pc.name) // confirms the entry (see Sync)
 		case "ticks":
 			if inDump {
 				pc.mu.Lock()
@@ -293,9 +289,9 @@ func (pc *peerConn) readLoop() error {
 			if inDump {
 				pc.mu.Lock()
 				complete := pc.dumpComplete
-				pc.dumpLocal, pc.dumpComplete, pc.dumpSeq = nil, nil, 0
+				pc.dumpComplete, pc.dumpSeq = nil, 0
 				pc.mu.Unlock()
-				pc.r.dropStale(local, complete)
+				pc.r.dropStale(complete)
 			}
 			pc.mu.Lock()
 			ch := pc.pending[m.seq]
@@ -498,12 +494,12 @@ func (r *Replica) Sync(ctx context.Context) error {
 	for {
 		r.connect()
 		for _, pc := range r.connected("") {
-			// The read loop strikes off the local entries the dump brings
-			// (see dropStale); a server that starts empty tracks nothing.
-			local := r.chained()
+			// Every update the dump brings confirms its entry; those left
+			// unconfirmed may be stale (see dropStale).
+			r.cfg.Tree.Unconfirm()
 			err := pc.request(ctx, func(seq uint64) []byte {
 				pc.mu.Lock()
-				pc.dumpSeq, pc.dumpLocal = seq, local
+				pc.dumpSeq = seq
 				pc.mu.Unlock()
 				return appendOp(nil, "dump", seq)
 			})
@@ -521,34 +517,17 @@ func (r *Replica) Sync(ctx context.Context) error {
 	}
 }
 
-// chained returns the entries ever set here, with their newest change.
-func (r *Replica) chained() map[path.Path]tree.Link {
-	m := map[path.Path]tree.Link{}
-	r.cfg.Tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
-		for _, it := range items {
-			m[it.Path] = tree.Link{Node: it.Head.Node.Name, Tick: it.Head.Tick}
-		}
-		return true
-	})
-	return m
-}
-
 // dropStale removes, after a full download, the local entries the sender
 // did not send although it has seen their newest change: they were deleted
 // and purged while this server was away (or loaded an old log). An entry
-// that changed meanwhile stays.
-func (r *Replica) dropStale(notSent map[path.Path]tree.Link, complete map[string]uint64) {
+// that changed meanwhile was confirmed by that change and stays.
+func (r *Replica) dropStale(complete map[string]uint64) {
 	if complete == nil {
 		return
 	}
-	for p, head := range notSent {
-		if h, ok := complete[head.Node]; !ok || head.Tick > h {
-			continue
-		}
-		if r.cfg.Tree.DropStale(p, head) {
-			r.stale.Add(1)
-			r.log.Info("dropped an entry the network deleted meanwhile", "path", p.String())
-		}
+	for _, p := range r.cfg.Tree.DropUnconfirmed(complete) {
+		r.stale.Add(1)
+		r.log.Info("dropped an entry the network deleted meanwhile", "path", p.String())
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/pack"
-	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
 	"github.com/distkv-go/distkv/core/wire"
@@ -42,11 +41,9 @@ type peerConn struct {
 	seq     uint64
 	pending map[uint64]chan error // requests waiting for their done
 
-	// A dump being received (see Sync): its request, the local entries it
-	// has not brought yet with their newest change, and the sender's
+	// A dump being received (see Sync): its request, and the sender's
 	// horizon, to drop what the network no longer has.
 	dumpSeq      uint64
-	dumpLocal    map[path.Path]tree.Link
 	dumpComplete map[string]uint64
 
 	closeOnce sync.Once

@@ -25,7 +25,11 @@ type entry struct {
 	kids    *children
 }
 
-const hasValue = 1 << 0
+// Entry flags.
+const (
+	hasValue    = 1 << 0
+	unconfirmed = 1 << 1 // see Tree.Unconfirm
+)
 
 func (e *entry) name() string { return e.data[:e.nameLen] }
 

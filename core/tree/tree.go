@@ -482,6 +482,7 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 	// Creating the entry up front costs nothing when the update is stale
 	// or lost: both need an entry that has a chain already.
 	e := t.create(u.Path)
+	e.flags &^= unconfirmed
 	have, haveTock := e.chain(), e.tock
 	outcome := Applied
 	switch chain.Compare(have, in) {
@@ -543,23 +544,70 @@ func (t *Tree) Purge(horizon map[string]uint64) int {
 	return n
 }
 
-// DropStale removes an entry without recording a change: the network no
-// longer has it although it has seen its newest change (deleted and
-// purged elsewhere while this server was away). It keeps the entry if it
-// changed since (its newest change is no longer head).
-func (t *Tree) DropStale(p path.Path, head Link) bool {
+// Unconfirm marks every entry ever set as unconfirmed. An update Apply
+// takes for an entry, whatever its outcome, confirms it again; so after a
+// download of a peer's whole state, the entries still unconfirmed are
+// those the peer does not have (see DropUnconfirmed). A mark bit in each
+// entry, not a set of paths: a server with a million entries needs no
+// extra memory to resync.
+func (t *Tree) Unconfirm() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.lookup(p)
-	if e == nil || e.node == nil || e.node.Name != head.Node || e.tick != head.Tick {
-		return false
+	var mark func(e *entry)
+	mark = func(e *entry) {
+		if e.chained() {
+			e.flags |= unconfirmed
+		}
+		if e.kids != nil {
+			for k := range e.kids.all() {
+				mark(k)
+			}
+		}
 	}
-	t.count(e, false)
-	e.setValue("", false)
-	e.setChain(nil)
-	e.tock = 0
-	t.prune(p)
-	return true
+	mark(&t.root)
+}
+
+// DropUnconfirmed confirms every entry again and removes, without
+// recording a change, those still unconfirmed whose newest change is at or
+// below horizon: the network no longer has them although it has seen
+// their newest change (deleted and purged elsewhere while this server was
+// away). It returns their paths.
+func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var doomed []path.Path
+	var visit func(e *entry, p path.Path)
+	visit = func(e *entry, p path.Path) {
+		if e.flags&unconfirmed != 0 {
+			e.flags &^= unconfirmed
+			if e.node != nil {
+				if h, ok := horizon[e.node.Name]; ok && e.tick <= h {
+					doomed = append(doomed, p)
+				}
+			}
+		}
+		if e.kids != nil {
+			for k := range e.kids.all() {
+				// Most entries are leaves, confirmed: no path to build.
+				if k.kids != nil || k.flags&unconfirmed != 0 {
+					visit(k, p.Child(k.elem()))
+				}
+			}
+		}
+	}
+	visit(&t.root, path.Root)
+	for _, p := range doomed {
+		e := t.lookup(p)
+		if e == nil {
+			continue
+		}
+		t.count(e, false)
+		e.setValue("", false)
+		e.setChain(nil)
+		e.tock = 0
+		t.prune(p)
+	}
+	return doomed
 }
 
 // prune removes the entry at p and its parents while they hold nothing:

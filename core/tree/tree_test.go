@@ -498,7 +498,7 @@ func TestAnnounceOwnTick(t *testing.T) {
 	}
 }
 
-func TestPurgeAndDropStale(t *testing.T) {
+func TestPurgeAndDropUnconfirmed(t *testing.T) {
 	tr := New(Config{Node: "a"})
 	mustSet(t, tr, "x.y", "\x01", Cond{}) // a@1
 	mustSet(t, tr, "x.z", "\x01", Cond{}) // a@2
@@ -531,13 +531,26 @@ func TestPurgeAndDropStale(t *testing.T) {
 	if r := mustSet(t, tr, "v", "\x01", Cond{}); r.Item.Head.Tick != 6 {
 		t.Fatalf("tick after purge: %d", r.Item.Head.Tick)
 	}
-	// DropStale removes an entry only while its head is the one given.
-	if tr.DropStale(path.P("x.z"), Link{Node: "a", Tick: 1}) {
-		t.Fatal("dropped with the wrong head")
+	// After Unconfirm, what Apply touches is confirmed; DropUnconfirmed
+	// removes the rest within the horizon, and empty parents with them.
+	mustSet(t, tr, "x.q", "\x01", Cond{}) // a@7
+	tr.Unconfirm()
+	if _, err := tr.Apply(Update{Path: path.P("v"), Value: []byte("\x01"), HasValue: true,
+		Chain: []Link{{Node: "a", Tick: 6}}, Tock: 6}); err != nil { // the same: stale, yet confirms v
+		t.Fatal(err)
 	}
-	if !tr.DropStale(path.P("x.z"), Link{Node: "a", Tick: 2}) {
-		t.Fatal("not dropped")
+	got := tr.DropUnconfirmed(map[string]uint64{"a": 6})
+	if len(got) != 1 || got[0].String() != "x.z" {
+		t.Fatalf("dropped %v, want x.z (v was confirmed, x.q is above the horizon)", got)
 	}
+	if _, ok := tr.Get(path.P("x.q")); !ok {
+		t.Fatal("x.q went")
+	}
+	if n := len(tr.DropUnconfirmed(map[string]uint64{"a": 100})); n != 0 {
+		t.Fatalf("a second call dropped %d: the marks must be gone", n)
+	}
+	tr.Delete(path.P("x.q"), Cond{}) // a@8, a tombstone
+	tr.Purge(map[string]uint64{"a": 8})
 	if _, ok := tr.Get(path.P("x")); ok {
 		t.Fatal("the empty parent x stayed")
 	}
