@@ -18,15 +18,15 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/wire"
+	"github.com/distkv-go/distkv/internal/cutnet"
 )
 
 // fakeNet connects test nodes: gossip (peers, announcements) and TCP
-// dials both respect its cuts, and a cut closes the connections across it.
+// dials both respect the cuts of its cutnet.Net.
 type fakeNet struct {
-	mu    sync.Mutex
+	*cutnet.Net
+	mu    sync.Mutex // protects nodes
 	nodes map[string]*fakeNode
-	cut   map[[2]string]bool // from, to
-	conns map[[2]string][]net.Conn
 }
 
 type fakeNode struct {
@@ -37,11 +37,7 @@ type fakeNode struct {
 }
 
 func newFakeNet() *fakeNet {
-	return &fakeNet{nodes: map[string]*fakeNode{}, cut: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}}
-}
-
-func (n *fakeNet) reachable(a, b string) bool {
-	return !n.cut[[2]string{a, b}] && !n.cut[[2]string{b, a}]
+	return &fakeNet{Net: cutnet.New(), nodes: map[string]*fakeNode{}}
 }
 
 func (f *fakeNode) Peers() []Peer {
@@ -49,7 +45,7 @@ func (f *fakeNode) Peers() []Peer {
 	defer f.net.mu.Unlock()
 	var ps []Peer
 	for _, o := range f.net.nodes {
-		if o.name != f.name && f.net.reachable(f.name, o.name) {
+		if o.name != f.name && f.net.Reachable(f.name, o.name) {
 			ps = append(ps, Peer{Name: o.name, Addr: o.addr})
 		}
 	}
@@ -70,7 +66,7 @@ func (f *fakeNode) Announce(p []byte) error {
 	f.net.mu.Lock()
 	defer f.net.mu.Unlock()
 	for _, o := range f.net.nodes {
-		if o.name != f.name && f.net.reachable(f.name, o.name) {
+		if o.name != f.name && f.net.Reachable(f.name, o.name) {
 			select {
 			case o.ann <- Announcement{From: f.name, Payload: append([]byte(nil), p...)}:
 			default: // lossy, like gossip
@@ -81,52 +77,6 @@ func (f *fakeNode) Announce(p []byte) error {
 }
 
 func (f *fakeNode) Announcements() <-chan Announcement { return f.ann }
-
-func (f *fakeNode) dial(ctx context.Context, addr string) (net.Conn, error) {
-	f.net.mu.Lock()
-	var to string
-	for _, o := range f.net.nodes {
-		if o.addr == addr {
-			to = o.name
-		}
-	}
-	if !f.net.reachable(f.name, to) {
-		f.net.mu.Unlock()
-		return nil, fmt.Errorf("%s cannot reach %s", f.name, to)
-	}
-	f.net.mu.Unlock()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		f.net.mu.Lock()
-		f.net.conns[[2]string{f.name, to}] = append(f.net.conns[[2]string{f.name, to}], c)
-		f.net.mu.Unlock()
-	}
-	return c, err
-}
-
-// split cuts every link between the groups.
-func (n *fakeNet) split(a, b []string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, x := range a {
-		for _, y := range b {
-			n.cut[[2]string{x, y}] = true
-			for _, k := range [][2]string{{x, y}, {y, x}} {
-				for _, c := range n.conns[k] {
-					c.Close()
-				}
-				delete(n.conns, k)
-			}
-		}
-	}
-}
-
-func (n *fakeNet) heal() {
-	n.mu.Lock()
-	n.cut = map[[2]string]bool{}
-	n.mu.Unlock()
-}
 
 type testNode struct {
 	name string
@@ -146,7 +96,7 @@ func (n *fakeNet) add(t *testing.T, name string, key string, opts ...func(*Confi
 	t.Helper()
 	tr := tree.New(tree.Config{Node: name})
 	fn := &fakeNode{net: n, name: name, ann: make(chan Announcement, 100)}
-	cfg := Config{Tree: tr, Node: name, Root: "test", Key: []byte(key), Gossip: fn, Dial: fn.dial,
+	cfg := Config{Tree: tr, Node: name, Root: "test", Key: []byte(key), Gossip: fn, Dial: n.Dialer(name),
 		Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond, Purge: 100 * time.Millisecond,
 		Logger: quietLogger().With("n", name)}
 	for _, o := range opts {
@@ -157,6 +107,7 @@ func (n *fakeNet) add(t *testing.T, name string, key string, opts ...func(*Confi
 		t.Fatal(err)
 	}
 	fn.addr = rep.Addr()
+	n.Name(fn.addr, name)
 	n.mu.Lock()
 	n.nodes[name] = fn
 	n.mu.Unlock()
@@ -325,7 +276,7 @@ func splitHeal(t *testing.T, size, cycles int) {
 				right = append(right, names[p])
 			}
 		}
-		net.split(left, right)
+		net.Split(left, right)
 		for range 30 {
 			n := nodes[rng.IntN(size)]
 			p := path.P(fmt.Sprintf("k%d", rng.IntN(12)))
@@ -356,7 +307,7 @@ func splitHeal(t *testing.T, size, cycles int) {
 			}
 			record(res)
 		}
-		net.heal()
+		net.HealAll()
 		waitSame(t, nodes...)
 	}
 	// The model: every acknowledged change, merged by chain rules.
@@ -582,13 +533,13 @@ func TestPurge(t *testing.T) {
 	// A member cut off blocks purging: it might still hold the old value.
 	set(t, a, "m", 1)
 	waitSame(t, a, b, c)
-	net.split([]string{"a", "b"}, []string{"c"})
+	net.Split([]string{"a", "b"}, []string{"c"})
 	a.tree.Delete(path.P("m"), tree.Cond{})
 	time.Sleep(500 * time.Millisecond) // five purge rounds; not a timing assertion
 	if _, ok := a.tree.Get(path.P("m")); !ok {
 		t.Fatal("m's tombstone was purged while c had not seen it")
 	}
-	net.heal()
+	net.HealAll()
 	waitTrue(t, "m is purged everywhere after the heal", gone("m", a, b, c))
 
 	// A server that comes back with an old copy (an old -l file) drops

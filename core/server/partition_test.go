@@ -1,16 +1,13 @@
 package server_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,58 +17,8 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/internal/cutnet"
 )
-
-// tcpNet cuts the servers' TCP streams as gossip.Switch cuts gossip: a
-// cut link refuses dials and closes the connections across it.
-type tcpNet struct {
-	mu    sync.Mutex
-	cut   map[[2]string]bool
-	conns map[[2]string][]net.Conn
-	names map[string]string // peer address -> server
-}
-
-func (n *tcpNet) dialer(from string) func(ctx context.Context, addr string) (net.Conn, error) {
-	return func(ctx context.Context, addr string) (net.Conn, error) {
-		n.mu.Lock()
-		to := n.names[addr]
-		blocked := n.cut[[2]string{from, to}] || n.cut[[2]string{to, from}]
-		n.mu.Unlock()
-		if blocked {
-			return nil, fmt.Errorf("cut: %s -> %s", from, to)
-		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			n.mu.Lock()
-			n.conns[[2]string{from, to}] = append(n.conns[[2]string{from, to}], c)
-			n.mu.Unlock()
-		}
-		return c, err
-	}
-}
-
-func (n *tcpNet) split(a, b []string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, x := range a {
-		for _, y := range b {
-			n.cut[[2]string{x, y}] = true
-			for _, k := range [][2]string{{x, y}, {y, x}} {
-				for _, c := range n.conns[k] {
-					c.Close()
-				}
-				delete(n.conns, k)
-			}
-		}
-	}
-}
-
-func (n *tcpNet) heal() {
-	n.mu.Lock()
-	n.cut = map[[2]string]bool{}
-	n.mu.Unlock()
-}
 
 // TestPartitionRealSerf: three servers with embedded Serf on loopback,
 // gossip and TCP cut into two sides, writes through clients on both
@@ -80,7 +27,7 @@ func (n *tcpNet) heal() {
 func TestPartitionRealSerf(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sw := gossip.NewSwitch()
-	tn := newTCPNet()
+	tn := cutnet.New()
 	names := []string{"a", "b", "c"}
 	var srvs []*server.Server
 	var joinAddr string
@@ -97,7 +44,7 @@ func TestPartitionRealSerf(t *testing.T) {
 		if joinAddr == "" {
 			joinAddr = g.Addr().String()
 		}
-		srvs = append(srvs, tn.start(t, name, g, quiet))
+		srvs = append(srvs, startCut(t, tn, name, g, quiet))
 	}
 	partitionCycles(t, srvs, sw, tn, 4, false)
 }
@@ -114,7 +61,7 @@ func TestPartitions(t *testing.T) {
 			quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 			gn := gossip.NewNetwork(gossip.NetworkLogger(quiet))
 			t.Cleanup(gn.Close)
-			tn := newTCPNet()
+			tn := cutnet.New()
 			var srvs []*server.Server
 			for i := range size {
 				name := string(rune('a' + i))
@@ -124,25 +71,19 @@ func TestPartitions(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				srvs = append(srvs, tn.start(t, name, g, quiet))
+				srvs = append(srvs, startCut(t, tn, name, g, quiet))
 			}
 			partitionCycles(t, srvs, gn, tn, 20, true)
 		})
 	}
 }
 
-func newTCPNet() *tcpNet {
-	return &tcpNet{cut: map[[2]string]bool{}, conns: map[[2]string][]net.Conn{}, names: map[string]string{}}
-}
-
-// start starts a server on g whose peer connections go through n.
-func (n *tcpNet) start(t *testing.T, name string, g gossip.Gossip, log *slog.Logger) *server.Server {
+// startCut starts a server on g whose peer connections go through tn.
+func startCut(t *testing.T, tn *cutnet.Net, name string, g gossip.Gossip, log *slog.Logger) *server.Server {
 	t.Helper()
 	s := startServer(t, server.Config{Node: name, Logger: log, Cluster: &server.Cluster{
-		Gossip: g, Root: ":part", Dial: n.dialer(name), Announce: 100 * time.Millisecond, Check: 100 * time.Millisecond}})
-	n.mu.Lock()
-	n.names[s.PeerAddr()] = name
-	n.mu.Unlock()
+		Gossip: g, Root: ":part", Dial: tn.Dialer(name), Announce: 100 * time.Millisecond, Check: 100 * time.Millisecond}})
+	tn.Name(s.PeerAddr(), name)
 	return s
 }
 
@@ -157,7 +98,7 @@ type partitioner interface {
 // then the state must be the merge of every acknowledged change by chain
 // rules. With partial, every other cycle cuts random single links instead
 // of splitting the servers into two sides.
-func partitionCycles(t *testing.T, srvs []*server.Server, gn partitioner, tn *tcpNet, cycles int, partial bool) {
+func partitionCycles(t *testing.T, srvs []*server.Server, gn partitioner, tn *cutnet.Net, cycles int, partial bool) {
 	t.Helper()
 	seed := rand.Uint64()
 	if s := os.Getenv("SERVER_SEED"); s != "" {
@@ -192,7 +133,7 @@ func partitionCycles(t *testing.T, srvs []*server.Server, gn partitioner, tn *tc
 				for _, y := range names[i+1:] {
 					if rng.IntN(3) == 0 {
 						gn.Cut(x, y)
-						tn.split([]string{x}, []string{y})
+						tn.Split([]string{x}, []string{y})
 					}
 				}
 			}
@@ -212,7 +153,7 @@ func partitionCycles(t *testing.T, srvs []*server.Server, gn partitioner, tn *tc
 					gn.Cut(x, y)
 				}
 			}
-			tn.split(left, right)
+			tn.Split(left, right)
 			// Wait until gossip itself sees the split: each server's peers
 			// are those of its own side.
 			side := map[string]int{}
@@ -273,7 +214,7 @@ func partitionCycles(t *testing.T, srvs []*server.Server, gn partitioner, tn *tc
 			}
 		}
 		gn.HealAll()
-		tn.heal()
+		tn.HealAll()
 		waitCond(t, "gossip sees the heal", func() bool {
 			for _, s := range srvs {
 				if len(s.Peers()) != len(srvs)-1 {
