@@ -84,13 +84,22 @@ func decodeMsg(payload []byte) (topic path.Path, data []byte, isRaw bool, err er
 	return topic, data, isRaw, nil
 }
 
-// msgSend broadcasts {topic, data | raw} to the network.
-func (c *conn) msgSend(req *wire.Request, _ path.Path) error {
+// msgRequest checks what msg_send and msg_monitor both need: a network
+// and a topic.
+func (c *conn) msgRequest(req *wire.Request) error {
 	if c.s.cfg.Cluster == nil {
 		return fmt.Errorf("%w: %w", wire.ErrBadRequest, errNoCluster)
 	}
 	if !req.HasTopic {
-		return fmt.Errorf("%w: msg_send needs a topic", wire.ErrBadRequest)
+		return fmt.Errorf("%w: %s needs a topic", wire.ErrBadRequest, req.Action)
+	}
+	return nil
+}
+
+// msgSend broadcasts {topic, data | raw} to the network.
+func (c *conn) msgSend(req *wire.Request, _ path.Path) error {
+	if err := c.msgRequest(req); err != nil {
+		return err
 	}
 	m := wire.Begin(nil)
 	m.Path("topic", req.Topic)
@@ -115,11 +124,8 @@ func (c *conn) msgSend(req *wire.Request, _ path.Path) error {
 
 // msgMonitor streams the messages of a topic as {topic, data} (or raw).
 func (c *conn) msgMonitor(req *wire.Request, _ path.Path) error {
-	if c.s.cfg.Cluster == nil {
-		return fmt.Errorf("%w: %w", wire.ErrBadRequest, errNoCluster)
-	}
-	if !req.HasTopic {
-		return fmt.Errorf("%w: msg_monitor needs a topic", wire.ErrBadRequest)
+	if err := c.msgRequest(req); err != nil {
+		return err
 	}
 	st := c.streamOf(req)
 	sub := &msgSub{topic: req.Topic, ch: make(chan []byte, c.s.cfg.Queue)}
