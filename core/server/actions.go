@@ -368,10 +368,7 @@ func (s *Server) state(ranges bool) state {
 	for n, r := range s.tree.Missing() {
 		st.missing[n] = &r
 	}
-	s.mu.Lock()
-	rep := s.rep
-	s.mu.Unlock()
-	if rep != nil {
+	if rep := s.replica(); rep != nil {
 		for n, r := range rep.RemoteMissing() {
 			if r.Len() > 0 {
 				st.remoteMissing[n] = &r

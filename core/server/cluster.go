@@ -82,12 +82,17 @@ func (s *Server) Peers() []replica.Peer {
 	return ad.Peers()
 }
 
-// Sync downloads the network's state from a live peer (see replica.Sync).
-// Without a cluster it returns at once.
-func (s *Server) Sync(ctx context.Context) error {
+// replica returns replication, nil without a cluster or before Start.
+func (s *Server) replica() *replica.Replica {
 	s.mu.Lock()
-	rep := s.rep
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	return s.rep
+}
+
+// Sync downloads the network's state from a live peer (see replica.Sync).
+// Without a cluster it fails.
+func (s *Server) Sync(ctx context.Context) error {
+	rep := s.replica()
 	if rep == nil {
 		return errors.New("server: not started with a cluster")
 	}
@@ -97,23 +102,18 @@ func (s *Server) Sync(ctx context.Context) error {
 // PeerAddr returns the server-to-server listener's address ("" without a
 // cluster or before Start).
 func (s *Server) PeerAddr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.rep == nil {
-		return ""
+	if rep := s.replica(); rep != nil {
+		return rep.Addr()
 	}
-	return s.rep.Addr()
+	return ""
 }
 
 // ReplicaStats returns replication's counters (zero without a cluster).
 func (s *Server) ReplicaStats() replica.Stats {
-	s.mu.Lock()
-	rep := s.rep
-	s.mu.Unlock()
-	if rep == nil {
-		return replica.Stats{}
+	if rep := s.replica(); rep != nil {
+		return rep.Stats()
 	}
-	return rep.Stats()
+	return replica.Stats{}
 }
 
 // gossipAdapter gives replication what it needs of gossip.

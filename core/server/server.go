@@ -221,10 +221,7 @@ func (s *Server) Close() error {
 	for _, c := range conns {
 		c.close()
 	}
-	s.mu.Lock()
-	rep := s.rep
-	s.mu.Unlock()
-	if rep != nil {
+	if rep := s.replica(); rep != nil {
 		rep.Close()
 	}
 	if s.cfg.Cluster != nil {
