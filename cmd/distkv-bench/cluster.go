@@ -77,21 +77,11 @@ func (c *cluster) settle(ctx context.Context) error {
 	if len(c.nodes) < 2 {
 		return nil
 	}
-	conns := make([]*ctlConn, len(c.nodes))
-	defer func() {
-		for _, cc := range conns {
-			if cc != nil {
-				cc.Close()
-			}
-		}
-	}()
-	for i, t := range c.nodes {
-		cc, err := dialCtl(ctx, t.addr)
-		if err != nil {
-			return err
-		}
-		conns[i] = cc
+	conns, err := dialAll(ctx, c.nodes)
+	if err != nil {
+		return err
 	}
+	defer closeAll(conns)
 	ctx, cancel := context.WithTimeout(ctx, settleWait)
 	defer cancel()
 	fast := 0
@@ -126,6 +116,26 @@ func (c *cluster) settle(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// dialAll opens a control connection to each node, in order.
+func dialAll(ctx context.Context, nodes []*target) ([]*ctlConn, error) {
+	conns := make([]*ctlConn, 0, len(nodes))
+	for _, t := range nodes {
+		c, err := dialCtl(ctx, t.addr)
+		if err != nil {
+			closeAll(conns)
+			return nil, err
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+func closeAll(conns []*ctlConn) {
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 // close stops every server, the last started first. Safe to call twice.
@@ -198,21 +208,11 @@ const convergePoll = time.Millisecond
 // up to tick, for at most timeout. It returns, per node, the time on clk
 // at which the tool saw that it did (at most one poll late).
 func waitConverged(ctx context.Context, clk clock, nodes []*target, origin string, tick uint64, timeout time.Duration) ([]int64, error) {
-	conns := make([]*ctlConn, len(nodes))
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				c.Close()
-			}
-		}
-	}()
-	for i, t := range nodes {
-		c, err := dialCtl(ctx, t.addr)
-		if err != nil {
-			return nil, err
-		}
-		conns[i] = c
+	conns, err := dialAll(ctx, nodes)
+	if err != nil {
+		return nil, err
 	}
+	defer closeAll(conns)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make([]int64, len(nodes))
