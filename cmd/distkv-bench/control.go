@@ -12,55 +12,17 @@ import (
 	"github.com/distkv-go/distkv/core/wire"
 )
 
-// request sends one request (seq 1; args adds the pairs after action) on
-// a connection of its own and waits for its reply; an error reply becomes
+// request sends one request (args adds the pairs after action) on a
+// connection of its own and waits for its reply; an error reply becomes
 // the error. For the few control requests of a run: log, save.
 func request(ctx context.Context, addr, action string, args func(m *wire.Msg)) error {
-	_, err := requestValue(ctx, addr, action, args)
-	return err
-}
-
-// requestValue is request that also says whether the reply had a value
-// (a string, as the benchmark writes them).
-func requestValue(ctx context.Context, addr, action string, args func(m *wire.Msg)) (bool, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	c, err := dialCtl(ctx, addr)
 	if err != nil {
-		return false, fmt.Errorf("connect to %s: %w", addr, err)
+		return err
 	}
-	defer nc.Close()
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
-	defer stop()
-	m := wire.Begin(nil)
-	m.Uint("seq", 1)
-	m.Str("action", action)
-	if args != nil {
-		args(&m)
-	}
-	if _, err := nc.Write(m.End()); err != nil {
-		return false, fmt.Errorf("%s: %w", action, err)
-	}
-	fr := wire.NewFramer(nc, 64<<20)
-	var r pack.Reader
-	var rep reply
-	for {
-		msg, err := fr.Next()
-		if err != nil {
-			return false, fmt.Errorf("%s: %w", action, err)
-		}
-		if err := scanReply(&r, msg, true, &rep); err != nil {
-			return false, fmt.Errorf("%s: %w", action, err)
-		}
-		if rep.seq != 1 {
-			continue
-		}
-		if rep.failed {
-			return false, fmt.Errorf("%s: %w", action, errors.New(rep.errorText()))
-		}
-		if rep.state == nil || string(rep.state) == "end" {
-			return rep.value != nil, nil
-		}
-	}
+	defer c.Close()
+	_, err = c.call(ctx, action, args)
+	return err
 }
 
 // startLog turns on the server's change log into file (`log dest`).
@@ -75,7 +37,13 @@ func save(ctx context.Context, addr, file string) error {
 
 // hasValue tells whether the entry at p holds a (string) value.
 func hasValue(ctx context.Context, addr string, p path.Path) (bool, error) {
-	return requestValue(ctx, addr, "get_value", func(m *wire.Msg) { m.Path("path", p) })
+	c, err := dialCtl(ctx, addr)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	v, err := c.value(ctx, p)
+	return v != nil, err
 }
 
 // ctlConn is a connection for control requests, one at a time: the
@@ -99,8 +67,8 @@ func dialCtl(ctx context.Context, addr string) (*ctlConn, error) {
 
 func (c *ctlConn) Close() error { return c.nc.Close() }
 
-// call sends a request and returns its reply, which is valid until the
-// next call; an error reply becomes the error.
+// call sends a request and returns its reply (of a stream, the last),
+// which is valid until the next call; an error reply becomes the error.
 func (c *ctlConn) call(ctx context.Context, action string, args func(m *wire.Msg)) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Now()) })
 	defer stop()
@@ -128,6 +96,9 @@ func (c *ctlConn) call(ctx context.Context, action string, args func(m *wire.Msg
 		}
 		if rep.failed {
 			return nil, fmt.Errorf("%s on %s: %w", action, c.addr, errors.New(rep.errorText()))
+		}
+		if rep.state != nil && string(rep.state) != "end" {
+			continue // a stream goes on
 		}
 		return msg, nil
 	}
