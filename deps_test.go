@@ -14,6 +14,7 @@ const mod = "github.com/distkv-go/distkv/"
 type pkg struct {
 	ImportPath string
 	Imports    []string
+	Deps       []string // every package it imports, directly or not
 }
 
 func packages(t *testing.T) []pkg {
@@ -43,11 +44,23 @@ func TestImportRules(t *testing.T) {
 		"core/value":   {"core/pack", "core/literal", "core/path"},
 		"core/config":  {},
 		"core/persist": {},
+		"core/change":  {"core/chain", "core/path"},
 	}
+	// What a client (the CLI's client side, runners) links must not
+	// hold the server: these may not depend on it, not even indirectly.
+	serverSide := []string{"core/tree", "core/server", "core/replica", "core/persist", "core/gossip"}
+	clientSide := []string{"core/client", "core/wire", "core/change"}
 	for _, p := range packages(t) {
 		name := strings.TrimPrefix(p.ImportPath, mod)
 		if base := path.Base(name); base == "util" || base == "common" {
 			t.Errorf("%s: no package named %s", name, base)
+		}
+		if contains(clientSide, name) {
+			for _, dep := range p.Deps {
+				if rel := strings.TrimPrefix(dep, mod); rel != dep && contains(serverSide, rel) {
+					t.Errorf("%s depends on %s: a client must build without the server's packages", name, rel)
+				}
+			}
 		}
 		for _, imp := range p.Imports {
 			ours := strings.HasPrefix(imp, mod)

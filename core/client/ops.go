@@ -9,9 +9,9 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/distkv-go/distkv/core/change"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
-	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
 	"github.com/distkv-go/distkv/core/wire"
 )
@@ -40,7 +40,7 @@ func encodeValue(b []byte, v any) ([]byte, error) {
 }
 
 // Link is one change of an entry: the node that made it and its tick.
-type Link = tree.Link
+type Link = change.Link
 
 // Chain is an entry's history, newest change first.
 type Chain []Link
@@ -113,8 +113,8 @@ func build(base Args, opts []Option) Args {
 
 // ConflictError is a failed precondition of Set or Delete: the entry
 // exists (IfNew), was changed meanwhile (IfChain), or holds another value
-// (IfValue). errors.Is with tree.ErrExists, tree.ErrChain, tree.ErrPrev or
-// tree.ErrNotFound tells which.
+// (IfValue). errors.Is with change.ErrExists, change.ErrChain, change.ErrPrev or
+// change.ErrNotFound tells which.
 type ConflictError struct {
 	Path path.Path
 	Err  *wire.ServerError
@@ -127,7 +127,7 @@ func conflict(p path.Path, err error) error {
 	var se *wire.ServerError
 	if errors.As(err, &se) {
 		switch {
-		case errors.Is(se, tree.ErrExists), errors.Is(se, tree.ErrChain), errors.Is(se, tree.ErrPrev), errors.Is(se, tree.ErrNotFound):
+		case errors.Is(se, change.ErrExists), errors.Is(se, change.ErrChain), errors.Is(se, change.ErrPrev), errors.Is(se, change.ErrNotFound):
 			return &ConflictError{Path: p, Err: se}
 		}
 	}

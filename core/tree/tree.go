@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/change"
 	"github.com/distkv-go/distkv/core/path"
 )
 
@@ -77,51 +78,23 @@ func New(cfg Config) *Tree {
 	return t
 }
 
-// Errors of preconditions; a *ConflictError wraps one of them.
-var (
-	ErrExists   = errors.New("entry already exists")
-	ErrNotFound = errors.New("entry does not exist")
-	ErrChain    = errors.New("entry was changed meanwhile")
-	ErrPrev     = errors.New("entry does not have the expected value")
-	ErrRoot     = errors.New("the root entry cannot be deleted")
+// The tree's items, updates and precondition errors are those of the
+// protocol (core/change); the names here spare the tree's users an import.
+type (
+	Item          = change.Item
+	Update        = change.Update
+	Link          = change.Link
+	ConflictError = change.ConflictError
 )
 
-// ConflictError is a failed precondition of Set or Delete.
-type ConflictError struct {
-	Path path.Path
-	Err  error  // one of the sentinels above
-	Have string // what the entry holds, for the message
-	Want string // what the caller expected
-}
-
-func (e *ConflictError) Error() string {
-	msg := fmt.Sprintf("%v at %v", e.Err, e.Path)
-	if e.Have != "" || e.Want != "" {
-		msg += fmt.Sprintf(": it is %s, not %s", e.Have, e.Want)
-	}
-	return msg
-}
-
-func (e *ConflictError) Unwrap() error { return e.Err }
-
-// Item is an entry as it was at one moment. All fields are immutable and
-// may be kept.
-type Item struct {
-	Path     path.Path
-	Value    string // raw msgpack, if HasValue
-	HasValue bool
-	Head     chain.Link  // newest change; Head.Node is nil for an entry never set
-	Older    chain.Chain // the links after Head (shared: do not modify)
-	Tock     uint64
-}
-
-// Chain returns the full chain (allocates).
-func (it *Item) Chain() chain.Chain {
-	if it.Head.Node == nil {
-		return nil
-	}
-	return append(chain.Chain{it.Head}, it.Older...)
-}
+// Errors of preconditions; a *ConflictError wraps one of them.
+var (
+	ErrExists   = change.ErrExists
+	ErrNotFound = change.ErrNotFound
+	ErrChain    = change.ErrChain
+	ErrPrev     = change.ErrPrev
+	ErrRoot     = change.ErrRoot
+)
 
 func (t *Tree) item(p path.Path, e *entry) Item {
 	v, ok := e.value()
@@ -427,22 +400,6 @@ func (t *Tree) count(e *entry, ok bool) {
 	}
 }
 
-// Update is a change made elsewhere (another node, or a log being
-// loaded): the state an entry had after it.
-type Update struct {
-	Path     path.Path
-	Value    []byte // raw msgpack; Apply copies it, so it may be reused after
-	HasValue bool
-	Chain    []Link // newest first, by node name
-	Tock     uint64
-}
-
-// Link names a chain link by node name, as updates carry it.
-type Link struct {
-	Node string
-	Tick uint64
-}
-
 // Outcome tells what Apply did with an update.
 type Outcome int
 
@@ -456,7 +413,12 @@ const (
 
 var outcomeNames = [...]string{"applied", "stale", "lost", "overruled"}
 
-func (o Outcome) String() string { return outcomeNames[o] }
+func (o Outcome) String() string {
+	if o < 0 || int(o) >= len(outcomeNames) {
+		return fmt.Sprintf("Outcome(%d)", int(o))
+	}
+	return outcomeNames[o]
+}
 
 // Apply merges an update by the chain rules: newer changes replace older
 // ones, stale ones are ignored, and conflicts go to the same winner on

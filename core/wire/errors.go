@@ -3,7 +3,7 @@ package wire
 import (
 	"errors"
 
-	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/change"
 )
 
 // Errors of the protocol itself.
@@ -22,11 +22,11 @@ var codes = []struct {
 	code string
 	err  error
 }{
-	{"exists", tree.ErrExists},
-	{"not_found", tree.ErrNotFound},
-	{"chain", tree.ErrChain},
-	{"prev", tree.ErrPrev},
-	{"root", tree.ErrRoot},
+	{"exists", change.ErrExists},
+	{"not_found", change.ErrNotFound},
+	{"chain", change.ErrChain},
+	{"prev", change.ErrPrev},
+	{"root", change.ErrRoot},
 	{"request", ErrBadRequest},
 	{"action", ErrUnknownAction},
 	{"value", ErrBadValue},
@@ -46,7 +46,7 @@ func Code(err error) string {
 }
 
 // ServerError is an error reply, as a client sees it. It unwraps to the
-// error the etype names, so errors.Is(err, tree.ErrChain) works on the
+// error the etype names, so errors.Is(err, change.ErrChain) works on the
 // client too.
 type ServerError struct {
 	Msg   string

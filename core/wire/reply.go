@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/distkv-go/distkv/core/change"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
-	"github.com/distkv-go/distkv/core/tree"
 )
 
 // Reply is a decoded server message. Raw fields share memory with the
@@ -24,7 +24,7 @@ type Reply struct {
 	HasPrev     bool
 	OldValue    []byte // raw "old_value" of delete_tree items
 	HasOldValue bool
-	Chain       []tree.Link
+	Chain       []change.Link
 	HasChain    bool // the key was present (a nil chain gives HasChain and no links)
 	Tock        uint64
 	Tick        uint64

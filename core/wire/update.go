@@ -4,16 +4,16 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/distkv-go/distkv/core/change"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
-	"github.com/distkv-go/distkv/core/tree"
 )
 
 // AppendUpdate appends an entry's state as an update record, the form in
 // which changes go to log files and to other servers:
 //
 //	{path: ext3, value: raw (absent when deleted), chain: {node, tick, prev}, tock}
-func AppendUpdate(b []byte, it *tree.Item) []byte {
+func AppendUpdate(b []byte, it *change.Item) []byte {
 	m := Begin(b)
 	m.Path("path", it.Path)
 	if it.HasValue {
@@ -27,8 +27,8 @@ func AppendUpdate(b []byte, it *tree.Item) []byte {
 // DecodeUpdate reads an update record. The value is not validated, and
 // it shares memory with raw. Node names go through intern (nil: none), so
 // that a long stream of records need not allocate them again and again.
-func DecodeUpdate(raw []byte, intern func([]byte) string) (tree.Update, error) {
-	var u tree.Update
+func DecodeUpdate(raw []byte, intern func([]byte) string) (change.Update, error) {
+	var u change.Update
 	r := pack.NewReader(raw)
 	n, err := r.ReadMapHeader()
 	if err != nil {
@@ -72,14 +72,14 @@ func DecodeUpdate(raw []byte, intern func([]byte) string) (tree.Update, error) {
 }
 
 // readChain reads nested {node, tick, prev} maps into links.
-func readChain(r *pack.Reader, intern func([]byte) string) ([]tree.Link, error) {
+func readChain(r *pack.Reader, intern func([]byte) string) ([]change.Link, error) {
 	if intern == nil {
 		intern = func(b []byte) string { return string(b) }
 	}
 	return readChainDepth(r, intern, 0)
 }
 
-func readChainDepth(r *pack.Reader, intern func([]byte) string, depth int) ([]tree.Link, error) {
+func readChainDepth(r *pack.Reader, intern func([]byte) string, depth int) ([]change.Link, error) {
 	if r.TryNil() {
 		return nil, nil
 	}
@@ -90,8 +90,8 @@ func readChainDepth(r *pack.Reader, intern func([]byte) string, depth int) ([]tr
 	if err != nil {
 		return nil, err
 	}
-	var l tree.Link
-	var rest []tree.Link
+	var l change.Link
+	var rest []change.Link
 	hasNode := false
 	for range n {
 		k, err := r.ReadStrBytes()
@@ -118,5 +118,5 @@ func readChainDepth(r *pack.Reader, intern func([]byte) string, depth int) ([]tr
 	if !hasNode {
 		return nil, errors.New("a chain link needs a node")
 	}
-	return append([]tree.Link{l}, rest...), nil
+	return append([]change.Link{l}, rest...), nil
 }

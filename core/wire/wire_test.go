@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/change"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
-	"github.com/distkv-go/distkv/core/tree"
 )
 
 // transcript returns the messages of the original server's recorded
@@ -142,7 +142,7 @@ func TestMsgAndChain(t *testing.T) {
 	if err := DecodeReply(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Seq != 3 || !r.Changed || r.Tock != 196 || len(r.Chain) != 1 || r.Chain[0] != (tree.Link{Node: "testnode", Tick: 43}) {
+	if r.Seq != 3 || !r.Changed || r.Tock != 196 || len(r.Chain) != 1 || r.Chain[0] != (change.Link{Node: "testnode", Tick: 43}) {
 		t.Fatalf("%+v", r)
 	}
 	// The chain encodes as the original's bytes.
@@ -151,7 +151,7 @@ func TestMsgAndChain(t *testing.T) {
 		t.Fatalf("chain %x", got)
 	}
 	// An update record round-trips.
-	it := tree.Item{Path: path.P("a.b"), Value: "\x05", HasValue: true, Head: chain.Link{Node: n, Tick: 9},
+	it := change.Item{Path: path.P("a.b"), Value: "\x05", HasValue: true, Head: chain.Link{Node: n, Tick: 9},
 		Older: chain.Chain{{Node: reg.Node("other"), Tick: 2}}, Tock: 77}
 	u, err := DecodeUpdate(AppendUpdate(nil, &it), nil)
 	if err != nil || u.Path != it.Path || string(u.Value) != "\x05" || u.Tock != 77 || len(u.Chain) != 2 || u.Chain[1].Node != "other" {
