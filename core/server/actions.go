@@ -12,51 +12,85 @@ import (
 	"github.com/distkv-go/distkv/core/wire"
 )
 
-// An action runs a request. Inline actions reply before returning;
-// streamed ones run in a goroutine (see stream.go).
+// An action runs a request that passed the gate. Inline actions reply
+// before returning; streamed ones run in a goroutine (see stream.go).
 type action struct {
-	run      func(c *conn, req *wire.Request, root path.Path) error
+	run      func(c *conn, r *call) error
 	streamed bool
+	scope    scope // where its path lives
+	need     Modes // what the session must be granted there before it runs
 }
 
+// scope tells the gate how to resolve an action's path.
+type scope uint8
+
+const (
+	// scopeConn: the action touches only the connection's own state
+	// (stop, get_tock); no path, no access decision.
+	scopeConn scope = iota
+	// scopeData: "path" is below the connection's root.
+	scopeData
+	// scopeSystem: "path" is below the system root (the *_internal actions).
+	scopeSystem
+	// scopeServer: the action concerns the whole server and is asked for
+	// as the system root (save, log, get_state).
+	scopeServer
+	// scopeTopic: msg_send's and msg_monitor's topic.
+	scopeTopic
+)
+
+// call is a request that passed the gate.
+type call struct {
+	*wire.Request
+	path  path.Path // the request's path, resolved: root or system root joined in
+	grant Grant     // what the session may do at path
+	sess  *Session
+}
+
+// actions are the server's side of wire.Actions; a test checks that
+// every action of the protocol is here.
 var actions map[string]action
 
 func init() {
 	actions = map[string]action{
-		"get_value":    {run: (*conn).getValue},
-		"set_value":    {run: (*conn).setValue},
-		"delete_value": {run: (*conn).deleteValue},
-		"get_tock":     {run: (*conn).getTock},
-		"root":         {run: (*conn).chroot},
-		"enum":         {run: (*conn).enum},
-		"stop":         {run: (*conn).stop},
-		"get_state":    {run: (*conn).getState},
-		"save":         {run: (*conn).save, streamed: true},
-		"log":          {run: (*conn).logDest, streamed: true},
-		"get_tree":     {run: (*conn).getTree, streamed: true},
-		"watch":        {run: (*conn).watch, streamed: true},
-		"delete_tree":  {run: (*conn).deleteTree, streamed: true},
-		"msg_send":     {run: (*conn).msgSend},
-		"msg_monitor":  {run: (*conn).msgMonitor, streamed: true},
+		wire.GetValue:    {run: (*conn).getValue, scope: scopeData, need: ModeRead},
+		wire.SetValue:    {run: (*conn).setValue, scope: scopeData}, // write or create: see setValue
+		wire.DeleteValue: {run: (*conn).deleteValue, scope: scopeData, need: ModeDelete},
+		wire.GetTree:     {run: (*conn).getTree, streamed: true, scope: scopeData}, // items are filtered one by one
+		wire.Watch:       {run: (*conn).watch, streamed: true, scope: scopeData},
+		wire.DeleteTree:  {run: (*conn).deleteTree, streamed: true, scope: scopeData},
+		wire.Enum:        {run: (*conn).enum, scope: scopeData, need: ModeEnum},
+		wire.Root:        {run: (*conn).chroot, scope: scopeData, need: ModeAccess},
+		wire.TestACL:     {run: (*conn).testACL, scope: scopeData},
 
-		"get_internal":      {run: internal((*conn).getValue)},
-		"set_internal":      {run: internal((*conn).setValue)},
-		"delete_internal":   {run: internal((*conn).deleteValue)},
-		"enum_internal":     {run: internal((*conn).enum)},
-		"get_tree_internal": {run: internal((*conn).getTree), streamed: true},
+		wire.GetInternal:     {run: (*conn).getValue, scope: scopeSystem, need: ModeRead},
+		wire.SetInternal:     {run: (*conn).setValue, scope: scopeSystem},
+		wire.DeleteInternal:  {run: (*conn).deleteValue, scope: scopeSystem, need: ModeDelete},
+		wire.EnumInternal:    {run: (*conn).enum, scope: scopeSystem, need: ModeEnum},
+		wire.GetTreeInternal: {run: (*conn).getTree, streamed: true, scope: scopeSystem},
+
+		wire.GetState: {run: (*conn).getState, scope: scopeServer, need: ModeRead},
+		wire.Save:     {run: (*conn).save, streamed: true, scope: scopeServer, need: ModeRead | ModeWrite},
+		wire.Log:      {run: (*conn).logDest, streamed: true, scope: scopeServer, need: ModeRead | ModeWrite},
+
+		wire.MsgSend:    {run: (*conn).msgSend, scope: scopeTopic, need: ModeWrite},
+		wire.MsgMonitor: {run: (*conn).msgMonitor, streamed: true, scope: scopeTopic, need: ModeRead},
+
+		wire.GetTock: {run: (*conn).getTock},
+		wire.Stop:    {run: (*conn).stop},
 	}
 }
+
+// getEventAction is get_value by node and tick: no path to check first;
+// the entry it finds is checked like every value that goes out.
+var getEventAction = action{run: (*conn).getEvent}
 
 // systemRoot is the None element that starts the system tree.
 var systemRoot = path.Must(nil)
 
-// internal makes an action address the system (None-rooted) tree.
-func internal(fn func(*conn, *wire.Request, path.Path) error) func(*conn, *wire.Request, path.Path) error {
-	return func(c *conn, req *wire.Request, _ path.Path) error {
-		return fn(c, req, systemRoot)
-	}
-}
-
+// handle is the gate: every request passes here. It resolves the
+// request's path once, asks the session's grant there, and runs the
+// action only if the grant has what the action needs.
 func (c *conn) handle(req *wire.Request) {
 	if req.Seq == 0 {
 		// The client's hello: {seq: 0, qlen: N}.
@@ -76,11 +110,32 @@ func (c *conn) handle(req *wire.Request) {
 		c.sendError(req.Seq, true, fmt.Errorf("%w %q", wire.ErrUnknownAction, req.Action))
 		return
 	}
+	if req.Action == wire.GetValue && req.HasNode && !req.HasPath {
+		a = getEventAction
+	}
+	r := call{Request: req, sess: c.sess}
+	switch a.scope {
+	case scopeData:
+		r.path = c.root.Join(req.Path)
+	case scopeSystem:
+		r.path = systemRoot.Join(req.Path)
+	case scopeServer:
+		r.path = systemRoot
+	case scopeTopic:
+		r.path = req.Topic
+	}
+	if a.scope != scopeConn {
+		r.grant = c.grant(req.Action, r.path)
+		if err := r.grant.Need(req.Action, r.path, a.need); err != nil {
+			c.sendError(req.Seq, true, err)
+			return
+		}
+	}
 	if a.streamed {
-		c.startStream(req, a.run)
+		c.startStream(&r, a.run)
 		return
 	}
-	if err := a.run(c, req, c.root); err != nil {
+	if err := a.run(c, &r); err != nil {
 		c.sendError(req.Seq, true, err)
 	}
 }
@@ -100,14 +155,16 @@ func nchain(req *wire.Request, def int) int {
 	return req.NChain
 }
 
-func (c *conn) getValue(req *wire.Request, root path.Path) error {
-	if req.HasNode && !req.HasPath {
-		return c.getEvent(req, root)
-	}
+func (c *conn) getValue(r *call) error {
+	req := r.Request
 	if err := needPath(req); err != nil {
 		return err
 	}
-	it, ok := c.s.tree.Get(root.Join(req.Path))
+	it, ok := c.s.tree.Get(r.path)
+	v, _, err := c.outValue(r.sess, req.Action, &it)
+	if err != nil {
+		return err
+	}
 	n := nchain(req, 0)
 	tock := it.Tock
 	if !ok || it.Head.Node == nil {
@@ -115,7 +172,7 @@ func (c *conn) getValue(req *wire.Request, root path.Path) error {
 	}
 	c.reply(req.Seq, func(m *wire.Msg) {
 		if it.HasValue {
-			m.Raw("value", it.Value)
+			m.Raw("value", v)
 		}
 		if n != 0 {
 			m.Chain("chain", it.Head, it.Older, n)
@@ -125,10 +182,12 @@ func (c *conn) getValue(req *wire.Request, root path.Path) error {
 	return nil
 }
 
-// getEvent finds the entry whose newest change is node's tick.
-func (c *conn) getEvent(req *wire.Request, root path.Path) error {
+// getEvent finds the entry below the connection's root whose newest
+// change is node's tick: get_value by node and tick.
+func (c *conn) getEvent(r *call) error {
+	req := r.Request
 	var found *tree.Item
-	c.s.tree.Walk(path.Root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024}, func(items []tree.Item) bool {
+	c.s.tree.Walk(c.root, tree.WalkOptions{Which: tree.Chained, MaxDepth: -1, Batch: 1024, SkipSystem: true}, func(items []tree.Item) bool {
 		for i := range items {
 			if h := items[i].Head; h.Node.Name == req.Node && h.Tick == req.Tick {
 				it := items[i]
@@ -138,25 +197,35 @@ func (c *conn) getEvent(req *wire.Request, root path.Path) error {
 		}
 		return true
 	})
+	missing := fmt.Errorf("%w: no current entry was set by %s at tick %d", wire.ErrNoData, req.Node, req.Tick)
 	if found == nil {
-		return fmt.Errorf("%w: no current entry was set by %s at tick %d", wire.ErrNoData, req.Node, req.Tick)
+		return missing
 	}
+	v, ok, err := c.outValue(r.sess, req.Action, found)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return missing // what the session may not read, it does not learn of either
+	}
+	rel, _ := found.Path.TrimPrefix(c.root)
 	n := nchain(req, 0)
 	c.reply(req.Seq, func(m *wire.Msg) {
 		if found.HasValue {
-			m.Raw("value", found.Value)
+			m.Raw("value", v)
 		}
 		if n != 0 {
 			m.Chain("chain", found.Head, found.Older, n)
 		}
 		m.Uint("tock", found.Tock)
-		m.Path("path", found.Path)
+		m.Path("path", rel)
 	})
 	return nil
 }
 
 // cond builds the precondition of a change from its request.
-func cond(req *wire.Request) (tree.Cond, error) {
+func (c *conn) cond(r *call) (tree.Cond, error) {
+	req := r.Request
 	var cd tree.Cond
 	if req.HasChain {
 		if req.ChainNil {
@@ -169,13 +238,18 @@ func cond(req *wire.Request) (tree.Cond, error) {
 		if err := value.Validate(req.Prev); err != nil {
 			return cd, fmt.Errorf("%w: prev: %v", wire.ErrBadValue, err)
 		}
-		cd.Prev, cd.HasPrev = string(req.Prev), true
+		prev, err := c.inValue(r.path, req.Prev)
+		if err != nil {
+			return cd, fmt.Errorf("%w: prev: %w", wire.ErrBadValue, err)
+		}
+		cd.Prev, cd.HasPrev = string(prev), true
 	}
 	cd.Idem = req.Idem
 	return cd, nil
 }
 
-func (c *conn) setValue(req *wire.Request, root path.Path) error {
+func (c *conn) setValue(r *call) error {
+	req := r.Request
 	if err := needPath(req); err != nil {
 		return err
 	}
@@ -185,45 +259,87 @@ func (c *conn) setValue(req *wire.Request, root path.Path) error {
 	if err := value.Validate(req.Value); err != nil {
 		return fmt.Errorf("%w: %v", wire.ErrBadValue, err)
 	}
-	cd, err := cond(req)
+	v, err := c.inValue(r.path, req.Value)
+	if err != nil {
+		return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
+	}
+	if ck := c.s.hooks.Checker; ck != nil {
+		if err := ck.Check(r.sess, r.path, v); err != nil {
+			return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
+		}
+	}
+	cd, err := c.cond(r)
 	if err != nil {
 		return err
 	}
-	res, err := c.s.tree.Set(root.Join(req.Path), string(req.Value), cd)
+	if err := c.writeOrCreate(r, &cd); err != nil {
+		return err
+	}
+	res, err := c.s.tree.Set(r.path, string(v), cd)
 	if err != nil {
 		return err
 	}
-	return c.changeReply(req, cd, res)
+	return c.changeReply(r, cd, res)
 }
 
-func (c *conn) deleteValue(req *wire.Request, root path.Path) error {
+// writeOrCreate makes a set need the grant's write mode where the entry
+// holds a value and its create mode where it does not.
+func (c *conn) writeOrCreate(r *call, cd *tree.Cond) error {
+	const both = ModeWrite | ModeCreate
+	switch r.grant.Allow & both {
+	case both:
+		return nil
+	case 0:
+		return r.grant.Need(r.Action, r.path, ModeWrite)
+	}
+	it, _ := c.s.tree.Get(r.path)
+	need := ModeCreate
+	if it.HasValue {
+		need = ModeWrite
+	}
+	return r.grant.Need(r.Action, r.path, need)
+}
+
+func (c *conn) deleteValue(r *call) error {
+	req := r.Request
 	if err := needPath(req); err != nil {
 		return err
 	}
 	if req.HasValue {
 		return fmt.Errorf("%w: a deleted entry cannot have a value", wire.ErrBadRequest)
 	}
-	cd, err := cond(req)
+	cd, err := c.cond(r)
 	if err != nil {
 		return err
 	}
-	res, err := c.s.tree.Delete(root.Join(req.Path), cd)
+	res, err := c.s.tree.Delete(r.path, cd)
 	if err != nil {
 		return err
 	}
-	return c.changeReply(req, cd, res)
+	return c.changeReply(r, cd, res)
 }
 
 // changeReply answers set_value and delete_value as the original does:
-// the old value comes back as prev unless the client gave a precondition.
-func (c *conn) changeReply(req *wire.Request, cd tree.Cond, res tree.Result) error {
+// the old value comes back as prev unless the client gave a precondition
+// (and only to a session that may read it).
+func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
+	req := r.Request
 	n := nchain(req, 1)
 	sendPrev := res.HasPrev && !req.HasChain && !req.HasPrev && !(cd.Idem && !res.Changed)
 	it := res.Item
+	prev := res.Prev
+	if sendPrev {
+		old := tree.Item{Path: r.path, Value: res.Prev, HasValue: true}
+		var err error
+		if prev, sendPrev, err = c.outValue(r.sess, req.Action, &old); err != nil {
+			c.log.Warn("the old value cannot go out", "err", err)
+			sendPrev = false
+		}
+	}
 	enc := func(m *wire.Msg) {
 		m.Bool("changed", res.Changed)
 		if sendPrev {
-			m.Raw("prev", res.Prev)
+			m.Raw("prev", prev)
 		}
 		if n != 0 && it.Head.Node != nil {
 			m.Chain("chain", it.Head, it.Older, n)
@@ -245,23 +361,27 @@ func (c *conn) changeReply(req *wire.Request, cd tree.Cond, res tree.Result) err
 	return nil
 }
 
-func (c *conn) getTock(req *wire.Request, root path.Path) error {
+func (c *conn) getTock(r *call) error {
 	tock := c.s.tree.Tock()
-	c.reply(req.Seq, func(m *wire.Msg) { m.Uint("tock", tock) })
+	c.reply(r.Seq, func(m *wire.Msg) { m.Uint("tock", tock) })
 	return nil
 }
 
 // chroot makes later paths of this connection relative to req.Path.
-func (c *conn) chroot(req *wire.Request, root path.Path) error {
-	if err := needPath(req); err != nil {
+func (c *conn) chroot(r *call) error {
+	if err := needPath(r.Request); err != nil {
 		return err
 	}
-	c.root = root.Join(req.Path) // inline: the reader goroutine owns c.root
-	it, _ := c.s.tree.Get(c.root)
-	n := nchain(req, 1)
-	c.reply(req.Seq, func(m *wire.Msg) {
+	it, _ := c.s.tree.Get(r.path)
+	v, _, err := c.outValue(r.sess, r.Action, &it)
+	if err != nil {
+		return err
+	}
+	c.root = r.path // inline: the reader goroutine owns c.root
+	n := nchain(r.Request, 1)
+	c.reply(r.Seq, func(m *wire.Msg) {
 		if it.HasValue {
-			m.Raw("value", it.Value)
+			m.Raw("value", v)
 		}
 		if n != 0 && it.Head.Node != nil {
 			m.Chain("chain", it.Head, it.Older, n)
@@ -273,15 +393,31 @@ func (c *conn) chroot(req *wire.Request, root path.Path) error {
 }
 
 // enum lists the names of the children that hold a value.
-func (c *conn) enum(req *wire.Request, root path.Path) error {
+func (c *conn) enum(r *call) error {
+	req := r.Request
 	if err := needPath(req); err != nil {
 		return err
 	}
 	var names []tree.Item
-	c.s.tree.Walk(root.Join(req.Path), tree.WalkOptions{MinDepth: 1, MaxDepth: 1}, func(items []tree.Item) bool {
+	c.s.tree.Walk(r.path, tree.WalkOptions{MinDepth: 1, MaxDepth: 1}, func(items []tree.Item) bool {
 		names = append(names, items...)
 		return true
 	})
+	if req.WithData {
+		// The values go out: only those the session may read, encoded.
+		kept := names[:0]
+		for i := range names {
+			v, ok, err := c.outValue(r.sess, req.Action, &names[i])
+			if err != nil {
+				return err
+			}
+			if ok {
+				names[i].Value = v
+				kept = append(kept, names[i])
+			}
+		}
+		names = kept
+	}
 	tock := c.s.tree.Tock()
 	c.reply(req.Seq, func(m *wire.Msg) {
 		m.Key("result")
@@ -301,9 +437,37 @@ func (c *conn) enum(req *wire.Request, root path.Path) error {
 	return nil
 }
 
+// testACL tells which modes the session has at a path (the original's
+// test_acl, without its "acl" argument): {result: "rwc…"}; with "mode",
+// whether all of its letters are granted.
+func (c *conn) testACL(r *call) error {
+	if err := needPath(r.Request); err != nil {
+		return err
+	}
+	tock := c.s.tree.Tock()
+	if r.Mode != "" {
+		want, err := ParseModes(r.Mode)
+		if err != nil {
+			return fmt.Errorf("%w: mode: %w", wire.ErrBadRequest, err)
+		}
+		ok := r.grant.Allow&want == want
+		c.reply(r.Seq, func(m *wire.Msg) {
+			m.Bool("result", ok)
+			m.Uint("tock", tock)
+		})
+		return nil
+	}
+	c.reply(r.Seq, func(m *wire.Msg) {
+		m.Str("result", r.grant.Allow.String())
+		m.Uint("tock", tock)
+	})
+	return nil
+}
+
 // getState reports the node's view of ticks: get_state's flags select
 // the parts (see the reference).
-func (c *conn) getState(req *wire.Request, root path.Path) error {
+func (c *conn) getState(r *call) error {
+	req := r.Request
 	f := req.Flags
 	st := c.s.state(f["present"] || f["known"] || f["superseded"] || f["deleted"])
 	tock := c.s.tree.Tock()
@@ -417,7 +581,8 @@ func (s *Server) state(ranges bool) state {
 }
 
 // stop ends a running multi-reply.
-func (c *conn) stop(req *wire.Request, root path.Path) error {
+func (c *conn) stop(r *call) error {
+	req := r.Request
 	c.mu.Lock()
 	st := c.streams[req.Task]
 	c.mu.Unlock()

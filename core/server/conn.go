@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/wire"
 )
@@ -55,6 +56,7 @@ type conn struct {
 	durableBusy bool
 
 	root path.Path // set by the root action; owned by the reader goroutine
+	sess *Session  // replaced whole at a login; owned by the reader goroutine
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -63,6 +65,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, nc: nc, ctx: ctx, cancel: cancel,
 		log:     s.log.With("client", nc.RemoteAddr().String()),
 		streams: make(map[uint64]*stream),
+		sess:    rootSession,
 	}
 	c.room = sync.NewCond(&c.mu)
 	return c
@@ -120,9 +123,9 @@ func (c *conn) greet() {
 		m := wire.Begin(b)
 		m.Uint("seq", 0)
 		m.Key("version")
-		m.B = append(m.B, 0x93)
+		m.B = pack.AppendArrayHeader(m.B, len(Version))
 		for _, v := range Version {
-			m.B = append(m.B, byte(v))
+			m.B = pack.AppendInt(m.B, int64(v))
 		}
 		m.Str("node", c.s.cfg.Node)
 		m.Uint("tick", tick)

@@ -97,7 +97,8 @@ func (c *conn) msgRequest(req *wire.Request) error {
 }
 
 // msgSend broadcasts {topic, data | raw} to the network.
-func (c *conn) msgSend(req *wire.Request, _ path.Path) error {
+func (c *conn) msgSend(r *call) error {
+	req := r.Request
 	if err := c.msgRequest(req); err != nil {
 		return err
 	}
@@ -123,7 +124,8 @@ func (c *conn) msgSend(req *wire.Request, _ path.Path) error {
 }
 
 // msgMonitor streams the messages of a topic as {topic, data} (or raw).
-func (c *conn) msgMonitor(req *wire.Request, _ path.Path) error {
+func (c *conn) msgMonitor(r *call) error {
+	req := r.Request
 	if err := c.msgRequest(req); err != nil {
 		return err
 	}

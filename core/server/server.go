@@ -40,6 +40,10 @@ type Config struct {
 	LogInterval time.Duration      // fsync interval of change logs [100ms]
 	Logger      *slog.Logger       // [slog.Default()]
 
+	// Hooks are the request gate's access decisions, write checks and
+	// codecs (see gate.go); zero: everything allowed, nothing converted.
+	Hooks Hooks
+
 	// Cluster, if set, makes the server one of a network's servers; nil:
 	// a server on its own.
 	Cluster *Cluster
@@ -50,9 +54,10 @@ var Version = []int{0, 0, 1}
 
 // Server is one DistKV node. Its methods are safe for concurrent use.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	tree *tree.Tree
+	cfg   Config
+	log   *slog.Logger
+	tree  *tree.Tree
+	hooks Hooks
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
+		hooks:  cfg.Hooks,
 		log:    cfg.Logger,
 		ctx:    ctx,
 		cancel: cancel,

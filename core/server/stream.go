@@ -13,6 +13,8 @@ import (
 // stream is a running multi-reply: {state: start}, items, {state: end}.
 type stream struct {
 	c       *conn
+	sess    *Session // the session that started it
+	action  string
 	seq     uint64
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -22,12 +24,13 @@ type stream struct {
 }
 
 // startStream runs a streamed action in its own goroutine.
-func (c *conn) startStream(req *wire.Request, run func(*conn, *wire.Request, path.Path) error) {
-	r := *req
-	r.Own()
-	root := c.root
+func (c *conn) startStream(gated *call, run func(*conn, *call) error) {
+	req := *gated.Request
+	req.Own()
+	r := *gated
+	r.Request = &req
 	ctx, cancel := context.WithCancel(c.ctx)
-	st := &stream{c: c, seq: r.Seq, ctx: ctx, cancel: cancel}
+	st := &stream{c: c, sess: r.sess, action: r.Action, seq: r.Seq, ctx: ctx, cancel: cancel}
 	c.mu.Lock()
 	if _, busy := c.streams[r.Seq]; busy {
 		c.mu.Unlock()
@@ -48,7 +51,7 @@ func (c *conn) startStream(req *wire.Request, run func(*conn, *wire.Request, pat
 			c.flush()
 		}()
 		// An error goes out before the end, so the client sees it.
-		if err := run(c, &r, root); err != nil {
+		if err := run(c, &r); err != nil {
 			c.sendError(r.Seq, true, err)
 		}
 		if st.started {
@@ -108,12 +111,17 @@ func (st *stream) shorten(p, prefix path.Path) (depth int, rest path.Path) {
 	return depth, rest
 }
 
-// item sends an entry, its path relative to prefix and depth-compressed.
-func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) {
+// item sends an entry, its path relative to prefix and depth-compressed,
+// if the session may read it.
+func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) error {
+	v, ok, err := st.c.outValue(st.sess, st.action, it)
+	if !ok {
+		return err
+	}
 	depth, rest := st.shorten(it.Path, prefix)
 	st.send(func(m *wire.Msg) {
 		if it.HasValue {
-			m.Raw("value", it.Value)
+			m.Raw("value", v)
 		}
 		if nchain != 0 && it.Head.Node != nil {
 			m.Chain("chain", it.Head, it.Older, nchain)
@@ -122,6 +130,7 @@ func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) {
 		m.PathArray("path", rest)
 		m.Uint("depth", uint64(depth))
 	})
+	return nil
 }
 
 // pace flushes and waits while the client is behind; false: stop.
@@ -137,32 +146,37 @@ func which(req *wire.Request) tree.Which {
 	return tree.Values
 }
 
-func (c *conn) getTree(req *wire.Request, root path.Path) error {
+func (c *conn) getTree(r *call) error {
+	req := r.Request
 	if err := needPath(req); err != nil {
 		return err
 	}
 	st := c.streamOf(req)
-	prefix := root.Join(req.Path)
+	prefix := r.path
 	n := nchain(req, 0)
 	st.state("start")
+	var err error
 	opt := tree.WalkOptions{Which: which(req), MinDepth: req.MinDepth, MaxDepth: req.MaxDepth, SkipSystem: true}
 	c.s.tree.Walk(prefix, opt, func(items []tree.Item) bool {
 		for i := range items {
-			st.item(&items[i], prefix, n)
+			if err = st.item(&items[i], prefix, n); err != nil {
+				return false
+			}
 		}
 		return st.pace()
 	})
-	return nil
+	return err
 }
 
 // watch sends changes below a path as they happen; with fetch, the
 // current state first, then {state: uptodate}.
-func (c *conn) watch(req *wire.Request, root path.Path) error {
+func (c *conn) watch(r *call) error {
+	req := r.Request
 	if err := needPath(req); err != nil {
 		return err
 	}
 	st := c.streamOf(req)
-	prefix := root.Join(req.Path)
+	prefix := r.path
 	n := nchain(req, 0)
 	minD, maxD := req.MinDepth, req.MaxDepth
 	prefixLen := prefix.Len()
@@ -181,14 +195,15 @@ func (c *conn) watch(req *wire.Request, root path.Path) error {
 
 	// one sends a change if it is within the depth limits (and, as for
 	// get_tree, not in the system tree when watching the root).
-	one := func(it *tree.Item) {
+	one := func(it *tree.Item) error {
 		if prefix.IsRoot() && it.Path.HasPrefix(systemRoot) {
-			return
+			return nil
 		}
 		d := it.Path.Len() - prefixLen
 		if d >= minD && (maxD < 0 || d <= maxD) {
-			st.item(it, prefix, n)
+			return st.item(it, prefix, n)
 		}
+		return nil
 	}
 	// deliver sends the changes waiting in the queue.
 	deliver := func() error {
@@ -198,7 +213,9 @@ func (c *conn) watch(req *wire.Request, root path.Path) error {
 			}
 			select {
 			case it := <-queue:
-				one(it)
+				if err := one(it); err != nil {
+					return err
+				}
 			default:
 				return nil
 			}
@@ -209,7 +226,9 @@ func (c *conn) watch(req *wire.Request, root path.Path) error {
 		opt := tree.WalkOptions{Which: which(req), MinDepth: minD, MaxDepth: maxD, Before: before, SkipSystem: true}
 		c.s.tree.Walk(prefix, opt, func(items []tree.Item) bool {
 			for i := range items {
-				st.item(&items[i], prefix, n)
+				if err = st.item(&items[i], prefix, n); err != nil {
+					return false
+				}
 			}
 			// Changes that came in meanwhile are newer than anything sent
 			// so far: sending them now never puts old data after new.
@@ -237,18 +256,21 @@ func (c *conn) watch(req *wire.Request, root path.Path) error {
 		case <-st.ctx.Done():
 			return nil
 		case it := <-queue:
-			one(it)
+			if err := one(it); err != nil {
+				return err
+			}
 		}
 	}
 }
 
 // deleteTree deletes every value at and below a path. With nchain, it
 // streams what it deleted; else it replies {changed: count}.
-func (c *conn) deleteTree(req *wire.Request, root path.Path) error {
+func (c *conn) deleteTree(r *call) error {
+	req := r.Request
 	if err := needPath(req); err != nil {
 		return err
 	}
-	prefix := root.Join(req.Path)
+	prefix := r.path
 	if prefix.IsRoot() {
 		return tree.ErrRoot
 	}
@@ -261,6 +283,10 @@ func (c *conn) deleteTree(req *wire.Request, root path.Path) error {
 	var failed error
 	c.s.tree.Walk(prefix, tree.WalkOptions{MaxDepth: -1}, func(items []tree.Item) bool {
 		for _, it := range items {
+			if err := c.grant(req.Action, it.Path).Need(req.Action, it.Path, ModeDelete); err != nil {
+				failed = err
+				return false
+			}
 			res, err := c.s.tree.Delete(it.Path, tree.Cond{})
 			if err != nil {
 				failed = err
@@ -327,7 +353,8 @@ func rest1[T any](s []T) []T {
 }
 
 // save writes the tree to a file (the `log save` command).
-func (c *conn) save(req *wire.Request, _ path.Path) error {
+func (c *conn) save(r *call) error {
+	req := r.Request
 	name, ok := req.FileName()
 	if !ok {
 		return fmt.Errorf("%w: %w", wire.ErrBadRequest, errNoFile)
@@ -339,7 +366,8 @@ func (c *conn) save(req *wire.Request, _ path.Path) error {
 }
 
 // logDest starts (path given) or stops (no path) the change log.
-func (c *conn) logDest(req *wire.Request, _ path.Path) error {
+func (c *conn) logDest(r *call) error {
+	req := r.Request
 	name, ok := req.FileName()
 	var err error
 	switch {

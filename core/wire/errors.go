@@ -14,6 +14,7 @@ var (
 	ErrOverflow      = errors.New("the client does not read fast enough")
 	ErrNoData        = errors.New("no such entry")
 	ErrInternal      = errors.New("internal server error")
+	ErrAccess        = errors.New("access denied")
 )
 
 // codes is the one table that maps errors to the "etype" of an error
@@ -33,6 +34,7 @@ var codes = []struct {
 	{"overflow", ErrOverflow},
 	{"no_data", ErrNoData},
 	{"internal", ErrInternal},
+	{"access", ErrAccess},
 }
 
 // Code returns the etype for err ("" if err matches no entry).

@@ -15,6 +15,7 @@ type Request struct {
 	Seq    uint64
 	Action string
 	State  string // "ack" for flow-control acknowledgements, "start"/"end" for client streams
+	Mode   string // test_acl's access mode letters
 
 	Path    path.Path // "path" as a path (see PathRaw for save/log, where it names a file)
 	HasPath bool
@@ -109,6 +110,10 @@ func DecodeRequest(msg []byte, req *Request) error {
 			req.Action = actionName(a)
 		case "state":
 			if req.State, err = r.ReadString(); err != nil {
+				return fail(string(kb), err)
+			}
+		case "mode":
+			if req.Mode, err = r.ReadString(); err != nil {
 				return fail(string(kb), err)
 			}
 		case "path":
@@ -252,15 +257,11 @@ func DecodeRequest(msg []byte, req *Request) error {
 	return nil
 }
 
-// actions are the protocol's action names, interned so that decoding a
+// actions interns the protocol's action names, so that decoding a
 // request does not allocate its name.
 var actions = func() map[string]string {
 	m := map[string]string{}
-	for _, a := range []string{
-		"get_value", "set_value", "delete_value", "get_tree", "delete_tree", "watch", "root",
-		"stop", "get_state", "get_tock", "save", "log", "enum", "test_acl", "msg_send", "msg_monitor",
-		"get_internal", "set_internal", "delete_internal", "enum_internal", "get_tree_internal",
-	} {
+	for _, a := range Actions {
 		m[a] = a
 	}
 	return m

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// This file is the request gate: what every request passes before its
+// action runs (see handle in actions.go), and the hooks that user code,
+// logins and ACLs plug into. core/server declares the hooks; cmd/distkv
+// wires in implementations; nil hooks allow everything and change
+// nothing, at no cost.
+
+// Session is what the gate knows of a client connection. A connection's
+// session is replaced whole (at a login), never changed in place, so a
+// stream may keep the one it started with.
+type Session struct {
+	// User is the logged-in user; "" before any login, when the
+	// connection has the rights of root (the start state).
+	User string
+	// Aux is what the login attached for the hooks (an ACL, a codec list).
+	Aux any
+}
+
+// root is the session of a connection nobody logged in on.
+var rootSession = &Session{}
+
+// Modes is a set of access modes, the original's ACL letters.
+type Modes uint16
+
+// The access modes.
+const (
+	ModeRead    Modes = 1 << iota // r: read the value
+	ModeWrite                     // w: change an existing value
+	ModeCreate                    // c: set a value where there is none
+	ModeDelete                    // d: delete a value
+	ModeAccess                    // x: reach specific children (root into it)
+	ModeEnum                      // e: list the children
+	ModeNew                       // n: create new children
+	ModeReadACL                   // a: read the ACL flags
+
+	AllModes = ModeRead | ModeWrite | ModeCreate | ModeDelete | ModeAccess | ModeEnum | ModeNew | ModeReadACL
+)
+
+const modeLetters = "rwcdxena"
+
+// ParseModes reads a string of mode letters.
+func ParseModes(s string) (Modes, error) {
+	var m Modes
+	for _, r := range s {
+		i := strings.IndexRune(modeLetters, r)
+		if i < 0 {
+			return 0, fmt.Errorf("%q is not an access mode (one of %s)", r, modeLetters)
+		}
+		m |= 1 << i
+	}
+	return m, nil
+}
+
+func (m Modes) String() string {
+	var b strings.Builder
+	for i := range len(modeLetters) {
+		if m&(1<<i) != 0 {
+			b.WriteByte(modeLetters[i])
+		}
+	}
+	return b.String()
+}
+
+// Grant is what a session may do at one path, and why.
+type Grant struct {
+	Allow Modes
+	// By names what decided, for the error of a refusal: the ACL, the
+	// pattern that matched and its modes. Empty for allow-all.
+	By string
+}
+
+// Need returns nil if g allows every mode in m, else an *AccessError.
+func (g Grant) Need(action string, p path.Path, m Modes) error {
+	if g.Allow&m == m {
+		return nil
+	}
+	return &AccessError{Action: action, Path: p, Missing: m &^ g.Allow, Grant: g}
+}
+
+// Access decides what a session may do. Grant is asked once per request
+// for the request's resolved path, and in walks, watches and enums once
+// per item that would go out. It must be safe for concurrent use, fast,
+// and must not block or call into the server.
+//
+// The path is absolute: the connection's root is joined in, and the
+// system tree's paths start with the None element (systemRoot). Actions
+// that concern the whole server (save, log, get_state) ask for the
+// system root; msg_send and msg_monitor ask for the message's topic.
+type Access interface {
+	Grant(s *Session, action string, p path.Path) Grant
+}
+
+// Checker checks a value before it is stored at p (a type check). It is
+// called for every local set of a client, before the tree takes its lock,
+// and not for changes that arrive from other servers. The value is raw
+// msgpack and must not be kept. Checker must be safe for concurrent use
+// and should be fast: the client waits for it.
+type Checker interface {
+	Check(s *Session, p path.Path, value []byte) error
+}
+
+// Codec converts values between what a client sends or sees and what the
+// tree stores, per session and path. Decode runs on the way in (set's
+// value and prev), Encode on the way out (every value a reply carries).
+// Both get raw msgpack, must not keep it and must return raw msgpack.
+// A Codec must be safe for concurrent use.
+type Codec interface {
+	Decode(s *Session, p path.Path, value []byte) ([]byte, error)
+	Encode(s *Session, p path.Path, value []byte) ([]byte, error)
+}
+
+// Hooks are the gate's implementations. Nil fields allow everything and
+// convert nothing.
+type Hooks struct {
+	Access  Access
+	Checker Checker
+	Codec   Codec
+}
+
+// AccessError is a request the session may not make.
+type AccessError struct {
+	Action  string
+	Path    path.Path
+	Missing Modes // the modes the grant lacked
+	Grant   Grant
+}
+
+func (e *AccessError) Error() string {
+	msg := fmt.Sprintf("access denied: %s at %v needs mode %s", e.Action, e.Path, e.Missing)
+	if e.Grant.By != "" {
+		msg += fmt.Sprintf("; %s allows only %q", e.Grant.By, e.Grant.Allow.String())
+	}
+	return msg
+}
+
+func (e *AccessError) Unwrap() error { return wire.ErrAccess }
+
+// grant asks the Access hook what the session may do at p.
+func (c *conn) grant(action string, p path.Path) Grant {
+	if c.s.hooks.Access == nil {
+		return Grant{Allow: AllModes}
+	}
+	return c.s.hooks.Access.Grant(c.sess, action, p)
+}
+
+// outValue is the one way a stored value leaves for a client: it reports
+// false when the session may not read it (walks and watches then skip
+// the item), and passes it through the codec.
+func (c *conn) outValue(sess *Session, action string, it *tree.Item) (string, bool, error) {
+	h := &c.s.hooks
+	if h.Access != nil && h.Access.Grant(sess, action, it.Path).Allow&ModeRead == 0 {
+		return "", false, nil
+	}
+	if !it.HasValue || h.Codec == nil {
+		return it.Value, true, nil
+	}
+	v, err := h.Codec.Encode(sess, it.Path, []byte(it.Value))
+	if err != nil {
+		return "", false, fmt.Errorf("encode the value at %v: %w", it.Path, err)
+	}
+	return string(v), true, nil
+}
+
+// inValue passes a value a client sends for p through the codec.
+func (c *conn) inValue(p path.Path, v []byte) ([]byte, error) {
+	if c.s.hooks.Codec == nil {
+		return v, nil
+	}
+	out, err := c.s.hooks.Codec.Decode(c.sess, p, v)
+	if err != nil {
+		return nil, fmt.Errorf("decode the value for %v: %w", p, err)
+	}
+	return out, nil
+}

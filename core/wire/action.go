@@ -1,0 +1,34 @@
+package wire
+
+// The protocol's actions: the one list of their names. Servers answer
+// each of them; clients and tools name them by these constants.
+const (
+	GetValue        = "get_value"
+	SetValue        = "set_value"
+	DeleteValue     = "delete_value"
+	GetTree         = "get_tree"
+	DeleteTree      = "delete_tree"
+	Watch           = "watch"
+	Root            = "root"
+	Stop            = "stop"
+	GetState        = "get_state"
+	GetTock         = "get_tock"
+	Save            = "save"
+	Log             = "log"
+	Enum            = "enum"
+	TestACL         = "test_acl"
+	MsgSend         = "msg_send"
+	MsgMonitor      = "msg_monitor"
+	GetInternal     = "get_internal"
+	SetInternal     = "set_internal"
+	DeleteInternal  = "delete_internal"
+	EnumInternal    = "enum_internal"
+	GetTreeInternal = "get_tree_internal"
+)
+
+// Actions lists every action of the protocol.
+var Actions = []string{
+	GetValue, SetValue, DeleteValue, GetTree, DeleteTree, Watch, Root,
+	Stop, GetState, GetTock, Save, Log, Enum, TestACL, MsgSend, MsgMonitor,
+	GetInternal, SetInternal, DeleteInternal, EnumInternal, GetTreeInternal,
+}
