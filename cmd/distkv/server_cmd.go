@@ -62,6 +62,7 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 		MaxMessage:  int(cfg.Conn.MaxMessage),
 		LogSync:     sync,
 		LogInterval: cfg.Log.Interval.D(),
+		LogDir:      cfg.Log.Dir,
 		Logger:      g.log,
 	})
 	if err != nil {

@@ -97,6 +97,9 @@ type LogFile struct {
 	Sync Sync `yaml:"sync"`
 	// Interval is how often the "interval" policy fsyncs.
 	Interval Duration `yaml:"interval"`
+	// Dir, when set, is the directory below which `log dest` and `log
+	// save` requests may write; empty: anywhere the server may.
+	Dir string `yaml:"dir"`
 }
 
 // Conn configures client connections of a server.

@@ -50,6 +50,7 @@ func ExampleConfig_YAML() {
 	//   log:
 	//     sync: interval
 	//     interval: 100ms
+	//     dir: ""
 	//   conn:
 	//     queue: 1000
 	//     max_message: 64MiB

@@ -89,12 +89,18 @@ type Options struct {
 	// blocks until the background writer catches up. Default
 	// DefaultMaxBuffer.
 	MaxBuffer int
+	// Dir is where names are: nil for the whole file system, an *os.Root
+	// to keep every name below one directory.
+	Dir Dir
 }
 
 // withDefaults fills in zero fields and validates the result.
 func (o Options) withDefaults() (Options, error) {
 	if o.Interval == 0 {
 		o.Interval = DefaultInterval
+	}
+	if o.Dir == nil {
+		o.Dir = anywhere{}
 	}
 	if o.MaxBuffer == 0 {
 		o.MaxBuffer = DefaultMaxBuffer
@@ -156,29 +162,37 @@ type Writer struct {
 	blocked int // Append calls waiting for buffer space
 }
 
-// Create opens the log file name for appending, creating it if needed, and
-// starts the background writer. With opt.Atomic it writes name.tmp instead.
+// Create opens the log file name for appending, creating it with mode
+// 0600 if needed, and starts the background writer. An existing file must
+// be a DistKV file (ErrNotOurs otherwise): Create never appends to, nor
+// with opt.Atomic replaces, a file of any other kind, and follows no
+// symbolic link at name. With opt.Atomic it writes a new temporary file
+// beside name and renames it to name on Close.
 func Create(name string, opt Options) (*Writer, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("create log %s: %w", name, err)
 	}
-	path, flags := name, os.O_WRONLY|os.O_CREATE|os.O_APPEND
 	if opt.Atomic {
-		path, flags = name+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create log: %w", err)
-	}
-	if !opt.Atomic {
-		// The file may be new: make its directory entry durable too.
-		if err := syncDir(filepath.Dir(name)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("create log %s: %w", name, err)
+		if err := replaceable(opt.Dir, name); err != nil {
+			return nil, fmt.Errorf("save to %s: %w", name, err)
 		}
+		f, tmp, err := createTemp(opt.Dir, name)
+		if err != nil {
+			return nil, fmt.Errorf("save to %s: %w", name, err)
+		}
+		return newWriter(f, name, tmp, opt), nil
 	}
-	return newWriter(f, name, path, opt), nil
+	f, err := openExisting(opt.Dir, name)
+	if err != nil {
+		return nil, fmt.Errorf("create log %s: %w", name, err)
+	}
+	// The file may be new: make its directory entry durable too.
+	if err := syncDir(opt.Dir, filepath.Dir(name)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create log %s: %w", name, err)
+	}
+	return newWriter(f, name, name, opt), nil
 }
 
 // newWriter starts a Writer on f; opt must be complete.
@@ -333,14 +347,17 @@ func (w *Writer) close() error {
 		return err
 	}
 	if err == nil {
-		if err = os.Rename(w.path, w.name); err != nil {
+		// Look again: the name may have been taken meanwhile.
+		if err = replaceable(w.opt.Dir, w.name); err != nil {
 			err = fmt.Errorf("save %s: %w", w.name, err)
-		} else if err = syncDir(filepath.Dir(w.name)); err != nil {
+		} else if err = w.opt.Dir.Rename(w.path, w.name); err != nil {
+			err = fmt.Errorf("save %s: %w", w.name, err)
+		} else if err = syncDir(w.opt.Dir, filepath.Dir(w.name)); err != nil {
 			return fmt.Errorf("save %s: %w", w.name, err)
 		}
 	}
 	if err != nil {
-		os.Remove(w.path)
+		w.opt.Dir.Remove(w.path)
 	}
 	return err
 }
@@ -458,22 +475,6 @@ func (w *Writer) flush(fsync bool) error {
 	close(w.changed)
 	w.changed = make(chan struct{})
 	return err
-}
-
-// syncDir fsyncs a directory, making entries created or renamed in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 var _ file = (*os.File)(nil)

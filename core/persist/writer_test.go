@@ -427,8 +427,8 @@ func TestAtomic(t *testing.T) {
 		fail   bool   // writing fails
 	}{
 		{"new", nil, false},
-		{"replace", []byte("old content"), false},
-		{"failure keeps the old file", []byte("old content"), true},
+		{"replace", first(testStream([]byte("old content"))), false},
+		{"failure keeps the old file", first(testStream([]byte("old content"))), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			name := filepath.Join(t.TempDir(), "x.state")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -357,5 +359,74 @@ func TestGreetingVersion(t *testing.T) {
 	rc := &rawConn{t: t, nc: nc, fr: wire.NewFramer(nc, 1<<20)}
 	if g := rc.next(); fmt.Sprint(get(g, "version")) != "[1 2 300 4]" {
 		t.Errorf("greeting: %v", g)
+	}
+}
+
+// TestSaveAndLogFiles tries to make the server write files a client must
+// not: files that are not DistKV's, and, with LogDir, anything outside it.
+func TestSaveAndLogFiles(t *testing.T) {
+	top := t.TempDir()
+	logs := filepath.Join(top, "logs")
+	if err := os.Mkdir(logs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(top, "victim")
+	if err := os.WriteFile(victim, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(logs, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"", logs} {
+		s := startServer(t, server.Config{LogDir: dir})
+		rc := dialRaw(t, s)
+		seq := int64(0)
+		call := func(action, name string) pack.Map {
+			t.Helper()
+			seq++
+			rc.send(req(t, "seq", seq, "action", action, "path", name))
+			for {
+				rep := rc.next()
+				if get(rep, "seq") == seq {
+					return rep
+				}
+			}
+		}
+		for _, a := range []string{"save", "log"} {
+			for _, name := range []string{victim, filepath.Join(logs, "link")} {
+				if rep := call(a, name); get(rep, "error") == nil {
+					t.Errorf("dir %q: %s to %s: %v", dir, a, name, rep)
+				}
+			}
+			if dir != "" {
+				for _, name := range []string{filepath.Join(top, "new"), "../new", "link/../../new"} {
+					if rep := call(a, name); get(rep, "error") == nil {
+						t.Errorf("dir %q: %s to %s: %v", dir, a, name, rep)
+					}
+				}
+				if rep := call(a, a+".state"); get(rep, "result") != true {
+					t.Errorf("dir %q: %s to a relative name: %v", dir, a, rep)
+				}
+				if rep := call(a, filepath.Join(logs, "abs-"+a+".state")); get(rep, "result") != true {
+					t.Errorf("dir %q: %s to an absolute name inside: %v", dir, a, rep)
+				}
+			} else if rep := call(a, filepath.Join(top, a+".state")); get(rep, "result") != true {
+				t.Errorf("%s anywhere: %v", a, rep)
+			}
+		}
+		if rep := call("log", ""); get(rep, "error") == nil && get(rep, "result") != true {
+			t.Errorf("log stop: %v", rep)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me\n" {
+		t.Errorf("the victim file was changed: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(top, "new")); err == nil {
+		t.Error("a file appeared outside server.log.dir")
+	}
+	for _, name := range []string{"save.state", "log.state", "abs-save.state", "abs-log.state"} {
+		if st, err := os.Stat(filepath.Join(logs, name)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", name, st, err)
+		}
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -56,10 +59,44 @@ func (s *Server) writeState(w *persist.Writer) error {
 	return err
 }
 
+// place resolves a file name a save or log request gives: with
+// Config.LogDir set, it must lie below that directory (a relative name is
+// taken from there), and the file is opened through it so that neither
+// ".." nor a symbolic link leads out.
+func (s *Server) place(name string) (persist.Dir, string, func(), error) {
+	if s.cfg.LogDir == "" {
+		return nil, name, func() {}, nil
+	}
+	rel := name
+	if filepath.IsAbs(name) {
+		dir, err := filepath.Abs(s.cfg.LogDir)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if rel, err = filepath.Rel(dir, filepath.Clean(name)); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, "", nil, fmt.Errorf("%w: %s is not below server.log.dir (%s)", wire.ErrBadRequest, name, s.cfg.LogDir)
+	}
+	root, err := os.OpenRoot(s.cfg.LogDir)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("server.log.dir: %w", err)
+	}
+	return root, rel, func() { root.Close() }, nil
+}
+
 // Save writes the whole tree to a new file, atomically: the file appears
-// complete or not at all.
+// complete or not at all. An existing file is replaced only if it is a
+// DistKV file.
 func (s *Server) Save(name string) error {
-	w, err := persist.Create(name, persist.Options{Sync: persist.SyncNever, Atomic: true})
+	dir, rel, done, err := s.place(name)
+	if err != nil {
+		return fmt.Errorf("save to %s: %w", name, err)
+	}
+	defer done()
+	w, err := persist.Create(rel, persist.Options{Sync: persist.SyncNever, Atomic: true, Dir: dir})
 	if err != nil {
 		return fmt.Errorf("save to %s: %w", name, err)
 	}
@@ -88,9 +125,15 @@ type changeLog struct {
 
 // StartLog opens name for appending and logs every change to it from now
 // on; with state, the current state is written first. A log already
-// running is closed once the new one is ready.
+// running is closed once the new one is ready. An existing file is
+// appended to only if it is a DistKV file.
 func (s *Server) StartLog(name string, state bool) error {
-	w, err := persist.Create(name, persist.Options{Sync: s.cfg.LogSync, Interval: s.cfg.LogInterval})
+	dir, rel, done, err := s.place(name)
+	if err != nil {
+		return fmt.Errorf("log to %s: %w", name, err)
+	}
+	defer done()
+	w, err := persist.Create(rel, persist.Options{Sync: s.cfg.LogSync, Interval: s.cfg.LogInterval, Dir: dir})
 	if err != nil {
 		return fmt.Errorf("log to %s: %w", name, err)
 	}

@@ -38,6 +38,7 @@ type Config struct {
 	MaxMessage  int                // largest request accepted [64 MiB]
 	LogSync     persist.SyncPolicy // fsync policy of change logs [interval]
 	LogInterval time.Duration      // fsync interval of change logs [100ms]
+	LogDir      string             // if set, save and log requests write only below it [anywhere]
 	Logger      *slog.Logger       // [slog.Default()]
 
 	// Hooks are the request gate's access decisions, write checks and
