@@ -352,6 +352,9 @@ func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
 	}
 	// Two static calls, not a func value: enc then stays on the stack.
 	if cl := c.s.durableLog(); cl != nil {
+		if err := cl.failed(); err != nil {
+			return fmt.Errorf("the change was applied on this server, but it is not on disk: %w", err)
+		}
 		// Acknowledge once on disk; meanwhile the connection goes on, so
 		// pipelined changes share an fsync.
 		c.replyDurable(cl, req.Seq, enc)

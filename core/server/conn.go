@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -51,9 +52,11 @@ type conn struct {
 	flow    bool // the client asked for flow control (wseq on stream messages)
 
 	// Replies that wait for the change log's fsync (sync: always), in
-	// order, and whether a goroutine is releasing them.
-	durable     []durableReply
-	durableBusy bool
+	// order, with the messages queued behind them, their size, and
+	// whether a goroutine is releasing them.
+	durable      []durableReply
+	durableBytes int
+	durableBusy  bool
 
 	root path.Path // set by the root action; owned by the reader goroutine
 	sess *Session  // replaced whole at a login; owned by the reader goroutine
@@ -136,10 +139,18 @@ func (c *conn) greet() {
 	c.flush()
 }
 
-// write appends one or more encoded messages to the output buffer.
+// write appends one or more encoded messages to the output buffer. While
+// acknowledgements wait for the disk (sync: always), later messages wait
+// behind them, so that replies keep request order in every sync mode.
 func (c *conn) write(enc func([]byte) []byte) {
 	c.mu.Lock()
-	if !c.dead {
+	switch {
+	case c.dead:
+	case len(c.durable) > 0:
+		msg := enc(nil)
+		c.durable = append(c.durable, durableReply{msg: msg})
+		c.durableBytes += len(msg)
+	default:
 		c.out = enc(c.out)
 	}
 	c.mu.Unlock()
@@ -182,7 +193,7 @@ func (c *conn) flush() {
 func (c *conn) waitRoom() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.out) > maxPending && !c.dead {
+	for len(c.out)+c.durableBytes > maxPending && !c.dead {
 		if !c.writing {
 			c.mu.Unlock()
 			c.flush()
@@ -205,20 +216,24 @@ func (c *conn) reply(seq uint64, enc func(m *wire.Msg)) {
 }
 
 type durableReply struct {
-	logSeq uint64 // the log record that must be on disk first
+	logSeq uint64 // the log record that must be on disk first; 0: none
 	msg    []byte
+	seq    uint64 // the request's, for an error reply if the log fails
 }
 
 // replyDurable sends a reply once every change made so far is on disk.
 // Replies wait in order; one goroutine per connection waits for the fsync
-// that covers the newest of them and releases all it covers.
+// that covers the newest of them and releases all it covers. If the log
+// fails, the waiting acknowledgements become error replies: a change
+// whose record is not on disk is never acknowledged as stored.
 func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
 	m := wire.Begin(nil)
 	m.Uint("seq", seq)
 	enc(&m)
-	d := durableReply{logSeq: cl.lastSeq(), msg: m.End()}
+	d := durableReply{logSeq: cl.lastSeq(), msg: m.End(), seq: seq}
 	c.mu.Lock()
 	c.durable = append(c.durable, d)
+	c.durableBytes += len(d.msg)
 	start := !c.durableBusy
 	c.durableBusy = true
 	c.mu.Unlock()
@@ -235,24 +250,30 @@ func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
 				c.mu.Unlock()
 				return
 			}
-			upTo := c.durable[len(c.durable)-1].logSeq
+			var upTo uint64
+			for _, d := range c.durable {
+				upTo = max(upTo, d.logSeq)
+			}
 			c.mu.Unlock()
 			err := cl.w.WaitSynced(c.ctx, upTo)
+			if err != nil && c.ctx.Err() == nil {
+				cl.fail(c.s.log, err)
+				err = cl.failed()
+			}
 			c.mu.Lock()
 			n := 0
 			for n < len(c.durable) && c.durable[n].logSeq <= upTo {
-				if err == nil {
-					c.out = append(c.out, c.durable[n].msg...)
+				d := c.durable[n]
+				if err != nil && d.logSeq != 0 {
+					c.out = appendError(c.out, d.seq, true, fmt.Errorf("the change was applied on this server, but it is not on disk: %w", err), c.s.tree.Tock())
+				} else {
+					c.out = append(c.out, d.msg...)
 				}
+				c.durableBytes -= len(d.msg)
 				n++
 			}
 			c.durable = append(c.durable[:0], c.durable[n:]...)
 			c.mu.Unlock()
-			if err != nil {
-				c.log.Error("the change log failed; closing the connection so the client does not take changes as stored", "err", err)
-				c.close()
-				return
-			}
 			c.flush()
 		}
 	}()
@@ -261,16 +282,18 @@ func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
 // sendError sends an error reply, with the code of err.
 func (c *conn) sendError(seq uint64, hasSeq bool, err error) {
 	tock := c.s.tree.Tock()
-	c.write(func(b []byte) []byte {
-		m := wire.Begin(b)
-		if hasSeq {
-			m.Uint("seq", seq)
-		}
-		m.Str("error", err.Error())
-		if code := wire.Code(err); code != "" {
-			m.Str("etype", code)
-		}
-		m.Uint("tock", tock)
-		return m.End()
-	})
+	c.write(func(b []byte) []byte { return appendError(b, seq, hasSeq, err, tock) })
+}
+
+func appendError(b []byte, seq uint64, hasSeq bool, err error, tock uint64) []byte {
+	m := wire.Begin(b)
+	if hasSeq {
+		m.Uint("seq", seq)
+	}
+	m.Str("error", err.Error())
+	if code := wire.Code(err); code != "" {
+		m.Str("etype", code)
+	}
+	m.Uint("tock", tock)
+	return m.End()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,25 @@ type changeLog struct {
 	w       *persist.Writer
 	cancel  func() // ends the watch
 	lastSeq func() uint64
+	failure atomic.Pointer[error] // why logging stopped; nil while it works
+}
+
+// fail stops logging for good, loudly: no record is skipped silently,
+// and under sync "always" no change after it is acknowledged. It may run
+// under the tree lock.
+func (cl *changeLog) fail(log *slog.Logger, err error) {
+	err = fmt.Errorf("%w: %w; no change is logged from here on (give `log dest` again to start a new log)", wire.ErrLog, err)
+	if cl.failure.CompareAndSwap(nil, &err) {
+		log.Error("the change log failed", "file", cl.name, "err", err)
+	}
+}
+
+// failed returns why logging stopped, or nil.
+func (cl *changeLog) failed() error {
+	if p := cl.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // StartLog opens name for appending and logs every change to it from now
@@ -147,10 +167,16 @@ func (s *Server) StartLog(name string, state bool) error {
 	_, cl.cancel = s.tree.Watch(path.Root, func(it *tree.Item) {
 		// This runs under the tree lock: Append only blocks when the disk
 		// has fallen MaxBuffer behind.
-		buf = wire.AppendUpdate(buf[:0], it)
-		if n, err := w.Append(buf); err == nil {
-			seq.Store(n)
+		if cl.failure.Load() != nil {
+			return
 		}
+		buf = wire.AppendUpdate(buf[:0], it)
+		n, err := w.Append(buf)
+		if err != nil {
+			cl.fail(s.log, fmt.Errorf("log the change at %v to %s: %w", it.Path, name, err))
+			return
+		}
+		seq.Store(n)
 	})
 	cl.lastSeq = seq.Load
 	if state {
@@ -214,7 +240,16 @@ func (s *Server) durableLog() *changeLog {
 // log's policy is "always".
 func (s *Server) waitDurable(ctx context.Context) error {
 	if cl := s.durableLog(); cl != nil {
-		return cl.w.WaitSynced(ctx, cl.lastSeq())
+		if err := cl.failed(); err != nil {
+			return err
+		}
+		if err := cl.w.WaitSynced(ctx, cl.lastSeq()); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			cl.fail(s.log, err)
+			return cl.failed()
+		}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ var (
 	ErrNoData        = errors.New("no such entry")
 	ErrInternal      = errors.New("internal server error")
 	ErrAccess        = errors.New("access denied")
+	ErrLog           = errors.New("the change log failed")
 )
 
 // codes is the one table that maps errors to the "etype" of an error
@@ -35,6 +36,7 @@ var codes = []struct {
 	{"no_data", ErrNoData},
 	{"internal", ErrInternal},
 	{"access", ErrAccess},
+	{"log", ErrLog},
 }
 
 // Code returns the etype for err ("" if err matches no entry).
