@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/chain"
-	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
-	"github.com/distkv-go/distkv/core/wire"
 )
 
 // accept serves incoming peer connections.
@@ -43,7 +41,7 @@ func (r *Replica) accept() {
 				delete(r.in, pc)
 				r.mu.Unlock()
 			}()
-			if err := pc.handshake(); err != nil {
+			if err := pc.handshake(responder); err != nil {
 				r.log.Warn("refused a peer", "addr", nc.RemoteAddr().String(), "err", err)
 				pc.sendError(err)
 				return
@@ -206,7 +204,7 @@ func (r *Replica) dial(p Peer) {
 		return
 	}
 	pc := newPeerConn(r, nc)
-	if err := pc.handshake(); err != nil {
+	if err := pc.handshake(initiator); err != nil {
 		r.log.Warn("peer handshake failed", "peer", p.Name, "err", err)
 		pc.close()
 		return
@@ -322,11 +320,7 @@ func (r *Replica) announceLoop() {
 			continue
 		}
 		last = tick
-		m := wire.Begin(nil)
-		m.Str("op", "tick")
-		m.Str("node", r.cfg.Node)
-		m.Uint("tick", tick)
-		if err := r.cfg.Gossip.Announce(m.End()); err != nil {
+		if err := r.cfg.Gossip.Announce(appendTick(nil, r.cfg.Node, tick)); err != nil {
 			r.log.Debug("announce failed", "err", err)
 		}
 	}
@@ -447,18 +441,7 @@ func (r *Replica) fetchMissing() {
 	for _, pc := range r.connected(prefer) {
 		ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
 		r.pulls.Add(1)
-		err := pc.request(ctx, func(seq uint64) []byte {
-			m := wire.Begin(nil)
-			m.Str("op", "pull")
-			m.Uint("seq", seq)
-			m.Key("want")
-			m.B = pack.AppendMapHeader(m.B, len(miss))
-			for node, rs := range miss {
-				m.B = pack.AppendString(m.B, node)
-				m.B, _ = pack.Append(m.B, rs.Wire())
-			}
-			return m.End()
-		})
+		err := pc.request(ctx, func(seq uint64) []byte { return appendPull(nil, seq, miss) })
 		cancel()
 		if err != nil {
 			r.log.Debug("pull failed", "peer", pc.name, "err", err)

@@ -46,9 +46,17 @@
 // # Peer protocol
 //
 // msgpack maps over TCP, framed like the client protocol (core/wire).
-// Both sides first send {op: hello, root, node, tick, nonce} and then
-// {op: proof, mac}: HMAC-SHA256 under the network key of the other side's
-// nonce and the sender's name, so only servers that hold the key talk.
+// First a mutual challenge-response (handshake.go): the dialing side
+// sends {op: hello, root, node, tick, nonce}, the other side answers with
+// its own hello, the dialing side sends {op: proof, mac} and, only once it
+// has checked that proof, the other side sends its own. A proof is
+// HMAC-SHA256 under the network key over both nonces, both names, the
+// network and the sender's role, so it cannot be replayed on another
+// connection, reflected to its maker, or used under another name. Until
+// a peer has proved the key it may send 64 KiB in all. Without a key the
+// handshake proves nothing: anyone who reaches the port is a peer. The
+// stream itself is neither encrypted nor authenticated, so someone on
+// the path between two servers can read and change it.
 // Then the dialing side sends pushes {op: push, path, value, chain, tock},
 // every Check interval {op: ticks, ticks: {node: highest tick known}}, and
 // requests {op: pull, seq, want: {node: ranges}} and {op: dump, seq}, which the
