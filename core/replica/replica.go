@@ -169,10 +169,10 @@ type Replica struct {
 
 	stopWatch func()
 
-	mu    sync.Mutex           // protects the fields below
-	out   map[string]*peerConn // outgoing connections, by peer name
-	dials map[string]bool      // dials under way
-	in    map[*peerConn]struct{}
+	mu    sync.Mutex             // protects the fields below
+	out   map[string]*peerConn   // outgoing connections, by peer name
+	dials map[string]bool        // dials under way
+	in    map[*peerConn]struct{} // incoming connections, and outgoing ones in their handshake
 	// remote holds, per node, the ticks a peer last asked for: what the
 	// others miss (get_state's remote_missing).
 	remote map[string]chain.RangeSet
@@ -243,8 +243,11 @@ func (r *Replica) Stats() Stats {
 }
 
 // Start serves peers, pushes local changes, announces ticks and fetches
-// what is missing, until Close.
+// what is missing, until Close. After Close it does nothing.
 func (r *Replica) Start() {
+	if r.ctx.Err() != nil {
+		return
+	}
 	_, r.stopWatch = r.cfg.Tree.Watch(path.Root, r.local)
 	r.goFunc(r.accept)
 	r.goFunc(r.announceLoop)
@@ -253,13 +256,21 @@ func (r *Replica) Start() {
 	r.goFunc(r.purgeLoop)
 }
 
-// goFunc runs fn in a goroutine that Close waits for.
-func (r *Replica) goFunc(fn func()) {
+// goFunc runs fn in a goroutine that Close waits for; once Close has
+// begun it runs nothing and returns false. (Close cancels before it takes
+// mu, so no goroutine is added while it waits.)
+func (r *Replica) goFunc(fn func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		return false
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		fn()
 	}()
+	return true
 }
 
 // Close stops everything and closes every connection. Idempotent.
