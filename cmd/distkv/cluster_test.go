@@ -378,12 +378,12 @@ func TestExternalAgent(t *testing.T) {
 	}
 }
 
-// TestGossipKey: servers that share server.serf.key form a network; a
-// server with another key, or none, cannot join it: it says that its join
-// failed and waits for a peer, serving nothing.
+// TestGossipKey: servers that share a server.serf.key from distkv keygen
+// form a network; a server with another key, or none, cannot join it: it
+// says that its join failed and waits for a peer, serving nothing.
 func TestGossipKey(t *testing.T) {
 	bin := buildBinary(t)
-	const key = "Zr7HpBhIJwdkyjhgm0bo3OoH9WNyXoC2MZ3LXtW0w2I=" // serf keygen
+	key := keygen(t, bin)
 	keyArg := []string{"-C", "server.serf.key=" + key}
 	g1 := freePort(t)
 	p1, p2 := freePort(t), freePort(t)

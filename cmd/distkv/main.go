@@ -27,6 +27,7 @@ type CLI struct {
 
 	Server ServerCmd `cmd:"" help:"Run a DistKV server."`
 	Client ClientCmd `cmd:"" help:"Talk to a DistKV server: read and write data, control logging."`
+	Keygen KeygenCmd `cmd:"" help:"Print a new random network key for server.serf.key."`
 }
 
 const description = `DistKV: a master-less distributed key-value store.

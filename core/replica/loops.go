@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/chain"
-	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
-	"github.com/distkv-go/distkv/core/wire"
 )
 
 // accept serves incoming peer connections.
@@ -28,22 +26,15 @@ func (r *Replica) accept() {
 			return
 		}
 		pc := newPeerConn(r, nc)
-		r.mu.Lock()
-		if r.ctx.Err() != nil {
-			r.mu.Unlock()
-			nc.Close()
+		if !r.track(pc) {
 			return
 		}
-		r.in[pc] = struct{}{}
-		r.mu.Unlock()
 		r.goFunc(func() {
 			defer func() {
 				pc.close()
-				r.mu.Lock()
-				delete(r.in, pc)
-				r.mu.Unlock()
+				r.untrack(pc)
 			}()
-			if err := pc.handshake(); err != nil {
+			if err := pc.handshake(responder); err != nil {
 				r.log.Warn("refused a peer", "addr", nc.RemoteAddr().String(), "err", err)
 				pc.sendError(err)
 				return
@@ -53,6 +44,25 @@ func (r *Replica) accept() {
 			}
 		})
 	}
+}
+
+// track registers a connection that is not in out, for Close to close
+// it; false: Close has begun, and the connection is closed.
+func (r *Replica) track(pc *peerConn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		pc.close()
+		return false
+	}
+	r.in[pc] = struct{}{}
+	return true
+}
+
+func (r *Replica) untrack(pc *peerConn) {
+	r.mu.Lock()
+	delete(r.in, pc)
+	r.mu.Unlock()
 }
 
 // serve answers a peer's pushes and requests on an incoming connection.
@@ -206,7 +216,12 @@ func (r *Replica) dial(p Peer) {
 		return
 	}
 	pc := newPeerConn(r, nc)
-	if err := pc.handshake(); err != nil {
+	if !r.track(pc) {
+		return
+	}
+	err = pc.handshake(initiator)
+	r.untrack(pc)
+	if err != nil {
 		r.log.Warn("peer handshake failed", "peer", p.Name, "err", err)
 		pc.close()
 		return
@@ -229,7 +244,9 @@ func (r *Replica) dial(p Peer) {
 		r.mu.Unlock()
 		r.log.Info("lost a peer", "peer", pc.name)
 	}()
-	go pc.writeLoop()
+	if !r.goFunc(pc.writeLoop) {
+		return // closing
+	}
 	if err := pc.readLoop(); err != nil && r.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 		r.log.Debug("peer connection ended", "peer", pc.name, "err", err)
 	}
@@ -322,11 +339,7 @@ func (r *Replica) announceLoop() {
 			continue
 		}
 		last = tick
-		m := wire.Begin(nil)
-		m.Str("op", "tick")
-		m.Str("node", r.cfg.Node)
-		m.Uint("tick", tick)
-		if err := r.cfg.Gossip.Announce(m.End()); err != nil {
+		if err := r.cfg.Gossip.Announce(appendTick(nil, r.cfg.Node, tick)); err != nil {
 			r.log.Debug("announce failed", "err", err)
 		}
 	}
@@ -447,18 +460,7 @@ func (r *Replica) fetchMissing() {
 	for _, pc := range r.connected(prefer) {
 		ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
 		r.pulls.Add(1)
-		err := pc.request(ctx, func(seq uint64) []byte {
-			m := wire.Begin(nil)
-			m.Str("op", "pull")
-			m.Uint("seq", seq)
-			m.Key("want")
-			m.B = pack.AppendMapHeader(m.B, len(miss))
-			for node, rs := range miss {
-				m.B = pack.AppendString(m.B, node)
-				m.B, _ = pack.Append(m.B, rs.Wire())
-			}
-			return m.End()
-		})
+		err := pc.request(ctx, func(seq uint64) []byte { return appendPull(nil, seq, miss) })
 		cancel()
 		if err != nil {
 			r.log.Debug("pull failed", "peer", pc.name, "err", err)
@@ -554,9 +556,12 @@ func (r *Replica) purgeLoop() {
 // nil while a member has not reported its own.
 func (r *Replica) horizon() map[string]uint64 {
 	h := r.cfg.Tree.Complete()
+	// Not under mu: Members may ask an external agent (a network call),
+	// and every local change takes mu.
+	members := r.cfg.Gossip.Members()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, m := range r.cfg.Gossip.Members() {
+	for _, m := range members {
 		if m == r.cfg.Node {
 			continue
 		}

@@ -1,11 +1,8 @@
 package replica
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +27,7 @@ const (
 type peerConn struct {
 	r    *Replica
 	nc   net.Conn
+	in   budgetReader // nc, with the handshake's budget
 	fr   *wire.Framer
 	name string // the peer's node, once the handshake is done
 
@@ -51,9 +49,11 @@ type peerConn struct {
 }
 
 func newPeerConn(r *Replica, nc net.Conn) *peerConn {
-	return &peerConn{r: r, nc: nc, fr: wire.NewFramer(nc, maxPeerMessage),
+	pc := &peerConn{r: r, nc: nc, in: budgetReader{r: nc, n: -1},
 		pushes: make(chan []byte, r.cfg.Queue), reqs: make(chan []byte, 16),
 		pending: map[uint64]chan error{}, closed: make(chan struct{})}
+	pc.fr = wire.NewFramer(&pc.in, maxPeerMessage)
+	return pc
 }
 
 func (pc *peerConn) close() {
@@ -122,10 +122,10 @@ func decodeMsg(raw []byte) (msg, error) {
 			m.seq, err = r.ReadUint()
 		case "tick":
 			m.tick, err = r.ReadUint()
-		case "nonce":
-			m.nonce, err = r.ReadBin()
+		case "nonce": // copied: the handshake keeps it past the next read
+			m.nonce, err = readBin(r)
 		case "mac":
-			m.mac, err = r.ReadBin()
+			m.mac, err = readBin(r)
 		case "ticks":
 			m.ticks, err = readTickMap(r)
 		case "complete":
@@ -168,6 +168,11 @@ func decodeMsg(raw []byte) (msg, error) {
 		return m, errors.New(`a peer message needs an "op"`)
 	}
 	return m, nil
+}
+
+func readBin(r *pack.Reader) ([]byte, error) {
+	b, err := r.ReadBin()
+	return bytes.Clone(b), err
 }
 
 // appendUpdate appends an update message: {op, seq?, path, value, chain, tock}.
@@ -236,6 +241,30 @@ func appendTicks(b []byte, seq uint64, ticks, complete map[string]uint64) []byte
 	return m.End()
 }
 
+// appendPull appends {op: pull, seq, want: {node: ranges}}.
+func appendPull(b []byte, seq uint64, want map[string]chain.RangeSet) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "pull")
+	m.Uint("seq", seq)
+	m.Key("want")
+	m.B = pack.AppendMapHeader(m.B, len(want))
+	for node, rs := range want {
+		m.B = pack.AppendString(m.B, node)
+		m.B, _ = pack.Append(m.B, rs.Wire())
+	}
+	return m.End()
+}
+
+// appendTick appends a tick announcement: {op: tick, node, tick}.
+func appendTick(b []byte, node string, tick uint64) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "tick")
+	m.Str("node", node)
+	m.Uint("tick", tick)
+	return m.End()
+}
+
+// appendOp appends {op, seq}: dump and done.
 func appendOp(b []byte, op string, seq uint64) []byte {
 	m := wire.Begin(b)
 	m.Str("op", op)
@@ -256,65 +285,6 @@ func decodeUpdate(m msg) (tree.Update, error) {
 		}
 	}
 	return u, nil
-}
-
-// handshake exchanges hello and proof; it returns the peer's name.
-func (pc *peerConn) handshake() error {
-	r := pc.r
-	pc.nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	defer pc.nc.SetDeadline(time.Time{})
-	nonce := make([]byte, 16)
-	rand.Read(nonce)
-	tick, _ := r.cfg.Tree.Ticks()
-	w := bufio.NewWriter(pc.nc)
-	m := wire.Begin(nil)
-	m.Str("op", "hello")
-	m.Str("root", r.cfg.Root)
-	m.Str("node", r.cfg.Node)
-	m.Uint("tick", tick)
-	m.Key("nonce")
-	m.B = pack.AppendBytes(m.B, nonce)
-	w.Write(m.End())
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	hello, err := pc.read("hello")
-	if err != nil {
-		return err
-	}
-	if hello.root != r.cfg.Root {
-		return fmt.Errorf("peer %s is in network %q, not %q", hello.node, hello.root, r.cfg.Root)
-	}
-	if hello.node == "" || hello.node == r.cfg.Node || len(hello.nonce) != 16 {
-		return fmt.Errorf("peer hello is not acceptable (node %q)", hello.node)
-	}
-	m = wire.Begin(nil)
-	m.Str("op", "proof")
-	m.Key("mac")
-	m.B = pack.AppendBytes(m.B, r.mac(hello.nonce, r.cfg.Node))
-	w.Write(m.End())
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	proof, err := pc.read("proof")
-	if err != nil {
-		return err
-	}
-	if !hmac.Equal(proof.mac, r.mac(nonce, hello.node)) {
-		return fmt.Errorf("peer %s does not hold this network's key", hello.node)
-	}
-	pc.name = hello.node
-	r.cfg.Tree.Announce(hello.node, hello.tick)
-	return nil
-}
-
-// mac proves the network key: HMAC over the other side's nonce and the
-// sender's name.
-func (r *Replica) mac(nonce []byte, sender string) []byte {
-	h := hmac.New(sha256.New, append([]byte("distkv peer\x00"), r.cfg.Key...))
-	h.Write(nonce)
-	h.Write([]byte(sender))
-	return h.Sum(nil)
 }
 
 // read reads the next message and checks its op.
@@ -338,11 +308,16 @@ func (pc *peerConn) read(op string) (msg, error) {
 
 // sendError tells the peer why the connection ends (best effort).
 func (pc *peerConn) sendError(err error) {
-	m := wire.Begin(nil)
-	m.Str("op", "error")
-	m.Str("msg", err.Error())
 	pc.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	pc.nc.Write(m.End())
+	pc.nc.Write(appendError(nil, err.Error()))
+}
+
+// appendError appends {op: error, msg}.
+func appendError(b []byte, text string) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "error")
+	m.Str("msg", text)
+	return m.End()
 }
 
 // request sends a pull or dump on an outgoing connection and waits for

@@ -46,9 +46,17 @@
 // # Peer protocol
 //
 // msgpack maps over TCP, framed like the client protocol (core/wire).
-// Both sides first send {op: hello, root, node, tick, nonce} and then
-// {op: proof, mac}: HMAC-SHA256 under the network key of the other side's
-// nonce and the sender's name, so only servers that hold the key talk.
+// First a mutual challenge-response (handshake.go): the dialing side
+// sends {op: hello, root, node, tick, nonce}, the other side answers with
+// its own hello, the dialing side sends {op: proof, mac} and, only once it
+// has checked that proof, the other side sends its own. A proof is
+// HMAC-SHA256 under the network key over both nonces, both names, the
+// network and the sender's role, so it cannot be replayed on another
+// connection, reflected to its maker, or used under another name. Until
+// a peer has proved the key it may send 64 KiB in all. Without a key the
+// handshake proves nothing: anyone who reaches the port is a peer. The
+// stream itself is neither encrypted nor authenticated, so someone on
+// the path between two servers can read and change it.
 // Then the dialing side sends pushes {op: push, path, value, chain, tock},
 // every Check interval {op: ticks, ticks: {node: highest tick known}}, and
 // requests {op: pull, seq, want: {node: ranges}} and {op: dump, seq}, which the
@@ -161,10 +169,10 @@ type Replica struct {
 
 	stopWatch func()
 
-	mu    sync.Mutex           // protects the fields below
-	out   map[string]*peerConn // outgoing connections, by peer name
-	dials map[string]bool      // dials under way
-	in    map[*peerConn]struct{}
+	mu    sync.Mutex             // protects the fields below
+	out   map[string]*peerConn   // outgoing connections, by peer name
+	dials map[string]bool        // dials under way
+	in    map[*peerConn]struct{} // incoming connections, and outgoing ones in their handshake
 	// remote holds, per node, the ticks a peer last asked for: what the
 	// others miss (get_state's remote_missing).
 	remote map[string]chain.RangeSet
@@ -235,8 +243,11 @@ func (r *Replica) Stats() Stats {
 }
 
 // Start serves peers, pushes local changes, announces ticks and fetches
-// what is missing, until Close.
+// what is missing, until Close. After Close it does nothing.
 func (r *Replica) Start() {
+	if r.ctx.Err() != nil {
+		return
+	}
 	_, r.stopWatch = r.cfg.Tree.Watch(path.Root, r.local)
 	r.goFunc(r.accept)
 	r.goFunc(r.announceLoop)
@@ -245,13 +256,21 @@ func (r *Replica) Start() {
 	r.goFunc(r.purgeLoop)
 }
 
-// goFunc runs fn in a goroutine that Close waits for.
-func (r *Replica) goFunc(fn func()) {
+// goFunc runs fn in a goroutine that Close waits for; once Close has
+// begun it runs nothing and returns false. (Close cancels before it takes
+// mu, so no goroutine is added while it waits.)
+func (r *Replica) goFunc(fn func()) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx.Err() != nil {
+		return false
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		fn()
 	}()
+	return true
 }
 
 // Close stops everything and closes every connection. Idempotent.

@@ -347,27 +347,14 @@ func TestBadPeerInput(t *testing.T) {
 		}
 		return m.End()
 	}
-	// dialAs does a handshake as node with key; it returns the connection.
+	// dialAs logs in as node with key; it returns the connection.
 	dialAs := func(node, key string) net.Conn {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
+		p := dialRaw(t, addr)
+		s, _ := p.login(node, key)
+		if key == "key" {
+			p.loggedIn(s, key)
 		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		fr := wire.NewFramer(c, 1<<20)
-		c.Write(hello("test", node, make([]byte, 16)))
-		raw, err := fr.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		theirs, _ := decodeMsg(raw)
-		fake := &Replica{cfg: Config{Key: []byte(key)}}
-		m := wire.Begin(nil)
-		m.Str("op", "proof")
-		m.Key("mac")
-		m.B = pack.AppendBytes(m.B, fake.mac(theirs.nonce, node))
-		c.Write(m.End())
-		return c
+		return p.c
 	}
 	closedSoon := func(c net.Conn) {
 		t.Helper()
@@ -390,6 +377,9 @@ func TestBadPeerInput(t *testing.T) {
 		"no nonce":    hello("test", "x", nil),
 		"same name":   hello("test", "a", make([]byte, 16)),
 		"huge length": {0xdb, 0xff, 0xff, 0xff, 0xff},
+		// More than a handshake's budget, of a message that would fit
+		// later: refused without waiting for the rest.
+		"long hello": append([]byte{0xdb, 0, 0x10, 0, 0}, make([]byte, 100<<10)...),
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := net.Dial("tcp", addr)

@@ -65,6 +65,7 @@ func (s *Server) startCluster() error {
 		rep.Close()
 		return fmt.Errorf("gossip tags: %w", err)
 	}
+	s.warnExposure(c, rep.Addr())
 	s.mu.Lock()
 	s.rep = rep
 	s.mu.Unlock()

@@ -1,0 +1,193 @@
+package replica
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+const (
+	nonceSize = 16
+	// maxHandshake is what a peer may send before it has proved the key:
+	// hello and proof take a few hundred bytes, and a stranger must not
+	// make this server buffer a large message.
+	maxHandshake = 64 << 10
+	proofLabel   = "distkv-peer v1"
+)
+
+// A connection's sides: the dialing server starts the handshake and
+// proves the key first.
+const (
+	initiator = "initiator"
+	responder = "responder"
+)
+
+// session is what both sides' proofs of one connection cover.
+type session struct {
+	root                 string
+	initiator, responder string // the node names each side claims
+	iNonce, rNonce       []byte // each side's fresh nonce
+}
+
+// proof is role's proof that it holds key: HMAC-SHA256 under the key
+// over the protocol label, the role, the network, both names and both
+// nonces, each length-prefixed. Each side's nonce is fresh, so a proof
+// is good for one connection only (no replay); the role is covered, so a
+// server's proof never passes as the other side's (no reflection); the
+// names are covered, so a proof made for one node never lets another in.
+func (s *session) proof(key []byte, role string) []byte {
+	h := hmac.New(sha256.New, key)
+	for _, f := range [][]byte{[]byte(proofLabel), []byte(role), []byte(s.root),
+		[]byte(s.initiator), []byte(s.responder), s.iNonce, s.rNonce} {
+		h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(f))))
+		h.Write(f)
+	}
+	return h.Sum(nil)
+}
+
+// handshake exchanges hellos and proofs and sets pc.name. The initiator
+// sends its hello, the responder answers with its own; the initiator
+// proves the key, and the responder sends its proof only after it has
+// checked the initiator's, so it proves nothing to a side that has not
+// proved itself:
+//
+//	initiator → {op: hello, root, node, tick, nonce}
+//	responder → {op: hello, root, node, tick, nonce}
+//	initiator → {op: proof, mac}     (role initiator)
+//	responder → {op: proof, mac}     (role responder), or {op: error, msg}
+func (pc *peerConn) handshake(role string) error {
+	r := pc.r
+	pc.nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	defer pc.nc.SetDeadline(time.Time{})
+	pc.in.n = maxHandshake
+	defer func() { pc.in.n = -1 }()
+
+	nonce := make([]byte, nonceSize)
+	rand.Read(nonce)
+	tick, _ := r.cfg.Tree.Ticks()
+	w := bufio.NewWriter(pc.nc)
+	send := func(b []byte) error {
+		w.Write(b)
+		return w.Flush()
+	}
+	s := session{root: r.cfg.Root}
+	var hello msg
+	var err error
+	if role == initiator {
+		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce)); err != nil {
+			return err
+		}
+		if hello, err = pc.readHello(); err != nil {
+			return err
+		}
+		s.initiator, s.responder, s.iNonce, s.rNonce = r.cfg.Node, hello.node, nonce, hello.nonce
+		if err := send(appendProof(nil, s.proof(r.cfg.Key, initiator))); err != nil {
+			return err
+		}
+		if err := pc.checkProof(&s, responder, hello.node); err != nil {
+			return err
+		}
+	} else {
+		if hello, err = pc.readHello(); err != nil {
+			return err
+		}
+		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce)); err != nil {
+			return err
+		}
+		s.initiator, s.responder, s.iNonce, s.rNonce = hello.node, r.cfg.Node, hello.nonce, nonce
+		if err := pc.checkProof(&s, initiator, hello.node); err != nil {
+			return err
+		}
+		if err := send(appendProof(nil, s.proof(r.cfg.Key, responder))); err != nil {
+			return err
+		}
+	}
+	pc.name = hello.node
+	r.cfg.Tree.Announce(hello.node, hello.tick)
+	return nil
+}
+
+// readHello reads the other side's hello and checks it.
+func (pc *peerConn) readHello() (msg, error) {
+	r := pc.r
+	hello, err := pc.read("hello")
+	if err != nil {
+		return hello, err
+	}
+	if hello.root != r.cfg.Root {
+		return hello, fmt.Errorf("peer %q is in network %q, not %q", hello.node, hello.root, r.cfg.Root)
+	}
+	if hello.node == "" || hello.node == r.cfg.Node || len(hello.nonce) != nonceSize {
+		return hello, fmt.Errorf("peer hello is not acceptable (node %q, a nonce of %d bytes)", hello.node, len(hello.nonce))
+	}
+	return hello, nil
+}
+
+// checkProof reads the other side's proof, made as role, and checks it.
+func (pc *peerConn) checkProof(s *session, role, peer string) error {
+	p, err := pc.read("proof")
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(p.mac, s.proof(pc.r.cfg.Key, role)) {
+		if len(pc.r.cfg.Key) == 0 {
+			return fmt.Errorf("peer %q does not prove this network's key: this server has no server.serf.key, the peer likely has one", peer)
+		}
+		return fmt.Errorf("peer %q does not prove this network's key", peer)
+	}
+	return nil
+}
+
+// errHandshakeSize ends a handshake whose messages are too large.
+var errHandshakeSize = fmt.Errorf("the peer sent more than %d bytes before proving the network key", maxHandshake)
+
+// budgetReader reads at most n more bytes while n >= 0; n < 0 means no
+// limit. The handshake sets a budget, the connection's goroutine lifts it.
+type budgetReader struct {
+	r io.Reader
+	n int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.n < 0 {
+		return b.r.Read(p)
+	}
+	if b.n == 0 {
+		return 0, errHandshakeSize
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	return n, err
+}
+
+// appendHello appends {op: hello, root, node, tick, nonce}.
+func appendHello(b []byte, root, node string, tick uint64, nonce []byte) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "hello")
+	m.Str("root", root)
+	m.Str("node", node)
+	m.Uint("tick", tick)
+	m.Key("nonce")
+	m.B = pack.AppendBytes(m.B, nonce)
+	return m.End()
+}
+
+// appendProof appends {op: proof, mac}.
+func appendProof(b []byte, mac []byte) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "proof")
+	m.Key("mac")
+	m.B = pack.AppendBytes(m.B, mac)
+	return m.End()
+}
