@@ -24,7 +24,8 @@ type Config struct {
 // Tree is the in-memory store of one server. It is safe for concurrent
 // use: reads share a lock, changes take it exclusively. Watch callbacks,
 // Cond.Check and WalkOptions.Prune run while it is held, so they must
-// be quick and must not call the tree.
+// be quick and must not call the tree; Subscribe hands changes over to
+// code that runs without it.
 type Tree struct {
 	mu       sync.RWMutex // protects the fields below
 	root     entry
