@@ -22,8 +22,10 @@ type Config struct {
 }
 
 // Tree is the in-memory store of one server. It is safe for concurrent
-// use: reads share a lock, changes take it exclusively, and watch
-// callbacks run while it is held (so they see changes in order).
+// use: reads share a lock, changes take it exclusively. Watch callbacks,
+// Cond.Check and WalkOptions.Prune run while it is held, so they must
+// be quick and must not call the tree; Subscribe hands changes over to
+// code that runs without it.
 type Tree struct {
 	mu       sync.RWMutex // protects the fields below
 	root     entry
@@ -277,6 +279,9 @@ func (t *Tree) Get(p path.Path) (it Item, ok bool) {
 type Cond struct {
 	// MustBeNew: the entry must not hold a value.
 	MustBeNew bool
+	// MustExist: the entry must hold a value (for a writer who may
+	// change entries but not create them).
+	MustExist bool
 	// Chain: the entry's newest change must be this one (node and tick).
 	Chain *Want
 	// Prev: the entry's value must equal this raw value ("" with HasPrev
@@ -285,6 +290,28 @@ type Cond struct {
 	HasPrev bool
 	// Idem: if the value is already equal, change nothing (no new tick).
 	Idem bool
+	// Check, if not nil, decides last whether the change may be made: it
+	// is called once the other preconditions hold, before anything
+	// changes, also for a change that will turn out to change nothing
+	// (Idem, or deleting an entry never set). If it returns an error,
+	// the change is not made and Set or Delete returns that error as it
+	// is. It runs under the tree's write lock, so that what it sees is
+	// what the change replaces (an access or type check is atomic with
+	// the change): it must be fast, must not block, and must not call
+	// the tree (that deadlocks).
+	Check func(Proposal) error
+}
+
+// Proposal is a local change that Cond.Check may refuse.
+type Proposal struct {
+	// Old is the entry as it is: Old.Path is the change's path;
+	// HasValue is false if it holds no value, and Head.Node is nil if
+	// it was never set. Its chain is the tree's: do not modify it.
+	Old Item
+	// Value is the raw value to store if HasValue; HasValue is false
+	// for a delete.
+	Value    string
+	HasValue bool
 }
 
 // Want names a change by node name and tick, as a client sends it.
@@ -308,6 +335,9 @@ func (t *Tree) check(p path.Path, e *entry, c Cond) error {
 	}
 	if c.MustBeNew && had {
 		return &ConflictError{Path: p, Err: ErrExists}
+	}
+	if c.MustExist && !had {
+		return &ConflictError{Path: p, Err: ErrNotFound}
 	}
 	if c.Chain != nil {
 		if !had {
@@ -346,6 +376,15 @@ func (t *Tree) change(p path.Path, value string, set bool, c Cond) (Result, erro
 	e := t.lookup(p)
 	if err := t.check(p, e, c); err != nil {
 		return Result{}, err
+	}
+	if c.Check != nil {
+		pr := Proposal{Old: Item{Path: p}, Value: value, HasValue: set}
+		if e != nil {
+			pr.Old = t.item(p, e)
+		}
+		if err := c.Check(pr); err != nil {
+			return Result{}, err
+		}
 	}
 	var res Result
 	if e != nil {

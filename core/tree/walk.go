@@ -23,7 +23,15 @@ type WalkOptions struct {
 	// Before, if not 0, skips entries whose tock is Before or later (a
 	// watch sends those as changes).
 	Before uint64
-	// SkipSystem skips the None subtree when walking from the root.
+	// Prune, if not nil, is called with the path of each entry the walk
+	// comes to, before it reads the entry: true skips the entry and its
+	// whole subtree. It runs under the tree's read lock, so it must be
+	// fast, must not block and must not call the tree. A walk that
+	// paused (see Walk) may call it again for a path, so it should
+	// depend on the path alone.
+	Prune func(path.Path) bool
+	// SkipSystem skips the None subtree when walking from the root (a
+	// Prune of that one path, together with Prune if set).
 	SkipSystem bool
 	// Batch is the most items handed over at once (default 256).
 	Batch int
@@ -41,21 +49,25 @@ func (t *Tree) Walk(prefix path.Path, opt WalkOptions, fn func([]Item) bool) {
 	if opt.Batch <= 0 {
 		opt.Batch = 256
 	}
-	w := walker{t: t, opt: opt, prefix: prefix, batch: make([]Item, 0, opt.Batch)}
+	w := walker{t: t, opt: opt, prefix: prefix, prune: opt.Prune, batch: make([]Item, 0, opt.Batch)}
+	if opt.SkipSystem && prefix.IsRoot() {
+		w.prune = skipSystem(opt.Prune)
+	}
 	resume, resuming := path.Root, false
 	for {
 		w.batch = w.batch[:0]
 		t.mu.RLock()
 		done := true
 		if e := t.lookup(prefix); e != nil {
-			done = w.visit(e, path.Root, 0, resume, resuming)
+			done = w.visit(e, prefix, 0, resume, resuming)
 		}
 		t.mu.RUnlock()
 		if w.sortFor != nil {
 			w.sortOutside()
 		}
 		if len(w.batch) > 0 {
-			resume, resuming = w.last, true
+			resume, _ = w.last.TrimPrefix(prefix)
+			resuming = true
 			if !fn(w.batch) {
 				return
 			}
@@ -70,8 +82,9 @@ type walker struct {
 	t      *Tree
 	opt    WalkOptions
 	prefix path.Path
+	prune  func(path.Path) bool // opt.Prune, and SkipSystem's
 	batch  []Item
-	last   path.Path // relative path of the last item collected
+	last   path.Path // path of the last item collected
 	// inside holds the sorted children of the entries the walk is inside
 	// of (those on the path to last). A resumed walk continues in these
 	// lists instead of sorting again: a change to a big directory drops
@@ -123,16 +136,34 @@ func (w *walker) wants(e *entry, depth int) bool {
 	return true
 }
 
-// visit walks e (at rel below the prefix). While resuming, it skips
-// everything up to and including the path after. It returns false when
-// the batch filled up before the subtree was done.
-func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resuming bool) bool {
-	if !resuming && w.wants(e, depth) {
-		if len(w.batch) == cap(w.batch) {
-			return false
+// systemRoot is the encoding of the path (None), the system tree.
+const systemRoot = "\xc0"
+
+// skipSystem returns a prune of the system tree and what next prunes.
+func skipSystem(next func(path.Path) bool) func(path.Path) bool {
+	return func(p path.Path) bool {
+		return p.Encoded() == systemRoot || next != nil && next(p)
+	}
+}
+
+// visit walks e, at p, depth elements below the prefix. While resuming,
+// it skips everything up to and including the path after (relative to
+// p): the walk has been there, so it has not pruned the entries on the
+// way to it. It returns false when the batch filled up before the
+// subtree was done.
+func (w *walker) visit(e *entry, p path.Path, depth int, after path.Path, resuming bool) bool {
+	if !resuming {
+		want := w.wants(e, depth)
+		if want && len(w.batch) == cap(w.batch) {
+			return false // before pruning: the next batch comes back here
 		}
-		w.batch = append(w.batch, w.t.item(w.prefix.Join(rel), e))
-		w.last = rel
+		if w.prune != nil && w.prune(p) {
+			return true
+		}
+		if want {
+			w.batch = append(w.batch, w.t.item(p, e))
+			w.last = p
+		}
 	}
 	if w.opt.MaxDepth >= 0 && depth >= w.opt.MaxDepth {
 		return true
@@ -162,7 +193,7 @@ func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resu
 		}
 		start = lo
 		if start < len(kids) && kids[start].name() == first.Encoded() {
-			if !w.visit(kids[start], rel.Child(first), depth+1, rest, true) {
+			if !w.visit(kids[start], p.Child(first), depth+1, rest, true) {
 				w.pause(e, kids)
 				return false
 			}
@@ -170,10 +201,7 @@ func (w *walker) visit(e *entry, rel path.Path, depth int, after path.Path, resu
 		}
 	}
 	for _, k := range kids[start:] {
-		if depth == 0 && w.opt.SkipSystem && w.prefix.IsRoot() && k.name() == "\xc0" {
-			continue
-		}
-		if !w.visit(k, rel.Child(k.elem()), depth+1, path.Root, false) {
+		if !w.visit(k, p.Child(k.elem()), depth+1, path.Root, false) {
 			w.pause(e, kids)
 			return false
 		}
