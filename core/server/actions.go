@@ -283,7 +283,8 @@ func (c *conn) setValue(r *call) error {
 }
 
 // writeOrCreate makes a set need the grant's write mode where the entry
-// holds a value and its create mode where it does not.
+// holds a value and its create mode where it does not. With only one of
+// the two, the tree decides under its lock, atomically with the set.
 func (c *conn) writeOrCreate(r *call, cd *tree.Cond) error {
 	const both = ModeWrite | ModeCreate
 	switch r.grant.Allow & both {
@@ -292,12 +293,14 @@ func (c *conn) writeOrCreate(r *call, cd *tree.Cond) error {
 	case 0:
 		return r.grant.Need(r.Action, r.path, ModeWrite)
 	}
-	it, _ := c.s.tree.Get(r.path)
-	need := ModeCreate
-	if it.HasValue {
-		need = ModeWrite
+	g, action := r.grant, r.Action
+	cd.Check = func(p tree.Proposal) error {
+		if p.Old.HasValue {
+			return g.Need(action, p.Old.Path, ModeWrite)
+		}
+		return g.Need(action, p.Old.Path, ModeCreate)
 	}
-	return r.grant.Need(r.Action, r.path, need)
+	return nil
 }
 
 func (c *conn) deleteValue(r *call) error {

@@ -100,6 +100,14 @@ type Access interface {
 	Grant(s *Session, action string, p path.Path) Grant
 }
 
+// Pruner is what an Access may also implement: Hidden reports that the
+// session may read nothing at or below p, so that walks skip the whole
+// subtree without reading it. It must depend on the path alone (not on
+// the entries), be fast, and not block.
+type Pruner interface {
+	Hidden(s *Session, action string, p path.Path) bool
+}
+
 // Checker checks a value before it is stored at p (a type check). It is
 // called for every local set of a client, before the tree takes its lock,
 // and not for changes that arrive from other servers. The value is raw
@@ -151,6 +159,16 @@ func (c *conn) grant(action string, p path.Path) Grant {
 		return Grant{Allow: AllModes}
 	}
 	return c.s.hooks.Access.Grant(c.sess, action, p)
+}
+
+// pruner returns the walk's prune predicate for the session: nil unless
+// the Access hook is a Pruner.
+func (c *conn) pruner(sess *Session, action string) func(path.Path) bool {
+	pr, ok := c.s.hooks.Access.(Pruner)
+	if !ok {
+		return nil
+	}
+	return func(p path.Path) bool { return pr.Hidden(sess, action, p) }
 }
 
 // outValue is the one way a stored value leaves for a client: it reports

@@ -15,6 +15,7 @@ import (
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
 	"github.com/distkv-go/distkv/core/wire"
 )
@@ -428,5 +429,52 @@ func TestSaveAndLogFiles(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(logs, name)); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v", name, st, err)
 		}
+	}
+}
+
+// hidingAccess hides a subtree from walks by pruning; it fails the test
+// if a walk still asks for an item inside it.
+type hidingAccess struct {
+	t      *testing.T
+	hidden path.Path
+}
+
+func (a hidingAccess) Grant(s *server.Session, action string, p path.Path) server.Grant {
+	if p.HasPrefix(a.hidden) && action == "get_tree" {
+		a.t.Errorf("the walk read %v inside a pruned subtree", p)
+	}
+	if p.HasPrefix(a.hidden) {
+		return server.Grant{}
+	}
+	return server.Grant{Allow: server.AllModes}
+}
+
+func (a hidingAccess) Hidden(s *server.Session, action string, p path.Path) bool {
+	return p.HasPrefix(a.hidden)
+}
+
+// TestGatePrunesWalks checks that an Access that is a Pruner makes walks
+// skip whole subtrees.
+func TestGatePrunesWalks(t *testing.T) {
+	s := startServer(t, server.Config{Hooks: server.Hooks{Access: hidingAccess{t: t, hidden: path.P("a.secret")}}})
+	c := connect(t, s)
+	ctx := ctxT(t)
+	for i := range 50 {
+		if _, err := s.Tree().Set(path.P(fmt.Sprintf("a.secret.k%d", i)), "\x01", tree.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Set(ctx, path.P("a.open"), 1); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for e, err := range c.GetTree(ctx, path.P("a"), client.TreeOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Path.String())
+	}
+	if fmt.Sprint(got) != "[open]" {
+		t.Errorf("get_tree shows %v", got)
 	}
 }

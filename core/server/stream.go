@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
@@ -156,7 +156,7 @@ func (c *conn) getTree(r *call) error {
 	n := nchain(req, 0)
 	st.state("start")
 	var err error
-	opt := tree.WalkOptions{Which: which(req), MinDepth: req.MinDepth, MaxDepth: req.MaxDepth, SkipSystem: true}
+	opt := tree.WalkOptions{Which: which(req), MinDepth: req.MinDepth, MaxDepth: req.MaxDepth, SkipSystem: true, Prune: c.pruner(r.sess, req.Action)}
 	c.s.tree.Walk(prefix, opt, func(items []tree.Item) bool {
 		for i := range items {
 			if err = st.item(&items[i], prefix, n); err != nil {
@@ -180,17 +180,8 @@ func (c *conn) watch(r *call) error {
 	n := nchain(req, 0)
 	minD, maxD := req.MinDepth, req.MaxDepth
 	prefixLen := prefix.Len()
-	queue := make(chan *tree.Item, c.s.cfg.Queue)
-	var overflow atomic.Bool
-	before, cancel := c.s.tree.Watch(prefix, func(it *tree.Item) {
-		cp := *it // the tree reuses it
-		select {
-		case queue <- &cp:
-		default:
-			overflow.Store(true)
-		}
-	})
-	defer cancel()
+	sub := c.s.tree.Subscribe(prefix, c.s.cfg.Queue)
+	defer sub.Close()
 	st.state("start")
 
 	// one sends a change if it is within the depth limits (and, as for
@@ -208,22 +199,21 @@ func (c *conn) watch(r *call) error {
 	// deliver sends the changes waiting in the queue.
 	deliver := func() error {
 		for {
-			if overflow.Load() {
+			it, ok, err := sub.TryNext()
+			if errors.Is(err, tree.ErrOverflow) {
 				return fmt.Errorf("%w: more than %d changes waited for this watch; watch again with fetch", wire.ErrOverflow, c.s.cfg.Queue)
 			}
-			select {
-			case it := <-queue:
-				if err := one(it); err != nil {
-					return err
-				}
-			default:
-				return nil
+			if err != nil || !ok {
+				return err
+			}
+			if err := one(&it); err != nil {
+				return err
 			}
 		}
 	}
 	if req.Fetch {
 		var err error
-		opt := tree.WalkOptions{Which: which(req), MinDepth: minD, MaxDepth: maxD, Before: before, SkipSystem: true}
+		opt := tree.WalkOptions{Which: which(req), MinDepth: minD, MaxDepth: maxD, Before: sub.Before(), SkipSystem: true, Prune: c.pruner(r.sess, req.Action)}
 		c.s.tree.Walk(prefix, opt, func(items []tree.Item) bool {
 			for i := range items {
 				if err = st.item(&items[i], prefix, n); err != nil {
@@ -252,13 +242,17 @@ func (c *conn) watch(r *call) error {
 		if !st.pace() {
 			return nil
 		}
-		select {
-		case <-st.ctx.Done():
+		it, err := sub.Next(st.ctx)
+		switch {
+		case st.ctx.Err() != nil:
 			return nil
-		case it := <-queue:
-			if err := one(it); err != nil {
-				return err
-			}
+		case errors.Is(err, tree.ErrOverflow):
+			continue // deliver says so
+		case err != nil:
+			return err
+		}
+		if err := one(&it); err != nil {
+			return err
 		}
 	}
 }
