@@ -31,6 +31,7 @@ var codes = []struct {
 	{"action", ErrUnknownAction},
 	{"value", ErrBadValue},
 	{"overflow", ErrOverflow},
+	{"too_big", ErrTooBig},
 	{"no_data", ErrNoData},
 	{"internal", ErrInternal},
 }
