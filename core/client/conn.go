@@ -23,6 +23,8 @@ type conn struct {
 	fr   *wire.Framer  // used by the reader goroutine only
 	qlen int           // the qlen the client announced; 0: no flow control
 	done chan struct{} // closed when the connection has ended (after Client.cn changed)
+	// unwatch undoes closing the connection when the client closes.
+	unwatch func() bool
 
 	wmu    sync.Mutex // serialises writes and protects the fields below
 	bw     *bufio.Writer
@@ -85,6 +87,7 @@ func (c *Client) dial(ctx context.Context, root path.Path) (*conn, Greeting, err
 		return nil, Greeting{}, fmt.Errorf("greet %s: %w", c.addr, err)
 	}
 	nc.SetDeadline(time.Time{})
+	cn.unwatch = context.AfterFunc(c.ctx, func() { nc.Close() })
 	return cn, g, nil
 }
 
@@ -146,8 +149,6 @@ func (c *Client) greet(cn *conn, root path.Path) (Greeting, error) {
 // read hands the server's messages to their calls until the connection
 // ends, and returns why. It never waits for a consumer.
 func (c *Client) read(cn *conn) error {
-	stop := context.AfterFunc(c.ctx, func() { cn.nc.Close() })
-	defer stop()
 	var rep wire.Reply
 	for {
 		msg, err := cn.fr.Next()

@@ -59,10 +59,12 @@
 // # Reconnecting
 //
 // Without Config.Reconnect, a lost connection closes the client: requests
-// in flight fail with ErrConnLost, later ones with ErrClosed. With it, the
-// client dials again after a wait that doubles from MinBackoff to
-// MaxBackoff (with jitter), then greets the new server connection, re-roots
-// it (Root), and resumes every running Watch with fetch:
+// in flight fail with ErrConnLost (and ErrClosed), later ones and streams
+// with ErrClosed. With it, the client dials again after a wait that
+// doubles from MinBackoff to MaxBackoff (with jitter), then greets the new
+// server connection (and announces its qlen), re-roots it at what Root set
+// (a "root" sent with Request is not repeated), and resumes every running
+// Watch with fetch:
 //
 //   - A request in flight when the connection dropped fails with an error
 //     wrapping ErrConnLost: it may or may not have been applied (a Set may
@@ -79,7 +81,10 @@
 //     during the outage show as the new state, not one by one; an entry
 //     deleted meanwhile is simply not in the new state (a Mirror removes
 //     it and reports its deletion). Applying the state again is
-//     idempotent for a mirror.
+//     idempotent for a mirror. A server that shuts down ends its watches
+//     before it hangs up; the client sends such a watch again, on the
+//     same connection if that is still up half a second later (once per
+//     connection), else on the next.
 //   - Tree walks (GetTree) and other streams (Stream, msg_monitor) end
 //     with ErrConnLost: start them again. Messages sent to a topic during
 //     the outage are lost.

@@ -50,6 +50,7 @@ func (c *Client) lost(cn *conn, cause error, final bool) {
 		}
 	}
 	c.mu.Unlock()
+	cn.unwatch()
 	cn.nc.Close()
 	close(cn.done)
 	for _, cl := range pending {
