@@ -72,10 +72,12 @@ func TestFramerTooBig(t *testing.T) {
 }
 
 // FuzzFramer feeds the framer any bytes with a small limit: it returns
-// whole msgpack messages within the limit, or an error, never a panic.
+// whole msgpack messages within the limit, or an error, never a panic; a
+// *TooBigError never claims more than the message has.
 func FuzzFramer(f *testing.F) {
 	f.Add(setRequest(10), 64)
 	f.Add(setRequest(100)[:50], 64)
+	f.Add(setRequest(100), 64)
 	f.Add([]byte{0x81, 0xc1, 0x00}, 64)
 	f.Add([]byte{0xdf, 0xff, 0xff, 0xff, 0xff}, 16)
 	f.Fuzz(func(t *testing.T, stream []byte, max int) {
@@ -83,12 +85,21 @@ func FuzzFramer(f *testing.F) {
 			return
 		}
 		fr := NewFramer(bytes.NewReader(stream), max)
+		off := 0 // where the next message starts
 		for {
 			msg, err := fr.Next()
 			if err != nil {
 				var tb *TooBigError
-				if errors.As(err, &tb) && (tb.Size <= tb.Limit || tb.Limit != max) {
+				if !errors.As(err, &tb) {
+					return
+				}
+				if tb.Size <= tb.Limit || tb.Limit != max {
 					t.Fatalf("too big: %+v with limit %d", *tb, max)
+				}
+				// When the whole message is there, its size bounds the claim.
+				r := pack.NewReader(stream[off:])
+				if r.Skip() == nil && (tb.Size > r.Pos() || !tb.AtLeast && tb.Size != r.Pos()) {
+					t.Fatalf("too big: %+v, but the message has %d bytes", *tb, r.Pos())
 				}
 				return
 			}
@@ -98,6 +109,7 @@ func FuzzFramer(f *testing.F) {
 			if err := pack.NewReader(msg).Skip(); err != nil {
 				t.Fatalf("message %x: %v", msg, err)
 			}
+			off += len(msg)
 		}
 	})
 }
