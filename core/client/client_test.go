@@ -389,6 +389,52 @@ func TestFlowControlAcks(t *testing.T) {
 	}
 }
 
+// A stream whose queue overflows is stopped at the server.
+func TestOverflowStops(t *testing.T) {
+	noLeaks(t)
+	const queue = 4
+	port, errs := fakeServer(t, func(_ int, fc *fakeConn) error {
+		if err := fc.greet(10); err != nil {
+			return err
+		}
+		if err := fc.next(); err != nil || fc.req.Action != "watch" {
+			return fmt.Errorf("request: %+v, %v", fc.req, err)
+		}
+		seq := fc.req.Seq
+		// A server that does not pace by acknowledgements.
+		for i := range 2 * queue {
+			err := fc.send(func(m *wire.Msg) {
+				m.Uint("seq", seq)
+				if i == 0 {
+					m.Str("state", "start")
+					return
+				}
+				m.Raw("value", string(pack.AppendInt(nil, int64(i))))
+				m.PathArray("path", path.P(fmt.Sprint("k", i)))
+				m.Uint("depth", 0)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if err := fc.next(); err != nil || fc.req.Action != "stop" || fc.req.Task != seq {
+			return fmt.Errorf("want a stop of %d: %+v, %v", seq, fc.req, err)
+		}
+		return nil
+	})
+	c := open(t, port, Config{Queue: queue})
+	st, err := c.Stream(ctxT(t), "watch", Args{{Key: "path", Value: path.P("a")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Next(); !errors.Is(err, ErrOverflow) {
+		t.Fatalf("next: %v", err)
+	}
+}
+
 // A request in flight when the connection drops fails with ErrConnLost
 // (the server may have applied it); the next one goes out on the new
 // connection.
