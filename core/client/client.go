@@ -1,36 +1,6 @@
-// Package client is the Go API of DistKV: connect to a server, read,
-// write and delete entries, walk subtrees, watch for changes, and keep a
-// subtree mirrored in memory.
-//
-// # Basics
-//
-//	c, err := client.Open(ctx, client.Config{})   // localhost:27586
-//	defer c.Close()
-//	_, err = c.Set(ctx, path.P("one.two.three"), []any{"Test", 42, false})
-//	e, err := c.Get(ctx, path.P("one.two.three"))
-//	_, err = c.Set(ctx, e.Path, []any{"Test", 43, false}, client.IfChain(e.Chain))
-//
-// A Client is safe for concurrent use: requests run concurrently over its
-// one connection, each reply matched to its request by seq.
-//
-// # Values
-//
-// Set takes the value model of package pack (nil, bool, integers,
-// *big.Int, float64, string, []byte, []any, pack.Map, path.Path) and Go
-// maps with string keys; any other Go value (a struct, say) is encoded
-// with github.com/vmihailenco/msgpack/v5, whose struct tags apply. Entry
-// and Event hold the raw value: Value decodes it into the model, Decode
-// into a Go variable.
-//
-// # Caveats
-//
-// Each watch or tree walk buffers what the server sends until the caller
-// reads it; a caller that stops reading an iterator but does not break
-// out of it lets that buffer grow.
 package client
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -41,14 +11,55 @@ import (
 
 	"github.com/distkv-go/distkv/core/config"
 	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/wire"
 )
 
-// Config says where to connect.
+// Errors of the client. Errors the server reports are *wire.ServerError.
+var (
+	// ErrClosed: the client was closed, or without Config.Reconnect its
+	// connection ended.
+	ErrClosed = errors.New("connection closed")
+	// ErrConnLost: the connection dropped while a request was in flight
+	// (it may or may not have been applied) or a stream was running.
+	ErrConnLost = errors.New("connection lost")
+	// ErrOverflow: a stream's consumer fell more than Config.Queue
+	// messages behind. It wraps wire.ErrOverflow, the server's error for
+	// the same.
+	ErrOverflow = fmt.Errorf("stream overflow: %w", wire.ErrOverflow)
+)
+
+// Defaults of Config.
+const (
+	DefaultQueue      = 1000     // the server's default queue length
+	DefaultMaxMessage = 64 << 20 // the server's default size limit
+	minQlen           = 4        // the original refuses flow control below this
+	maxReply          = 1 << 30  // the largest message the client reads
+)
+
+// Config says where to connect and how the client behaves. Zero fields
+// take the defaults in brackets.
 type Config struct {
-	Host    string        // default "localhost"
-	Port    int           // default 27586
-	Timeout time.Duration // connecting and the greeting; default 10s
+	Host    string        // ["localhost"]
+	Port    int           // [27586]
+	Timeout time.Duration // connecting and the greeting, each attempt [10s]
+
+	// Queue bounds the messages each stream holds for its consumer after
+	// a snapshot (see the package doc); a stream whose consumer falls
+	// further behind ends with ErrOverflow. It is also the qlen of flow
+	// control (at most the server's). [DefaultQueue; at least 4]
+	Queue int
+	// MaxMessage is the largest request the client sends; a bigger one
+	// fails with a *wire.TooBigError and is not sent. [DefaultMaxMessage]
+	MaxMessage int
+
+	// Reconnect makes the client reconnect when its connection drops, and
+	// resume its watches (see the package doc); else the client closes.
+	Reconnect bool
+	// MinBackoff and MaxBackoff bound the wait before each attempt to
+	// reconnect: it doubles from MinBackoff up to MaxBackoff, and a random
+	// part of up to half of it is taken off. [100ms, 30s]
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // FromConfig takes the connect section of the distkv configuration.
@@ -56,288 +67,306 @@ func FromConfig(c config.Connect) Config {
 	return Config{Host: c.Host, Port: c.Port, Timeout: time.Duration(c.Timeout)}
 }
 
-// Greeting is what the server says first.
-type Greeting struct {
-	Node string // the server's name
-	Tick uint64 // its last tick
-	Tock uint64
-}
-
-// Client is a connection to one server. Safe for concurrent use.
-type Client struct {
-	nc       net.Conn
-	greeting Greeting
-
-	wmu sync.Mutex // serialises writes
-	bw  *bufio.Writer
-
-	mu      sync.Mutex // protects the fields below
-	seq     uint64
-	pending map[uint64]*call
-	err     error // why the connection ended
-	done    chan struct{}
-}
-
-// call is a request waiting for its reply or replies.
-type call struct {
-	stream  bool
-	started bool            // the stream's start arrived; used by the reader goroutine only
-	ch      chan wire.Reply // single replies: buffered 1
-	q       *queue          // streams
-}
-
-// ErrClosed is returned by requests on a closed client.
-var ErrClosed = errors.New("client: connection closed")
-
-// Open connects to a server and reads its greeting.
-func Open(ctx context.Context, cfg Config) (*Client, error) {
+func (cfg Config) withDefaults() Config {
 	if cfg.Host == "" {
 		cfg.Host = "localhost"
 	}
 	if cfg.Port == 0 {
 		cfg.Port = config.DefaultPort
 	}
-	if cfg.Timeout <= 0 {
+	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	if cfg.Queue == 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.MaxMessage == 0 {
+		cfg.MaxMessage = DefaultMaxMessage
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff = 100 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = max(30*time.Second, cfg.MinBackoff)
+	}
+	return cfg
+}
+
+// Validate checks the configuration (with its defaults).
+func (cfg Config) Validate() error {
+	cfg = cfg.withDefaults()
+	switch {
+	case cfg.Port < 0 || cfg.Port > 65535:
+		return fmt.Errorf("client config: port %d: want 1 to 65535", cfg.Port)
+	case cfg.Timeout < 0:
+		return fmt.Errorf("client config: timeout %v: want more than 0", cfg.Timeout)
+	case cfg.Queue < minQlen:
+		return fmt.Errorf("client config: queue %d: want at least %d", cfg.Queue, minQlen)
+	case cfg.MaxMessage < 0:
+		return fmt.Errorf("client config: max message %d: want more than 0", cfg.MaxMessage)
+	case cfg.MinBackoff < 0 || cfg.MaxBackoff < cfg.MinBackoff:
+		return fmt.Errorf("client config: backoff %v to %v: want 0 < min ≤ max", cfg.MinBackoff, cfg.MaxBackoff)
+	}
+	return nil
+}
+
+// Greeting is what the server says first.
+type Greeting struct {
+	Node string // the server's name
+	Tick uint64 // its last tick
+	Tock uint64
+	Qlen int // its queue length (flow control)
+}
+
+// Client is a connection to one server, re-established if
+// Config.Reconnect says so. Safe for concurrent use.
+type Client struct {
+	cfg  Config
+	addr string
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the connection goroutine and the goroutines it starts
+	done   chan struct{}  // closed when the client has ended for good
+
+	mu       sync.Mutex    // protects the fields below; taken after a conn's wmu
+	cn       *conn         // the connection; nil while reconnecting
+	up       chan struct{} // closed once cn is set
+	greeting Greeting
+	seq      uint64
+	pending  map[uint64]*call // requests on cn waiting for replies, by seq
+	watches  map[*Stream]bool // streams to resume on a new connection
+	root     path.Path        // set by Root; re-sent on a new connection
+	lastErr  error            // why the last connection or attempt failed
+	err      error            // why the client ended, once it has
+}
+
+// call is a request waiting for its reply or replies.
+type call struct {
+	st      *Stream           // the stream this call feeds; nil: a single reply
+	started bool              // the stream's start arrived
+	failed  bool              // the stream sent an error
+	then    func(*wire.Reply) // runs under Client.mu when a good single reply arrives
+	done    chan struct{}     // single replies: closed once rep or err is set
+	rep     wire.Reply
+	err     error
+}
+
+// Open connects to a server and reads its greeting. ctx bounds only the
+// connecting; Close ends the client.
+func Open(ctx context.Context, cfg Config) (*Client, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cfg:     cfg,
+		addr:    net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		done:    make(chan struct{}),
+		up:      make(chan struct{}),
+		pending: make(map[uint64]*call),
+		watches: make(map[*Stream]bool),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	cn, g, err := c.dial(ctx, path.Root)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+		c.cancel()
+		return nil, err
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
-	c := &Client{nc: nc, bw: bufio.NewWriterSize(nc, 64<<10), pending: map[uint64]*call{}, done: make(chan struct{})}
-	fr := wire.NewFramer(nc, 1<<30)
-	if dl, ok := ctx.Deadline(); ok {
-		nc.SetReadDeadline(dl)
-	}
-	msg, err := fr.Next()
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("read the greeting of %s: %w", addr, err)
-	}
-	var g wire.Reply
-	if err := wire.DecodeReply(msg, &g); err != nil || g.Seq != 0 {
-		nc.Close()
-		return nil, fmt.Errorf("%s sent no DistKV greeting", addr)
-	}
-	nc.SetReadDeadline(time.Time{})
-	c.greeting = Greeting{Node: g.Node, Tick: g.Tick, Tock: g.Tock}
-	go c.read(fr)
+	c.cn, c.greeting = cn, g
+	close(c.up)
+	c.wg.Add(1)
+	go c.run(cn)
 	return c, nil
 }
 
-// Greeting returns what the server said when the connection opened.
-func (c *Client) Greeting() Greeting { return c.greeting }
-
-// Close closes the connection; pending requests fail with ErrClosed.
-func (c *Client) Close() error {
-	err := c.nc.Close()
-	<-c.done
-	if errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
+// Greeting returns what the server said when the connection opened (the
+// latest connection, after a reconnect).
+func (c *Client) Greeting() Greeting {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.greeting
 }
 
-// read dispatches replies by seq until the connection ends.
-func (c *Client) read(fr *wire.Framer) {
-	defer close(c.done)
-	var rep wire.Reply
-	var err error
-	for {
-		var msg []byte
-		if msg, err = fr.Next(); err != nil {
-			break
-		}
-		if err = wire.DecodeReply(msg, &rep); err != nil {
-			break
-		}
-		rep.Own()
-		c.mu.Lock()
-		cl := c.pending[rep.Seq]
-		// A stream ends with {state: end}, or with an error before it
-		// started; a single reply ends its call.
-		last := cl != nil && (!cl.stream || rep.State == "end" || rep.IsErr && !cl.started)
-		if last {
-			delete(c.pending, rep.Seq)
-		}
-		c.mu.Unlock()
-		switch {
-		case cl == nil:
-			// A reply to a request given up on.
-		case cl.stream:
-			if rep.State == "start" {
-				cl.started = true
-			}
-			cl.q.push(rep)
-			if last {
-				cl.q.close(nil)
-			}
-		default:
-			cl.ch <- rep
-		}
-	}
-	c.mu.Lock()
-	c.err = fmt.Errorf("%w: %v", ErrClosed, err)
-	pending := c.pending
-	c.pending = map[uint64]*call{}
-	c.mu.Unlock()
-	for _, cl := range pending {
-		if cl.stream {
-			cl.q.close(c.err)
-		} else {
-			close(cl.ch)
-		}
-	}
+// Close closes the connection and stops reconnecting; requests in flight
+// fail with ErrConnLost and ErrClosed, streams end with ErrClosed. It is
+// safe to call more than once.
+func (c *Client) Close() error {
+	c.cancel()
+	<-c.done
+	c.wg.Wait()
+	return nil
 }
 
 // Args are the fields of a request besides seq and action.
 type Args = pack.Map
 
-// send writes a request and registers its call.
-func (c *Client) send(action string, args Args, cl *call) (uint64, error) {
-	c.mu.Lock()
-	if c.err != nil {
-		err := c.err
-		c.mu.Unlock()
-		return 0, err
-	}
-	c.seq++
-	seq := c.seq
-	c.pending[seq] = cl
-	c.mu.Unlock()
+// request is an encoded request but for its seq, which it gets when it
+// is sent.
+type request struct {
+	action string
+	body   []byte // the pairs after seq: the action and the arguments
+	n      int    // the pairs in body
+}
 
-	b := make([]byte, 0, 64)
-	m := wire.Begin(b)
-	m.Uint("seq", seq)
-	m.Str("action", action)
+func newRequest(action string, args Args) (*request, error) {
+	if len(args) >= 1<<16-2 {
+		return nil, fmt.Errorf("%s: %d request fields are too many", action, len(args))
+	}
+	b := pack.AppendString(nil, "action")
+	b = pack.AppendString(b, action)
 	for _, kv := range args {
 		k, ok := kv.Key.(string)
 		if !ok {
-			return 0, fmt.Errorf("request field %v: keys must be strings", kv.Key)
+			return nil, fmt.Errorf("%s: request field %v: keys must be strings", action, kv.Key)
 		}
-		m.Key(k)
+		b = pack.AppendString(b, k)
 		var err error
-		if m.B, err = encodeValue(m.B, kv.Value); err != nil {
-			c.forget(seq)
-			return 0, fmt.Errorf("request field %s: %w", k, err)
+		if b, err = encodeValue(b, kv.Value); err != nil {
+			return nil, fmt.Errorf("%s: request field %s: %w", action, k, err)
 		}
 	}
-	b = m.End()
-	c.wmu.Lock()
-	_, err := c.bw.Write(b)
-	if err == nil {
-		err = c.bw.Flush()
-	}
-	c.wmu.Unlock()
-	if err != nil {
-		c.forget(seq)
-		return 0, fmt.Errorf("%w: %v", ErrClosed, err)
-	}
-	return seq, nil
+	return &request{action: action, body: b, n: 1 + len(args)}, nil
 }
 
-func (c *Client) forget(seq uint64) {
+// header returns the map header and the seq that go before body.
+func (r *request) header(seq uint64) []byte {
+	m := r.n + 1
+	b := []byte{0xde, byte(m >> 8), byte(m)} // map16, as wire.Begin writes it
+	b = pack.AppendString(b, "seq")
+	return pack.AppendUint(b, seq)
+}
+
+// send writes r on the connection, registering cl (if any) under its seq.
+// With wait, it waits while the client reconnects; without, it gives up
+// when there is no connection (and reports no error: for messages that
+// need no answer).
+func (c *Client) send(ctx context.Context, r *request, cl *call, wait bool) (uint64, error) {
+	for {
+		cn, err := c.current(ctx, r.action, wait)
+		if cn == nil {
+			return 0, err
+		}
+		cn.wmu.Lock()
+		if cn.broken != nil {
+			// A write failed: the connection is ending. Wait for the
+			// reader to see it, and for the next connection.
+			cn.wmu.Unlock()
+			if !wait {
+				return 0, nil
+			}
+			select {
+			case <-cn.done:
+				continue
+			case <-ctx.Done():
+				return 0, fmt.Errorf("%s: %w", r.action, ctx.Err())
+			}
+		}
+		c.mu.Lock()
+		if c.cn != cn {
+			c.mu.Unlock()
+			cn.wmu.Unlock()
+			continue
+		}
+		c.seq++
+		seq := c.seq
+		hdr := r.header(seq)
+		if size := len(hdr) + len(r.body); size > c.cfg.MaxMessage {
+			c.mu.Unlock()
+			cn.wmu.Unlock()
+			return 0, fmt.Errorf("%s: not sent: %w", r.action, &wire.TooBigError{Size: size, Limit: c.cfg.MaxMessage})
+		}
+		if cl != nil {
+			c.pending[seq] = cl
+			if cl.st != nil {
+				cl.st.seq = seq
+				if cl.st.resume != nil {
+					c.watches[cl.st] = true
+				}
+			}
+		}
+		c.mu.Unlock()
+		// A failed write fails the call when the reader sees the
+		// connection end, with what the server said (if anything) about
+		// why: that is a better error than "broken pipe".
+		cn.write(hdr, r.body)
+		cn.wmu.Unlock()
+		return seq, nil
+	}
+}
+
+// current returns the connection, waiting for one while the client
+// reconnects if wait says so. Without a connection it returns nil and
+// why.
+func (c *Client) current(ctx context.Context, action string, wait bool) (*conn, error) {
+	for {
+		c.mu.Lock()
+		cn, up, err, last := c.cn, c.up, c.err, c.lastErr
+		c.mu.Unlock()
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", action, err)
+		case cn != nil:
+			return cn, nil
+		case !wait:
+			return nil, nil
+		}
+		select {
+		case <-up:
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: not connected to %s (%v): %w", action, c.addr, last, ctx.Err())
+		}
+	}
+}
+
+// forget drops the call registered under seq, if it is cl.
+func (c *Client) forget(seq uint64, cl *call) {
 	c.mu.Lock()
-	delete(c.pending, seq)
+	if c.pending[seq] == cl {
+		delete(c.pending, seq)
+	}
 	c.mu.Unlock()
 }
 
 // Request sends any action and waits for its single reply. Errors the
 // server reports are *wire.ServerError (errors.Is works with the errors of
-// packages tree and wire).
+// packages change and wire).
 func (c *Client) Request(ctx context.Context, action string, args Args) (*wire.Reply, error) {
-	cl := &call{ch: make(chan wire.Reply, 1)}
-	seq, err := c.send(action, args, cl)
+	return c.request(ctx, action, args, nil)
+}
+
+func (c *Client) request(ctx context.Context, action string, args Args, then func(*wire.Reply)) (*wire.Reply, error) {
+	r, err := newRequest(action, args)
+	if err != nil {
+		return nil, err
+	}
+	cl := &call{done: make(chan struct{}), then: then}
+	seq, err := c.send(ctx, r, cl, true)
 	if err != nil {
 		return nil, err
 	}
 	select {
-	case rep, ok := <-cl.ch:
-		if !ok {
-			return nil, c.closedErr()
+	case <-cl.done:
+		if cl.err != nil {
+			return nil, fmt.Errorf("%s: %w", action, cl.err)
 		}
-		if err := rep.Err(); err != nil {
+		if err := cl.rep.Err(); err != nil {
 			return nil, err
 		}
-		return &rep, nil
+		return &cl.rep, nil
 	case <-ctx.Done():
-		c.forget(seq)
+		c.forget(seq, cl)
 		return nil, ctx.Err()
 	}
 }
 
-func (c *Client) closedErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return c.err
-	}
-	return ErrClosed
-}
-
-// Stream sends an action that answers with a multi-reply and returns a
-// Stream of its messages.
-func (c *Client) Stream(ctx context.Context, action string, args Args) (*Stream, error) {
-	cl := &call{stream: true, q: newQueue()}
-	seq, err := c.send(action, args, cl)
-	if err != nil {
-		return nil, err
-	}
-	return &Stream{c: c, seq: seq, q: cl.q, ctx: ctx}, nil
-}
-
-// Stream is a running multi-reply. Not safe for concurrent use.
-type Stream struct {
-	c       *Client
-	seq     uint64
-	q       *queue
-	ctx     context.Context
-	started bool
-	stopped bool
-}
-
-// Next returns the next message; ok is false at the end (err then tells
-// why, nil after a normal end). Error replies become err.
-func (s *Stream) Next() (rep wire.Reply, ok bool, err error) {
-	for {
-		rep, ok, err = s.q.pop(s.ctx)
-		if !ok {
-			if err != nil && s.ctx.Err() != nil {
-				s.Stop()
-			}
-			return rep, false, err
-		}
-		if rep.IsErr {
-			return rep, false, rep.Err()
-		}
-		switch rep.State {
-		case "start":
-			s.started = true
-			continue
-		case "end":
-			return rep, false, nil
-		}
-		return rep, true, nil
-	}
-}
-
-// Stop asks the server to end the stream (for a watch, say) and forgets
-// it. It is safe to call more than once.
-func (s *Stream) Stop() {
-	if s.stopped {
-		return
-	}
-	s.stopped = true
-	s.c.forget(s.seq)
-	s.q.close(nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.c.Request(ctx, "stop", Args{{Key: "task", Value: s.seq}})
+// Root re-roots the connection: later paths are relative to p, which is
+// relative to the current root. The client re-roots every new connection
+// so (Config.Reconnect); a "root" sent with Request is not re-sent.
+func (c *Client) Root(ctx context.Context, p path.Path) error {
+	_, err := c.request(ctx, "root", Args{{Key: "path", Value: p}}, func(*wire.Reply) {
+		c.root = c.root.Join(p) // by the reader, so no reconnect comes between
+	})
+	return err
 }

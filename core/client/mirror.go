@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/distkv-go/distkv/core/path"
@@ -23,9 +24,14 @@ type Mirror struct {
 // MirrorOptions configure a Mirror.
 type MirrorOptions struct {
 	// OnChange is called for every change after the initial state is in,
-	// in order, from the mirror's goroutine: it may block (changes wait)
-	// and may read the mirror, but must not close it. For a deletion,
-	// e.HasValue is false.
+	// in order, from the mirror's goroutine. It may read the mirror, but
+	// must not close it. It may block, but changes wait meanwhile in the
+	// watch's queue: when more than Config.Queue wait, the mirror stops
+	// with ErrOverflow (see Err). For a deletion, e.HasValue is false.
+	// After a reconnect (Config.Reconnect) the mirror takes the server's
+	// state again: OnChange is called for the entries that changed and,
+	// with HasValue false, for those deleted while the client was
+	// disconnected.
 	OnChange func(e Entry)
 	// OnState is called once for every entry of the initial state.
 	OnState func(e Entry)
@@ -40,6 +46,7 @@ func (c *Client) Mirror(ctx context.Context, p path.Path, o MirrorOptions) (*Mir
 	go func() {
 		defer close(m.done)
 		upToDate := false
+		var seen map[path.Path]bool // during a resync: what the new state holds
 		for ev, err := range c.Watch(ctx, p, WatchOptions{Fetch: true, TreeOptions: TreeOptions{Chains: -1}}) {
 			if err != nil {
 				if ctx.Err() != nil {
@@ -53,19 +60,30 @@ func (c *Client) Mirror(ctx context.Context, p path.Path, o MirrorOptions) (*Mir
 				}
 				return
 			}
-			if ev.UpToDate {
-				upToDate = true
-				ready <- nil
+			if ev.Resync {
+				seen = make(map[path.Path]bool)
 				continue
 			}
-			m.mu.Lock()
-			if ev.HasValue {
-				m.entries[ev.Path] = ev.Entry
-			} else {
-				delete(m.entries, ev.Path)
+			if ev.UpToDate {
+				for _, gone := range m.drop(seen) {
+					if upToDate && o.OnChange != nil {
+						o.OnChange(gone)
+					}
+				}
+				seen = nil
+				if !upToDate {
+					upToDate = true
+					ready <- nil
+				}
+				continue
 			}
-			m.mu.Unlock()
+			if seen != nil {
+				seen[ev.Path] = true
+			}
+			changed := m.apply(ev.Entry)
 			switch {
+			case seen != nil && !changed:
+				// The new state after a reconnect: nothing new here.
 			case !upToDate && o.OnState != nil:
 				o.OnState(ev.Entry)
 			case upToDate && o.OnChange != nil:
@@ -86,6 +104,41 @@ func (c *Client) Mirror(ctx context.Context, p path.Path, o MirrorOptions) (*Mir
 		<-m.done
 		return nil, ctx.Err()
 	}
+}
+
+// apply records e and reports whether it differs from what the mirror had.
+func (m *Mirror) apply(e Entry) (changed bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, had := m.entries[e.Path]
+	if e.HasValue {
+		m.entries[e.Path] = e
+	} else {
+		delete(m.entries, e.Path)
+	}
+	if !had || !e.HasValue {
+		return had || e.HasValue
+	}
+	return len(old.Chain) == 0 || len(e.Chain) == 0 || old.Chain[0] != e.Chain[0]
+}
+
+// drop removes the entries that are not in seen and returns them as
+// deletions, in path order. With seen nil (no resync), it does nothing.
+func (m *Mirror) drop(seen map[path.Path]bool) []Entry {
+	if seen == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var gone []Entry
+	for p, e := range m.entries {
+		if !seen[p] {
+			delete(m.entries, p)
+			gone = append(gone, Entry{Path: p, Tock: e.Tock})
+		}
+	}
+	slices.SortFunc(gone, func(a, b Entry) int { return path.Compare(a.Path, b.Path) })
+	return gone
 }
 
 // Get returns the mirrored entry at p, relative to the mirrored path.

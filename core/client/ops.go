@@ -217,15 +217,16 @@ func (c *Client) GetTree(ctx context.Context, p path.Path, o TreeOptions) iter.S
 		action = "get_tree_internal"
 	}
 	return func(yield func(Entry, error) bool) {
-		c.items(ctx, action, o.args(p), func(ev Event, err error) bool { return yield(ev.Entry, err) })
+		c.items(ctx, action, o.args(p), nil, func(ev Event, err error) bool { return yield(ev.Entry, err) })
 	}
 }
 
 // items runs a multi-reply of entries and yields them with full paths
-// (and the up-to-date marker). It reports whether the server ended the
-// stream normally.
-func (c *Client) items(ctx context.Context, action string, args Args, yield func(Event, error) bool) (ended bool) {
-	s, err := c.Stream(ctx, action, args)
+// (and the up-to-date and resync markers); resume, if not nil, resumes it
+// on a new connection. It reports whether the server ended the stream
+// normally.
+func (c *Client) items(ctx context.Context, action string, args, resume Args, yield func(Event, error) bool) (ended bool) {
+	s, err := c.stream(ctx, action, args, resume)
 	if err != nil {
 		yield(Event{}, err)
 		return false
@@ -233,23 +234,28 @@ func (c *Client) items(ctx context.Context, action string, args Args, yield func
 	defer s.Stop()
 	var l wire.Longer
 	for {
-		rep, ok, err := s.Next()
+		m, ok, err := s.next()
 		if !ok {
 			if err != nil {
 				yield(Event{}, err)
 				return false
 			}
-			s.stopped = true // the server ended it
 			return true
 		}
-		if rep.State == "uptodate" {
-			if !yield(Event{UpToDate: true}, nil) {
+		var ev Event
+		switch {
+		case m.resync:
+			l = wire.Longer{} // a new stream: paths start afresh
+			ev.Resync = true
+		case m.rep.State == "uptodate":
+			ev.UpToDate = true
+		default:
+			if ev.Entry, err = itemEntry(&l, &m.rep); err != nil {
+				yield(Event{}, err)
 				return false
 			}
-			continue
 		}
-		e, err := itemEntry(&l, &rep)
-		if !yield(Event{Entry: e}, err) || err != nil {
+		if !yield(ev, nil) {
 			return false
 		}
 	}
@@ -264,10 +270,14 @@ func itemEntry(l *wire.Longer, rep *wire.Reply) (Entry, error) {
 }
 
 // Event is one message of a watch: a changed (or, with fetch, existing)
-// entry, or the marker that the initial state is complete.
+// entry, or one of two markers.
 type Event struct {
 	Entry         // Path is relative to the watched path; HasValue false: deleted
 	UpToDate bool // the marker: everything before it was the state when the watch began
+	// Resync marks a watch resumed on a new connection (Config.Reconnect):
+	// what follows up to the next UpToDate is the whole current state;
+	// entries not in it were deleted while the client was disconnected.
+	Resync bool
 }
 
 // WatchOptions configure Watch.
@@ -278,17 +288,21 @@ type WatchOptions struct {
 
 // Watch reports changes at and below p as they happen until the loop
 // stops or ctx ends. With Fetch, the current state comes first, then an
-// Event with UpToDate set. A watch whose consumer falls too far behind is
-// ended by the server with an error wrapping wire.ErrOverflow; watch again
-// with Fetch to get back in sync.
+// Event with UpToDate set. A watch whose consumer falls too far behind
+// ends with an error wrapping wire.ErrOverflow (ErrOverflow when the
+// client's queue ran over, else the server's): watch again with Fetch to
+// get back in sync. With Config.Reconnect, a watch goes on across
+// reconnects, with an Event with Resync set and the current state again
+// (see the package doc).
 func (c *Client) Watch(ctx context.Context, p path.Path, o WatchOptions) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		args := o.args(p)
+		resume := append(o.args(p), pack.KV{Key: "fetch", Value: true})
 		if o.Fetch {
-			args = append(args, pack.KV{Key: "fetch", Value: true})
+			args = resume
 		}
-		if c.items(ctx, "watch", args, yield) {
-			yield(Event{}, fmt.Errorf("%w: the server ended the watch", ErrClosed))
+		if c.items(ctx, "watch", args, resume, yield) {
+			yield(Event{}, fmt.Errorf("watch: %w: the server ended the watch", ErrClosed))
 		}
 	}
 }

@@ -33,6 +33,7 @@ var codes = []struct {
 	{"action", ErrUnknownAction},
 	{"value", ErrBadValue},
 	{"overflow", ErrOverflow},
+	{"too_big", ErrTooBig},
 	{"no_data", ErrNoData},
 	{"internal", ErrInternal},
 	{"access", ErrAccess},

@@ -24,8 +24,28 @@ import (
 	"github.com/distkv-go/distkv/core/pack"
 )
 
-// ErrTooBig is returned by a Framer for a message over its size limit.
+// ErrTooBig is the error of a message over a size limit: a Framer (and
+// the client, before it sends one) returns it as a *TooBigError.
 var ErrTooBig = errors.New("message exceeds the size limit")
+
+// TooBigError is a message over a size limit. It names both, so that
+// whoever sent the message learns what the limit is.
+type TooBigError struct {
+	Size    int  // the message's size in bytes, or with AtLeast a lower bound
+	AtLeast bool // the message did not arrive whole: it has at least Size bytes
+	Limit   int
+}
+
+func (e *TooBigError) Error() string {
+	atLeast := ""
+	if e.AtLeast {
+		atLeast = "at least "
+	}
+	return fmt.Sprintf("message of %s%d bytes exceeds the size limit of %d bytes", atLeast, e.Size, e.Limit)
+}
+
+// Unwrap returns ErrTooBig.
+func (e *TooBigError) Unwrap() error { return ErrTooBig }
 
 // Framer splits a byte stream into msgpack messages. Not safe for
 // concurrent use.
@@ -54,7 +74,7 @@ func (f *Framer) Next() ([]byte, error) {
 			err := f.rd.Skip()
 			if err == nil {
 				if f.rd.Pos() > f.max {
-					return nil, fmt.Errorf("%w (%d bytes)", ErrTooBig, f.max)
+					return nil, &TooBigError{Size: f.rd.Pos(), Limit: f.max}
 				}
 				msg := f.buf[f.start : f.start+f.rd.Pos()]
 				f.start += f.rd.Pos()
@@ -67,8 +87,8 @@ func (f *Framer) Next() ([]byte, error) {
 				}
 				return nil, err
 			}
-			if f.end-f.start >= f.max {
-				return nil, fmt.Errorf("%w (%d bytes)", ErrTooBig, f.max)
+			if n := announced(f.buf[f.start:f.end]); n > f.max {
+				return nil, &TooBigError{Size: n, AtLeast: true, Limit: f.max}
 			}
 		}
 		if err := f.fill(); err != nil {
@@ -78,6 +98,59 @@ func (f *Framer) Next() ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// announced returns a lower bound of the size of the incomplete message
+// that b starts: more than b, and as much as the header of the value that
+// runs past the end of b announces (a request is a map, and the one big
+// value in a too big request is usually a string or bytes).
+func announced(b []byte) int {
+	low := len(b) + 1
+	r := pack.NewReader(b)
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return max(low, valueEnd(b, 0))
+	}
+	for i := range 2 * n {
+		start := r.Pos()
+		if r.Skip() != nil {
+			// The values after this one take a byte each at least.
+			return max(low, valueEnd(b, start)+2*n-i-1)
+		}
+	}
+	return low
+}
+
+// valueEnd returns where the string, bytes or extension value at b[pos:]
+// ends by its header, or 0 for other values and incomplete headers.
+func valueEnd(b []byte, pos int) int {
+	if pos >= len(b) {
+		return 0
+	}
+	c := b[pos]
+	var lenSize, extra int
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		return pos + 1 + int(c&0x1f)
+	case c == 0xc4 || c == 0xd9:
+		lenSize = 1
+	case c == 0xc5 || c == 0xda:
+		lenSize = 2
+	case c == 0xc6 || c == 0xdb:
+		lenSize = 4
+	case c >= 0xc7 && c <= 0xc9:
+		lenSize, extra = 1<<(c-0xc7), 1 // then the type byte
+	default:
+		return 0
+	}
+	if len(b) < pos+1+lenSize {
+		return 0
+	}
+	var n int
+	for _, x := range b[pos+1 : pos+1+lenSize] {
+		n = n<<8 | int(x)
+	}
+	return pos + 1 + lenSize + extra + n
 }
 
 // fill reads more bytes, compacting or growing the buffer as needed.
