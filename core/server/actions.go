@@ -96,7 +96,7 @@ func (c *conn) handle(req *wire.Request) {
 		// The client's hello: {seq: 0, qlen: N}.
 		if req.HasQlen {
 			c.mu.Lock()
-			c.flow = req.Qlen > 0
+			c.qlen = uint64(max(req.Qlen, 0))
 			c.mu.Unlock()
 		}
 		return

@@ -49,7 +49,7 @@ type conn struct {
 	room    *sync.Cond // signalled when out drains
 	dead    bool       // the connection failed or closed
 	streams map[uint64]*stream
-	flow    bool // the client asked for flow control (wseq on stream messages)
+	qlen    uint64 // the client's flow-control window: 0 none, else wseq on stream messages and at most qlen unacknowledged per stream
 
 	// Replies that wait for the change log's fsync (sync: always), in
 	// order, with the messages queued behind them, their size, and

@@ -478,3 +478,69 @@ func TestGatePrunesWalks(t *testing.T) {
 		t.Errorf("get_tree shows %v", got)
 	}
 }
+
+// TestFlowControl checks that a stream never has more than the client's
+// qlen messages unacknowledged, and goes on as acknowledgements come.
+func TestFlowControl(t *testing.T) {
+	s := startServer(t, server.Config{})
+	for i := range 50 {
+		if _, err := s.Tree().Set(path.P(fmt.Sprintf("f.k%02d", i)), "\x01", tree.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const qlen = 4
+	rc := dialRaw(t, s)
+	rc.send(req(t, "seq", int64(0), "qlen", int64(qlen)))
+	rc.send(req(t, "seq", int64(1), "action", "get_tree", "path", path.P("f")))
+	acked, items := int64(0), 0
+	for {
+		rep := rc.next()
+		if get(rep, "seq") != int64(1) {
+			t.Fatalf("unexpected %v", rep)
+		}
+		w, _ := get(rep, "wseq").(int64)
+		if w == 0 || w > acked+qlen {
+			t.Fatalf("message %v: wseq %d with %d acknowledged, qlen %d", rep, w, acked, qlen)
+		}
+		if get(rep, "state") == "end" {
+			break
+		}
+		if get(rep, "path") != nil {
+			items++
+		}
+		if w == acked+qlen {
+			acked = w
+			rc.send(req(t, "seq", int64(1), "state", "ack", "ack", acked))
+		}
+	}
+	if items != 50 {
+		t.Errorf("%d items", items)
+	}
+}
+
+// TestFlowControlWatchOverflow lets a watch's client acknowledge nothing:
+// the watch pauses at qlen, and once more changes wait than the server's
+// queue holds, it ends with an overflow error instead of waiting forever.
+func TestFlowControlWatchOverflow(t *testing.T) {
+	s := startServer(t, server.Config{Queue: 10})
+	rc := dialRaw(t, s)
+	rc.send(req(t, "seq", int64(0), "qlen", int64(4)))
+	rc.send(req(t, "seq", int64(1), "action", "watch", "path", path.P("w")))
+	if rep := rc.next(); get(rep, "state") != "start" {
+		t.Fatalf("%v", rep)
+	}
+	for i := range 100 {
+		if _, err := s.Tree().Set(path.P(fmt.Sprintf("w.k%02d", i)), "\x01", tree.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := 0; ; n++ {
+		rep := rc.next()
+		if get(rep, "etype") == "overflow" {
+			break
+		}
+		if n > 4 {
+			t.Fatalf("message %d without acknowledgement: %v", n, rep)
+		}
+	}
+}

@@ -19,6 +19,10 @@ type stream struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wseq    uint64    // flow-control sequence; guarded by c.mu
+	acked   uint64    // the highest wseq the client acknowledged; guarded by c.mu
+	// abort, if set, ends a wait for the client's acknowledgement: a
+	// watch's changes overflowed meanwhile.
+	abort <-chan struct{}
 	last    path.Path // relative path of the last item, for depth compression
 	started bool      // {state: start} went out; owned by the stream goroutine
 }
@@ -68,9 +72,15 @@ func (c *conn) streamOf(req *wire.Request) *stream {
 }
 
 // streamMessage takes a client message for a running stream: flow-control
-// acknowledgements, which this server accepts and needs not act on.
+// acknowledgements, which let a paused stream go on.
 func (c *conn) streamMessage(req *wire.Request) {
 	if req.State == "ack" {
+		c.mu.Lock()
+		if st := c.streams[req.Seq]; st != nil && req.Ack > st.acked {
+			st.acked = req.Ack
+			c.room.Broadcast()
+		}
+		c.mu.Unlock()
 		return
 	}
 	c.sendError(req.Seq, true, fmt.Errorf(`%w: a request needs an "action"`, wire.ErrBadRequest))
@@ -82,7 +92,7 @@ func (st *stream) send(enc func(m *wire.Msg)) {
 	c.write(func(b []byte) []byte {
 		m := wire.Begin(b)
 		m.Uint("seq", st.seq)
-		if c.flow {
+		if c.qlen > 0 {
 			st.wseq++
 			m.Uint("wseq", st.wseq)
 		}
@@ -112,11 +122,16 @@ func (st *stream) shorten(p, prefix path.Path) (depth int, rest path.Path) {
 }
 
 // item sends an entry, its path relative to prefix and depth-compressed,
-// if the session may read it.
+// if the session may read it. With flow control it first waits for room
+// in the window; when the stream is stopped meanwhile, it sends nothing
+// and the caller's pace reports the stop.
 func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) error {
 	v, ok, err := st.c.outValue(st.sess, st.action, it)
 	if !ok {
 		return err
+	}
+	if !st.window() {
+		return nil
 	}
 	depth, rest := st.shorten(it.Path, prefix)
 	st.send(func(m *wire.Msg) {
@@ -133,10 +148,49 @@ func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) error {
 	return nil
 }
 
-// pace flushes and waits while the client is behind; false: stop.
+// pace flushes and waits while the client is behind: while the output
+// buffer is full, and, with flow control, while qlen messages of this
+// stream wait for the client's acknowledgement. false: stop.
 func (st *stream) pace() bool {
 	st.c.flush()
-	return st.c.waitRoom() && st.ctx.Err() == nil
+	return st.c.waitRoom() && st.window()
+}
+
+// window waits, with flow control, until the client has acknowledged
+// enough of this stream's messages that one more may go out. false: stop
+// (or, for a watch, its changes overflowed meanwhile).
+func (st *stream) window() bool {
+	c := st.c
+	c.mu.Lock()
+	if c.qlen == 0 || st.wseq-st.acked < c.qlen {
+		c.mu.Unlock()
+		return st.ctx.Err() == nil
+	}
+	c.mu.Unlock()
+	c.flush() // what waits for the acknowledgement must reach the client
+	ctx, cancel := context.WithCancel(st.ctx)
+	defer cancel()
+	if st.abort != nil {
+		go func() {
+			select {
+			case <-st.abort:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.room.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for st.wseq-st.acked >= c.qlen && !c.dead && ctx.Err() == nil {
+		c.room.Wait()
+	}
+	return !c.dead && ctx.Err() == nil
 }
 
 func which(req *wire.Request) tree.Which {
@@ -182,6 +236,7 @@ func (c *conn) watch(r *call) error {
 	prefixLen := prefix.Len()
 	sub := c.s.tree.Subscribe(prefix, c.s.cfg.Queue)
 	defer sub.Close()
+	st.abort = sub.Done()
 	st.state("start")
 
 	// one sends a change if it is within the depth limits (and, as for
@@ -225,7 +280,11 @@ func (c *conn) watch(r *call) error {
 			if err = deliver(); err != nil {
 				return false
 			}
-			return st.pace()
+			if !st.pace() {
+				err = deliver() // an overflow may have ended the wait
+				return false
+			}
+			return true
 		})
 		if err != nil {
 			return err
@@ -240,7 +299,7 @@ func (c *conn) watch(r *call) error {
 			return err
 		}
 		if !st.pace() {
-			return nil
+			return deliver() // an overflow may have ended the wait
 		}
 		it, err := sub.Next(st.ctx)
 		switch {

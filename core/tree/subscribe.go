@@ -95,6 +95,10 @@ func (s *Subscription) end(err error) {
 	close(s.done)
 }
 
+// Done returns a channel that is closed when the subscription ends (it
+// overflowed or was closed), for consumers that wait for other things too.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
 // Next returns the oldest change waiting, waiting for one if there is
 // none. It returns ErrOverflow once the queue has overflowed, ErrClosed
 // once the subscription is closed, and ctx's error when ctx ends first.
