@@ -52,8 +52,10 @@
 // so a stream works as well as a file. This package imports nothing of
 // DistKV's, so it does not decode the maps: core/server does, with
 // core/wire. Without framing there is nowhere to resume after damage: a
-// torn last map is skipped like a torn record of ours, other damage ends
-// the load with an error naming its offset.
+// torn last map is skipped like a torn record of ours, and a map that is
+// not a valid record is skipped with a warning, but bytes that are not
+// msgpack, or a value that is not a map, end the load with an error naming
+// the offset.
 //
 // # Writing
 //

@@ -36,8 +36,8 @@ func (f Format) String() string {
 //
 // A record of ours starts with 0xD1; an original file starts with a
 // msgpack map (0x80–0x8F, 0xDE, 0xDF), as every one of its records does.
-// Anything else, and an empty stream, is Native: a Reader skips what does
-// not verify as damage, up to the next record.
+// Anything else, and an empty stream, is Native: to a Reader, bytes that
+// do not verify are damage, skipped up to the next record.
 func Sniff(r io.Reader) (Format, io.Reader, error) {
 	var first [1]byte
 	for empty := 0; ; {
