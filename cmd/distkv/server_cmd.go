@@ -18,7 +18,7 @@ import (
 type ServerCmd struct {
 	Init *string  `short:"i" name:"init" placeholder:"VALUE" help:"Start a new network: store VALUE at the root (a string; with -e a literal). Never use it to join an existing network."`
 	Eval bool     `short:"e" name:"eval" help:"Read the -i value as a literal: 123, True, None, b'…', [1, 2], {'a': 1}."`
-	Load []string `short:"l" name:"load" placeholder:"FILE" sep:"none" help:"Load a save or log file before serving (repeatable, in order; a stream such as <(cat a b) works)."`
+	Load []string `short:"l" name:"load" placeholder:"FILE" sep:"none" help:"Load a save or log file, ours or one the original DistKV wrote, before serving (repeatable, in order; a stream such as <(cat a b) works)."`
 	Join []string `name:"join" placeholder:"HOST:PORT" sep:"none" help:"Join the network through this server's gossip address (repeatable; also server.serf.join)."`
 	Name string   `arg:"" help:"This server's name: unique in the network, e.g. $(hostname)."`
 

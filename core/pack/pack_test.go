@@ -200,3 +200,32 @@ func TestFoundByValueTests(t *testing.T) {
 		}
 	}
 }
+
+func TestReadMap(t *testing.T) {
+	b := AppendMapHeader(nil, 2)
+	b = AppendInt(AppendString(b, "a"), 1)
+	b = AppendBool(AppendString(b, "b"), true)
+	r := NewReader(b)
+	var keys []string
+	err := r.ReadMap(func(k []byte) error {
+		keys = append(keys, string(k))
+		return r.Skip()
+	})
+	if err != nil || len(keys) != 2 || keys[0] != "a" || keys[1] != "b" || r.Len() != 0 {
+		t.Fatalf("ReadMap: %v, %v, %d bytes left", keys, err, r.Len())
+	}
+	errStop := errors.New("stop")
+	if err := NewReader(b).ReadMap(func([]byte) error { return errStop }); err != errStop {
+		t.Errorf("each's error: %v", err)
+	}
+	for name, bad := range map[string][]byte{
+		"not a map":        AppendArrayHeader(nil, 0),
+		"a non-string key": AppendInt(AppendMapHeader(nil, 1), 1),
+		"short":            AppendMapHeader(nil, 1),
+	} {
+		r := NewReader(bad)
+		if err := r.ReadMap(func([]byte) error { return r.Skip() }); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

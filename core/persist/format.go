@@ -30,6 +30,33 @@
 // a crash during a write leaves behind. Only I/O errors of the underlying
 // reader are errors.
 //
+// # The original's files
+//
+// The Python DistKV's save and log files load too. They are a plain stream
+// of msgpack maps, with no framing and no checksums:
+//
+//	{nodes: {NODE: tick}, known: {NODE: ranges}, deleted: {NODE: ranges}, node, tock}  header
+//	{path, depth, value, chain: {node, tick, prev: {…} | nil}, tock}                   state record
+//	{node, tick, prev: {…} | nil, path, depth, value, tock}                            change record
+//
+// A save starts with one header, a log with one or two; then come state
+// records (a dump of the tree) and, in a log, change records. A record
+// without value is a deletion. Paths are depth-compressed: depth N means
+// the first N elements of the previous record's path, followed by path (an
+// array); with depth 0, path is the whole path as msgpack ext type 3.
+// Ranges are lists of single ticks and half-open [lo, hi) pairs; integers
+// beyond 64 bits are ext type 2 (big-endian magnitude).
+//
+// Sniff tells the formats apart by the first byte: 0xD1 starts our magic,
+// a map (0x80–0x8F, 0xDE, 0xDF) starts the original's. It does not seek,
+// so a stream works as well as a file. This package imports nothing of
+// DistKV's, so it does not decode the maps: core/server does, with
+// core/wire. Without framing there is nowhere to resume after damage: a
+// torn last map is skipped like a torn record of ours, and a map that is
+// not a valid record is skipped with a warning, but bytes that are not
+// msgpack, or a value that is not a map, end the load with an error naming
+// the offset.
+//
 // # Writing
 //
 // A Writer frames records into a memory buffer; one background goroutine
@@ -56,6 +83,11 @@
 // reader checks a payload by its CRC only; it does not look inside. A damaged
 // length field makes a Reader buffer up to that many bytes (at most
 // MaxRecord) before it can tell.
+//
+// Sniff looks at the first byte only, so one stream is in one format: in
+// cat ours.state original.state the original's maps are damage to a
+// Reader; the other way round, the loader stops at our first record. Give
+// each format its own stream.
 package persist
 
 import (

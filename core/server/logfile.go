@@ -261,47 +261,85 @@ type LoadStats struct {
 	Damaged int // stretches of damaged data skipped
 }
 
-// load applies the records of r, by chain rules.
+// load applies the records of r, by chain rules. The first byte tells
+// our format from the original DistKV's (persist.Sniff).
 func (s *Server) load(r io.Reader, name string) (LoadStats, error) {
-	var st LoadStats
-	rd := persist.NewReader(r, name)
-	rd.OnDamage(func(d persist.Damage) {
-		st.Damaged++
-		s.log.Warn("skipped damaged data", "detail", d.String())
-	})
-	names := map[string]string{}
-	intern := func(b []byte) string {
-		if s, ok := names[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		names[s] = s
-		return s
+	format, r, err := persist.Sniff(r)
+	if err != nil {
+		return LoadStats{}, fmt.Errorf("read %s: %w", name, err)
 	}
+	l := &loader{s: s, name: name, names: map[string]string{}}
+	if format == persist.Original {
+		err = l.original(r)
+	} else {
+		err = l.native(r)
+	}
+	return l.st, err
+}
+
+// loader is one load's state: what it did and the node names it saw.
+type loader struct {
+	s     *Server
+	name  string
+	st    LoadStats
+	names map[string]string
+}
+
+// native reads a stream of our format.
+func (l *loader) native(r io.Reader) error {
+	rd := persist.NewReader(r, l.name)
+	rd.OnDamage(l.damage)
 	for {
 		rec, err := rd.Next()
 		if errors.Is(err, io.EOF) {
-			return st, nil
+			return nil
 		}
 		if err != nil {
-			return st, fmt.Errorf("read %s: %w", name, err)
+			return fmt.Errorf("read %s: %w", l.name, err)
 		}
 		if isHeader(rec) {
 			continue
 		}
-		u, err := wire.DecodeUpdate(rec, intern)
-		if err == nil {
-			err = checkValue(u)
-		}
+		u, err := wire.DecodeUpdate(rec, l.intern)
 		if err != nil {
-			s.log.Warn("skipped a bad record", "file", name, "offset", rd.Offset(), "err", err)
-			st.Damaged++
+			l.bad(rd.Offset(), err)
 			continue
 		}
-		st.Records++
-		if out, err := s.tree.Apply(u); err == nil && (out == tree.Applied || out == tree.Overruled) {
-			st.Applied++
-		}
+		l.apply(u, rd.Offset())
+	}
+}
+
+// intern returns node names as strings, allocating each name once.
+func (l *loader) intern(b []byte) string {
+	if s, ok := l.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	l.names[s] = s
+	return s
+}
+
+// damage reports a stretch of the stream that was skipped.
+func (l *loader) damage(d persist.Damage) {
+	l.st.Damaged++
+	l.s.log.Warn("skipped damaged data", "detail", d.String())
+}
+
+// bad reports a record that was read but not understood.
+func (l *loader) bad(offset int64, err error) {
+	l.st.Damaged++
+	l.s.log.Warn("skipped a bad record", "file", l.name, "offset", offset, "err", err)
+}
+
+// apply applies an update read at offset.
+func (l *loader) apply(u tree.Update, offset int64) {
+	if err := checkValue(u); err != nil {
+		l.bad(offset, err)
+		return
+	}
+	l.st.Records++
+	if out, err := l.s.tree.Apply(u); err == nil && (out == tree.Applied || out == tree.Overruled) {
+		l.st.Applied++
 	}
 }
 

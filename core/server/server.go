@@ -247,7 +247,11 @@ func (s *Server) goFunc(fn func()) {
 	}()
 }
 
-// Load applies the records of a save or log stream (see LoadFile).
+// Load applies the records of a save or log stream by chain rules: a file
+// of ours or one the original DistKV wrote, told apart by its first byte.
+// name identifies the stream in warnings and errors. Damage is skipped with
+// a warning where the format allows (see package persist); the error is
+// for I/O and for damage that ends an original file early.
 func (s *Server) Load(r io.Reader, name string) (LoadStats, error) {
 	return s.load(r, name)
 }

@@ -54,6 +54,7 @@ type Framer struct {
 	buf        []byte
 	start, end int   // unread bytes are buf[start:end]
 	off        int64 // stream offset of buf[0]
+	at         int64 // stream offset of the message Next returned or failed on
 	max        int
 	rd         pack.Reader
 }
@@ -68,6 +69,7 @@ func NewFramer(r io.Reader, max int) *Framer {
 // ends inside a message gives io.ErrUnexpectedEOF. A malformed message
 // cannot be skipped (there is no other framing), so its error is final.
 func (f *Framer) Next() ([]byte, error) {
+	f.at = f.off + int64(f.start) // fill moves both, never their sum
 	for {
 		if f.end > f.start {
 			f.rd.Reset(f.buf[f.start:f.end])
@@ -176,6 +178,11 @@ func (f *Framer) fill() error {
 	}
 	return err
 }
+
+// Offset returns the stream offset of the message Next last returned, or
+// of the one it failed on, so that a reader of files can say where a bad
+// record is.
+func (f *Framer) Offset() int64 { return f.at }
 
 // Buffered reports whether unread bytes are waiting (so a reply writer can
 // hold back a flush while more requests are already in).

@@ -164,11 +164,16 @@ func TestFramer(t *testing.T) {
 	stream := bytes.Join(msgs, nil)
 	// One byte at a time: every message comes out whole.
 	f := NewFramer(iotestOneByte{bytes.NewReader(stream)}, 1<<20)
+	at := int64(0)
 	for i, want := range msgs {
 		got, err := f.Next()
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("message %d: %x, %v", i, got, err)
 		}
+		if f.Offset() != at {
+			t.Fatalf("message %d at offset %d, want %d", i, f.Offset(), at)
+		}
+		at += int64(len(want))
 	}
 	if _, err := f.Next(); err != io.EOF {
 		t.Fatalf("end: %v", err)
@@ -186,6 +191,12 @@ func TestFramer(t *testing.T) {
 	f = NewFramer(bytes.NewReader([]byte{0x81, 0xc1, 0x00}), 1000)
 	if _, err := f.Next(); err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("broken: %v", err)
+	}
+	// A failure's offset is where its message starts.
+	f = NewFramer(bytes.NewReader(append(bytes.Clone(msgs[0]), msgs[1][:3]...)), 1<<20)
+	f.Next()
+	if _, err := f.Next(); !errors.Is(err, io.ErrUnexpectedEOF) || f.Offset() != int64(len(msgs[0])) {
+		t.Fatalf("truncated second message: %v at offset %d", err, f.Offset())
 	}
 }
 
