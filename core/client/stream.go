@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/wire"
 )
 
@@ -109,12 +108,8 @@ func (s *Stream) next() (m msg, ok bool, err error) {
 
 // ack counts a message as taken by the consumer for flow control.
 func (s *Stream) ack(rep *wire.Reply) {
-	raw, ok := rep.Other["wseq"]
-	if !ok {
-		return
-	}
-	wseq, err := pack.NewReader(raw).ReadUint()
-	if err != nil {
+	wseq := rep.WSeq
+	if wseq == 0 {
 		return
 	}
 	if rep.Seq != s.ackSeq {

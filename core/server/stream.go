@@ -12,17 +12,17 @@ import (
 
 // stream is a running multi-reply: {state: start}, items, {state: end}.
 type stream struct {
-	c       *conn
-	sess    *Session // the session that started it
-	action  string
-	seq     uint64
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wseq    uint64    // flow-control sequence; guarded by c.mu
-	acked   uint64    // the highest wseq the client acknowledged; guarded by c.mu
+	c      *conn
+	sess   *Session // the session that started it
+	action string
+	seq    uint64
+	ctx    context.Context
+	cancel context.CancelFunc
+	wseq   uint64 // flow-control sequence; guarded by c.mu
+	acked  uint64 // the highest wseq the client acknowledged; guarded by c.mu
 	// abort, if set, ends a wait for the client's acknowledgement: a
 	// watch's changes overflowed meanwhile.
-	abort <-chan struct{}
+	abort   <-chan struct{}
 	last    path.Path // relative path of the last item, for depth compression
 	started bool      // {state: start} went out; owned by the stream goroutine
 }

@@ -28,6 +28,7 @@ type Reply struct {
 	HasChain    bool // the key was present (a nil chain gives HasChain and no links)
 	Tock        uint64
 	Tick        uint64
+	WSeq        uint64 // a stream message's flow-control sequence; 0 without flow control
 
 	Path    path.Path // "path": an array in multi-replies, ext 3 in get_value by event
 	HasPath bool
@@ -107,6 +108,8 @@ func DecodeReply(msg []byte, rep *Reply) error {
 			rep.Tock, err = r.ReadUint()
 		case "tick":
 			rep.Tick, err = r.ReadUint()
+		case "wseq":
+			rep.WSeq, err = r.ReadUint()
 		case "path":
 			rep.Path, err = path.Read(r)
 			rep.HasPath = true
