@@ -152,18 +152,15 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 	return &server.Cluster{Gossip: gs, Root: g.cfg.Server.Root, Key: key, PeerListen: peer}, nil
 }
 
-// joinNetwork applies the start-up rules: a name is the server's own,
-// -i only starts a new network, and a server without data copies the
-// network's before it serves.
+// joinNetwork applies the start-up rules: -i only starts a new network,
+// and a server without data copies the network's before it serves (Sync
+// and Start refuse a name another server has).
 func (c *ServerCmd) joinNetwork(ctx context.Context, srv *server.Server, g *globals) error {
 	if d, ok := c.gossip.(interface{ Discovered(context.Context) error }); ok && c.Init != nil {
 		// Is there a network on the LAN already? -i must not fork it.
 		if err := d.Discovered(ctx); err != nil {
 			return nil // stopped
 		}
-	}
-	if err := c.gossip.NameConflict(); err != nil {
-		return fmt.Errorf("refusing to start: %w; give this server a name of its own", err)
 	}
 	peers := srv.Peers()
 	switch {

@@ -193,7 +193,7 @@ func (s *Serf) vote() (tally, error) {
 		case r, ok := <-resp.ResponseCh():
 			if !ok {
 				for a, n := range others {
-					if n > others[t.other] || !t.other.IsValid() {
+					if n > others[t.other] {
 						t.other = a
 					}
 				}

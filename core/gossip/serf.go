@@ -183,11 +183,11 @@ func newTransport(cfg Config, std *stdlog.Logger, log *slog.Logger) (*memberlist
 // (memberlist's errors do not wrap the cause).
 func portInUse(host string, port int) bool {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	if ln, err := net.Listen("tcp", addr); err != nil {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
 		return errors.Is(err, syscall.EADDRINUSE)
-	} else {
-		ln.Close()
 	}
+	ln.Close()
 	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return errors.Is(err, syscall.EADDRINUSE)
@@ -415,8 +415,8 @@ func (s *Serf) join(addrs []string) (int, error) {
 
 // SetTags replaces this node's tags. It waits, up to Serf's broadcast
 // timeout (about two fifths of Config.LeaveTimeout), until the change has
-// gone out; if it has not by then, it logs a warning and returns anyway:
-// the change is made and queued, and spreads with the gossip.
+// gone out; if it has not by then, it returns anyway: the change is made
+// and queued, and spreads with the gossip.
 func (s *Serf) SetTags(tags map[string]string) error {
 	if s.closing.Load() {
 		return ErrClosed

@@ -155,9 +155,11 @@ func (s *Server) Sync(ctx context.Context) error {
 	if err := s.startCluster(); err != nil {
 		return err
 	}
-	rep := s.replica()
-	if rep == nil {
-		return s.Err()
+	s.mu.Lock()
+	rep, err := s.rep, s.stopped()
+	s.mu.Unlock()
+	if err != nil {
+		return err
 	}
 	if err := s.checkName(); err != nil {
 		return err
@@ -182,7 +184,7 @@ func (s *Server) Sync(ctx context.Context) error {
 			}
 		}
 	}()
-	err := rep.Sync(ctx)
+	err = rep.Sync(ctx)
 	if cause := context.Cause(ctx); err != nil && errors.Is(cause, gossip.ErrNameConflict) {
 		return cause
 	}
