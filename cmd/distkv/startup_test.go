@@ -38,7 +38,8 @@ func runServerToEnd(t *testing.T, bin string, args ...string) (string, int) {
 	return "", 0
 }
 
-func gossipAt(port int) []string {
+// serfBind are the flags that bind a test server's gossip to a fixed loopback port.
+func serfBind(port int) []string {
 	return []string{"-C", "server.serf.bind=127.0.0.1:" + strconv.Itoa(port)}
 }
 
@@ -63,8 +64,8 @@ func TestNameTaken(t *testing.T) {
 	bin := buildBinary(t)
 	p1, p2 := freePort(t), freePort(t)
 	g1, g2 := freePort(t), freePort(t)
-	startServerProc(t, bin, p1, append(gossipAt(g1), "server", "-i", "Testing", "one")...)
-	startServerProc(t, bin, p2, append(gossipAt(g2), "server", "--join", "127.0.0.1:"+strconv.Itoa(g1), "two")...)
+	startServerProc(t, bin, p1, append(serfBind(g1), "server", "-i", "Testing", "one")...)
+	startServerProc(t, bin, p2, append(serfBind(g2), "server", "--join", "127.0.0.1:"+strconv.Itoa(g1), "two")...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cl, err := client.Open(ctx, client.Config{Host: "127.0.0.1", Port: p1})
@@ -115,8 +116,8 @@ func TestRestartAtOnce(t *testing.T) {
 	bin := buildBinary(t)
 	p1, p2 := freePort(t), freePort(t)
 	g1, g2 := freePort(t), freePort(t)
-	one := startServerProc(t, bin, p1, append(gossipAt(g1), "server", "-i", "Testing", "one")...)
-	startServerProc(t, bin, p2, append(gossipAt(g2), "server", "--join", "127.0.0.1:"+strconv.Itoa(g1), "two")...)
+	one := startServerProc(t, bin, p1, append(serfBind(g1), "server", "-i", "Testing", "one")...)
+	startServerProc(t, bin, p2, append(serfBind(g2), "server", "--join", "127.0.0.1:"+strconv.Itoa(g1), "two")...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	set := func(port int, key string, v any) {
@@ -148,7 +149,7 @@ func TestRestartAtOnce(t *testing.T) {
 		old.cmd.Process.Signal(syscall.SIGTERM)
 		exited := make(chan error, 1)
 		go func() { exited <- old.cmd.Wait() }()
-		one = startServerProc(t, bin, p1, append(gossipAt(g1), "server", "--join", "127.0.0.1:"+strconv.Itoa(g2), "one")...)
+		one = startServerProc(t, bin, p1, append(serfBind(g1), "server", "--join", "127.0.0.1:"+strconv.Itoa(g2), "one")...)
 		select {
 		case err := <-exited:
 			if err != nil {
@@ -186,7 +187,7 @@ func TestNoClientsDuringCopy(t *testing.T) {
 	bin := buildBinary(t)
 	p1, p2 := freePort(t), freePort(t)
 	g1 := freePort(t)
-	startServerProc(t, bin, p1, append(gossipAt(g1), "server", "-i", "Testing", "one")...)
+	startServerProc(t, bin, p1, append(serfBind(g1), "server", "-i", "Testing", "one")...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cl, err := client.Open(ctx, client.Config{Host: "127.0.0.1", Port: p1})
