@@ -28,7 +28,10 @@ type DataCmd struct {
 	Internal InternalCmd    `cmd:"" hidden:"" help:"Same as 'distkv client internal'."`
 }
 
-const pathHelp = "The path: one word in text form (one.two:31, a.b:.c), or several words, one string element each. Default: the root (:)."
+const (
+	pathHelp      = "The path: one word in text form (one.two:31, a.b:.c), or several words, one string element each. Default: the root (:)."
+	writePathHelp = "The path: one word in text form (one.two:31, a.b:.c), or several words, one string element each. Required; the root is written ':'."
+)
 
 // DataGetCmd is `data get`.
 type DataGetCmd struct {
@@ -195,7 +198,7 @@ type DataSetCmd struct {
 	Last  *lastArg `name:"last" placeholder:"NODE TICK" help:"Only if the entry's newest change is still NODE's TICK (see 'data get -c')."`
 	New   bool     `name:"new" help:"Only if the entry has no value yet."`
 	Prev  *string  `name:"prev" placeholder:"VALUE" help:"Only if the entry's value is still VALUE."`
-	Path  pathArg  `arg:"" optional:"" help:"${path_help}"`
+	Path  pathArg  `arg:"" optional:"" help:"${write_path_help}"`
 }
 
 func (DataSetCmd) Help() string {
@@ -253,13 +256,23 @@ func preconditions(last *lastArg, isNew bool, prev *string, eval bool) ([]client
 	return opts, nil
 }
 
-func (c *DataSetCmd) Run(ctx context.Context, k *connector) error {
-	if c.Value == nil {
-		return errors.New("give the value with -v VALUE")
+// writePath is the path of a command that changes an entry: it must be
+// given, so that the root (the network's name, by convention) is never
+// changed by a forgotten argument.
+func writePath(words pathArg, verb string) (path.Path, error) {
+	if len(words) == 0 {
+		return path.Root, fmt.Errorf("no path: give the path to %s (the root is written ':')", verb)
 	}
-	p, err := c.Path.path()
+	return words.path()
+}
+
+func (c *DataSetCmd) Run(ctx context.Context, k *connector) error {
+	p, err := writePath(c.Path, "set")
 	if err != nil {
 		return err
+	}
+	if c.Value == nil {
+		return errors.New("give the value with -v VALUE")
 	}
 	raw, err := parseValue(*c.Value, c.Eval)
 	if err != nil {
@@ -283,7 +296,7 @@ type DataDeleteCmd struct {
 	Last      *lastArg `name:"last" placeholder:"NODE TICK" help:"Only if the entry's newest change is still NODE's TICK."`
 	Prev      *string  `name:"prev" placeholder:"VALUE" help:"Only if the entry's value is still VALUE."`
 	Eval      bool     `short:"e" name:"eval" help:"Read --prev as a literal."`
-	Path      pathArg  `arg:"" help:"${path_help}"`
+	Path      pathArg  `arg:"" optional:"" help:"${write_path_help}"`
 }
 
 func (DataDeleteCmd) Help() string {
@@ -297,7 +310,7 @@ Examples:
 }
 
 func (c *DataDeleteCmd) Run(ctx context.Context, k *connector, g *globals) error {
-	p, err := c.Path.path()
+	p, err := writePath(c.Path, "delete")
 	if err != nil {
 		return err
 	}

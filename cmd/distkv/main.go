@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/alecthomas/kong"
 
@@ -33,6 +34,8 @@ type CLI struct {
 const description = `DistKV: a master-less distributed key-value store.
 
 Global flags go before the command word:
+  -h               show this help ("distkv help COMMAND…" or
+                   "COMMAND… --help" explain a command)
   -v, -vv          log more (info, debug)
   -q               log less (warnings and errors only)
   -c FILE          read this config file instead of the usual places
@@ -49,6 +52,7 @@ Examples:
 type globals struct {
 	verbose int
 	quiet   bool
+	help    bool
 	files   []string
 	sets    []string
 
@@ -86,6 +90,8 @@ func parseGlobals(args []string, g *globals) ([]string, error) {
 				g.verbose++
 			case 'q':
 				g.quiet = true
+			case 'h':
+				g.help = true
 			case 'c', 'C':
 				val := a[i+1:]
 				if val == "" {
@@ -101,7 +107,7 @@ func parseGlobals(args []string, g *globals) ([]string, error) {
 				}
 				i = len(a)
 			default:
-				return nil, fmt.Errorf("unknown global flag -%c (global flags: -v -q -c FILE -C KEY=VALUE; command flags go after the command word)", a[i])
+				return nil, fmt.Errorf("unknown global flag -%c (global flags: -h -v -q -c FILE -C KEY=VALUE; command flags go after the command word)", a[i])
 			}
 		}
 	}
@@ -115,10 +121,19 @@ func main() {
 // run is main without the process: it returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	for _, a := range args {
+		if !utf8.ValidString(a) {
+			fmt.Fprintln(stderr, "distkv:", notUTF8(a))
+			return 2
+		}
+	}
 	rest, err := parseGlobals(args, g)
 	if err != nil {
 		fmt.Fprintln(stderr, "distkv:", err)
 		return 2
+	}
+	if len(rest) > 0 && rest[0] == "help" {
+		rest, g.help = rest[1:], true
 	}
 	var cli CLI
 	exit := -1
@@ -131,20 +146,23 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		kong.Exit(func(code int) { exit = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(g),
-		kong.Vars{"path_help": pathHelp},
+		kong.Vars{"path_help": pathHelp, "write_path_help": writePathHelp},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "distkv: internal error:", err)
 		return 3
 	}
-	if len(rest) == 0 {
-		rest = []string{"--help"}
+	if g.help || len(rest) == 0 {
+		rest = append(rest, "--help")
 	}
 	kctx, err := parser.Parse(rest)
 	if exit >= 0 {
 		return exit
 	}
 	if err != nil {
+		if hint := misplacedGlobal(err, rest); hint != "" {
+			err = errors.New(hint)
+		}
 		fmt.Fprintln(stderr, "distkv:", err)
 		return 2
 	}
@@ -165,6 +183,48 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// notUTF8 explains why an argument that is not UTF-8 is refused: paths
+// and strings are text, and bytes have literals of their own.
+func notUTF8(arg string) string {
+	var lit strings.Builder
+	for i := 0; i < len(arg); i++ {
+		if c := arg[i]; c >= 0x20 && c < 0x7f && c != '\\' && c != '\'' {
+			lit.WriteByte(c)
+		} else {
+			fmt.Fprintf(&lit, `\x%02x`, c)
+		}
+	}
+	return fmt.Sprintf("argument %q is not valid UTF-8: values and paths are text; bytes are written as a literal, -e \"b'%s'\" for a value, :y%x for a path element",
+		arg, lit.String(), arg)
+}
+
+// misplacedGlobal explains a parse error caused by a global flag after the
+// command word, "" if there is none: the command did not take it.
+func misplacedGlobal(err error, args []string) string {
+	var pe *kong.ParseError
+	if !errors.As(err, &pe) || pe.Context == nil {
+		return ""
+	}
+	taken := map[rune]bool{}
+	for _, f := range pe.Context.Flags() {
+		taken[f.Short] = true
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		if f := rune(a[1]); strings.ContainsRune("vqcC", f) && !taken[f] {
+			example := map[rune]string{'v': "-v", 'q': "-q", 'c': "-c FILE", 'C': "-C KEY=VALUE"}[f]
+			return fmt.Sprintf("-%c is a global flag: global flags go before the command word, as in: distkv %s %s …",
+				f, example, pe.Context.Command())
+		}
+	}
+	return ""
 }
 
 // newLogger logs at logging.level, adjusted by -v and -q; client commands

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -23,6 +24,7 @@ type ServerCmd struct {
 	Name string   `arg:"" help:"This server's name: unique in the network, e.g. $(hostname)."`
 
 	gossip gossip.Gossip // the gossip layer cluster made
+	join   []string      // whom it joins: --join and server.serf.join
 }
 
 // Help is shown below the flags of `distkv server --help`.
@@ -34,7 +36,15 @@ Servers find each other through gossip (Serf, embedded; port 7946): by
 mDNS on the LAN (server.serf.discover, on by default; servers of another
 server.root are ignored), or give --join with another server's address.
 A server started without -i or -l first copies the network's data from a
-running server, then serves.
+running server, then serves; while it waits it says why every few
+seconds, and server.sync_timeout ends the wait with an error.
+
+The name must be unique: a server refuses to start while another server
+of the network has its name, and one that loses its name to another
+(after a network split) stops with an error. Stopped (SIGTERM, Ctrl-C),
+a server stops serving clients at once and leaves the network within
+about a second; one started at once in its place waits a few seconds for
+the ports its predecessor still holds.
 
 Examples:
   distkv server -i Testing $(hostname)             # a new network
@@ -83,16 +93,24 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 			return err
 		}
 	}
-	if err := srv.Start(); err != nil {
-		return err
-	}
 	if err := c.joinNetwork(ctx, srv, g); err != nil {
 		return err
 	}
+	if ctx.Err() != nil {
+		return nil // stopped while it waited
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
 	fmt.Fprintln(g.stdout, "Running.")
-	<-ctx.Done()
-	g.log.Info("stopping")
-	return srv.Close()
+	select {
+	case <-ctx.Done():
+		g.log.Info("stopping")
+		return srv.Close()
+	case <-srv.Failed():
+		srv.Close()
+		return srv.Err()
+	}
 }
 
 // cluster builds the gossip layer the config asks for.
@@ -106,6 +124,7 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 		}
 	}
 	join := append(append([]string(nil), sc.Join...), c.Join...)
+	c.join = join
 	var gs gossip.Gossip
 	var err error
 	if sc.Host != "" {
@@ -135,12 +154,13 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 }
 
 // joinNetwork applies the start-up rules: -i only starts a new network,
-// and a server without data copies the network's before it serves.
+// and a server without data copies the network's before it serves (Sync
+// and Start refuse a name another server has).
 func (c *ServerCmd) joinNetwork(ctx context.Context, srv *server.Server, g *globals) error {
 	if d, ok := c.gossip.(interface{ Discovered(context.Context) error }); ok && c.Init != nil {
 		// Is there a network on the LAN already? -i must not fork it.
 		if err := d.Discovered(ctx); err != nil {
-			return err
+			return nil // stopped
 		}
 	}
 	peers := srv.Peers()
@@ -159,17 +179,83 @@ func (c *ServerCmd) joinNetwork(ctx context.Context, srv *server.Server, g *glob
 		if len(peers) > 0 {
 			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			if err := srv.Sync(sctx); err != nil {
+			if err := srv.Sync(sctx); errors.Is(err, gossip.ErrNameConflict) {
+				return err
+			} else if err != nil {
 				g.log.Warn("serving the loaded data only: no peer to sync from", "err", err)
 			}
 		}
 		return nil
 	}
-	g.log.Info("waiting for a server of the network to copy its data from")
-	if err := srv.Sync(ctx); err != nil {
-		return fmt.Errorf("no data: start the first server of a network with -i, or give --join or -l (%w)", err)
+	return c.waitForData(ctx, srv, g)
+}
+
+// hintEvery is how often a server waiting for data says why.
+const hintEvery = 5 * time.Second
+
+// waitForData copies the network's data, saying every few seconds what it
+// waits for and how else to start, until server.sync_timeout.
+func (c *ServerCmd) waitForData(ctx context.Context, srv *server.Server, g *globals) error {
+	timeout := g.cfg.Server.SyncTimeout.D()
+	sctx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		sctx, cancel = context.WithTimeout(ctx, timeout)
 	}
-	return nil
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Sync(sctx) }()
+	g.log.Info("waiting for a server of the network to copy its data from")
+	start := time.Now()
+	t := time.NewTicker(hintEvery)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			switch {
+			case err == nil, ctx.Err() != nil:
+				return nil
+			case errors.Is(err, gossip.ErrNameConflict):
+				return err
+			case sctx.Err() != nil:
+				return fmt.Errorf("no data after %v (server.sync_timeout): %s; %s", timeout, c.waitingFor(srv, g), c.waysOut(g))
+			}
+			return fmt.Errorf("no data: %w", err)
+		case <-t.C:
+			g.log.Warn("still waiting for a server of the network to copy its data from",
+				"for", time.Since(start).Round(time.Second), "because", c.waitingFor(srv, g), "help", c.waysOut(g))
+		}
+	}
+}
+
+// waitingFor says why the server has no peer to copy from.
+func (c *ServerCmd) waitingFor(srv *server.Server, g *globals) string {
+	if n := len(srv.Peers()); n > 0 {
+		return fmt.Sprintf("%d servers of the network are known, but none has sent its data yet", n)
+	}
+	sc := g.cfg.Server.Serf
+	if sc.Host != "" {
+		return fmt.Sprintf("the Serf agent at %s knows no other server of network %q", net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)), g.cfg.Server.Root)
+	}
+	var why []string
+	if len(c.join) > 0 {
+		why = append(why, "no server answered at --join "+strings.Join(c.join, ", "))
+	}
+	if sc.Discover {
+		why = append(why, fmt.Sprintf("discovery (mDNS) found no server of network %q on the LAN", g.cfg.Server.Root))
+	}
+	if len(why) == 0 {
+		return "this server knows no other: no --join given, and discovery is off"
+	}
+	return strings.Join(why, ", and ")
+}
+
+// waysOut lists how to start a server that finds no network.
+func (c *ServerCmd) waysOut(g *globals) string {
+	ways := []string{"give --join HOST:PORT with the gossip address of a running server"}
+	if !g.cfg.Server.Serf.Discover && g.cfg.Server.Serf.Host == "" {
+		ways = append(ways, "turn on discovery on the LAN (-C server.serf.discover=true)")
+	}
+	return strings.Join(append(ways, "start a new network with -i VALUE", "or load data with -l FILE"), ", ")
 }
 
 func loadFile(srv *server.Server, name string, g *globals) error {

@@ -45,6 +45,9 @@ type Server struct {
 	Serf Serf `yaml:"serf"`
 	// Peer configures the server-to-server listener.
 	Peer Peer `yaml:"peer"`
+	// SyncTimeout is how long a server started without -i or -l waits for
+	// a server of its network to copy the data from; 0 waits for ever.
+	SyncTimeout Duration `yaml:"sync_timeout"`
 }
 
 // Serf configures gossip.

@@ -64,6 +64,7 @@ func ExampleConfig_YAML() {
 	//     profile: lan
 	//   peer:
 	//     bind: ""
+	//   sync_timeout: 0s
 	// connect:
 	//   host: localhost
 	//   port: 27586

@@ -44,6 +44,9 @@ func (c *Config) validate() []*Error {
 	if s.Peer.Bind != "" {
 		check("server.peer.bind", hostPort(s.Peer.Bind))
 	}
+	if s.SyncTimeout < 0 {
+		check("server.sync_timeout", fmt.Errorf("%w %v: want 0 (wait for ever) or more", ErrInvalid, s.SyncTimeout))
+	}
 
 	check("connect.port", inRange(c.Connect.Port, 1, 65535))
 	check("connect.timeout", positive(c.Connect.Timeout))

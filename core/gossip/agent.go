@@ -402,6 +402,13 @@ func asMap(v any) map[string]any {
 	return nil
 }
 
+// NameConflict is always nil: the agent's own Serf settles conflicts over
+// its node name, and logs them.
+func (a *Agent) NameConflict() error { return nil }
+
+// NameLost is nil: the agent gives up its name, if ever, by itself.
+func (a *Agent) NameLost() <-chan struct{} { return nil }
+
 // LocalName returns the agent's node name.
 func (a *Agent) LocalName() string {
 	a.mu.Lock()

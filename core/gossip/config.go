@@ -38,6 +38,16 @@ type Config struct {
 	// Default: 30 s, or 1 s with the "local" profile. Negative: try once.
 	JoinRetry time.Duration
 
+	// BindWait is how long NewSerf waits for BindAddr's port while another
+	// socket holds it, as a server's predecessor does for a moment when the
+	// server is restarted at once. Default 5 s; negative: not at all.
+	BindWait time.Duration
+
+	// LeaveTimeout bounds the leave of Close: a leave the others have not
+	// heard by then is given up (they see the node fail instead). Default
+	// 1 s. SetTags waits about two fifths of it at most.
+	LeaveTimeout time.Duration
+
 	// Root is the network name. Nodes of different roots never mix: the
 	// root labels every gossip packet (memberlist's Label), is a member tag
 	// (RootTag) that is checked on every member, and prefixes user event
@@ -121,6 +131,12 @@ func (c Config) withDefaults() Config {
 			c.JoinRetry = time.Second
 		}
 	}
+	if c.BindWait == 0 {
+		c.BindWait = 5 * time.Second
+	}
+	if c.LeaveTimeout == 0 {
+		c.LeaveTimeout = time.Second
+	}
 	if c.UserEventSizeLimit == 0 {
 		c.UserEventSizeLimit = defaultEventLimit
 	}
@@ -169,6 +185,9 @@ func (c Config) Validate() error {
 	}
 	if c.EventBuffer < 0 {
 		return fmt.Errorf("%w: event buffer %d < 0", ErrConfig, c.EventBuffer)
+	}
+	if c.LeaveTimeout < 0 {
+		return fmt.Errorf("%w: leave timeout %v < 0", ErrConfig, c.LeaveTimeout)
 	}
 	return nil
 }

@@ -39,6 +39,21 @@
 // authenticated with AES-GCM: a node without the key, or with another one,
 // cannot join.
 //
+// # Names
+//
+// A node's name is unique in its network. A node at another address that
+// claims the name of a live member is not let in (memberlist refuses it),
+// and each of the two sees the claim: NameConflict returns a
+// *ConflictError naming the other's address. A left member of the name is
+// a predecessor, no claim: a server stopped and started again under its
+// name joins at once. Serf's own resolution is off: it would stop the
+// running node too when nobody else can vote. Instead an embedded node
+// asks the other members whom they know by its name (Serf's conflict
+// query); when most of those that answer name another node, it gives the
+// name up: it stops gossiping and NameLost is closed. A vote nobody
+// answers keeps the name. A node whose name is in dispute stops without a
+// leave, which could speak for the other node too.
+//
 // # Caveats
 //
 // Gossip carries hints, never data. User events are small (Serf's default

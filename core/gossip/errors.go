@@ -21,4 +21,8 @@ var (
 
 	// ErrAgent: the external Serf agent cannot be reached or refused a request.
 	ErrAgent = errors.New("serf agent unavailable")
+
+	// ErrNameConflict: another member claims this node's name (see
+	// ConflictError).
+	ErrNameConflict = errors.New("name conflict")
 )

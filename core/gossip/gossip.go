@@ -50,6 +50,18 @@ type Gossip interface {
 	// key RootTag is reserved.
 	SetTags(tags map[string]string) error
 
+	// NameConflict returns a *ConflictError (wrapping ErrNameConflict) once
+	// a node at another address has claimed this node's name while alive,
+	// nil before. Such a node is not let in: each side sees itself under the
+	// name. A left member of the name is this node's predecessor, no claim.
+	NameConflict() error
+
+	// NameLost is closed when this node has given its name up: the other
+	// members, when asked, named another node of its name, and this node
+	// stopped gossiping (NameConflict then says so). Nil for an
+	// implementation that never gives a name up.
+	NameLost() <-chan struct{}
+
 	// Close leaves the network gracefully and stops. It is idempotent: later
 	// calls return the first call's result. Events is closed when it returns.
 	Close() error

@@ -354,6 +354,12 @@ func (o *Node) emit(kind Kind, m Member) {
 // LocalName returns the node's name.
 func (o *Node) LocalName() string { return o.name }
 
+// NameConflict is always nil: the fake has one open node per name.
+func (o *Node) NameConflict() error { return nil }
+
+// NameLost is nil: a fake node never loses its name.
+func (o *Node) NameLost() <-chan struct{} { return nil }
+
 // Addr returns the node's made-up gossip address; Join accepts it.
 func (o *Node) Addr() netip.AddrPort { return o.addr }
 

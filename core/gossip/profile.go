@@ -10,6 +10,9 @@ import (
 // serfConfig returns Serf's configuration for a profile.
 func serfConfig(profile string) *serf.Config {
 	sc := serf.DefaultConfig()
+	// Serf's resolution loses the name where no third node can vote; our
+	// nameGuard resolves instead.
+	sc.EnableNameConflictResolution = false
 	switch profile {
 	case ProfileWAN:
 		sc.MemberlistConfig = memberlist.DefaultWANConfig()

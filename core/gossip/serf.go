@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
@@ -26,6 +29,7 @@ type Serf struct {
 	events *sink
 	filter *rootFilter // pump's
 	disc   *discovery
+	guard  *nameGuard
 
 	ctx      context.Context // ends background tasks (join retries, discovery)
 	cancel   context.CancelFunc
@@ -59,7 +63,7 @@ func NewSerf(cfg Config) (*Serf, error) {
 	log := cfg.Logger.With("node", cfg.NodeName)
 	std := stdLogger(log)
 
-	transport, err := newTransport(cfg, std)
+	transport, err := newTransport(cfg, std, log)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +83,10 @@ func NewSerf(cfg Config) (*Serf, error) {
 	sc.Logger, sc.LogOutput = std, nil
 	sc.UserEventSizeLimit = cfg.UserEventSizeLimit
 	sc.KeyringFile = cfg.KeyringFile
-	sc.Merge = rootMerge{cfg.Root}
+	// Close's leave waits for two broadcasts and then for the leave to
+	// spread: all three together take at most LeaveTimeout.
+	sc.LeavePropagateDelay = min(sc.LeavePropagateDelay, cfg.LeaveTimeout/5)
+	sc.BroadcastTimeout = (cfg.LeaveTimeout - sc.LeavePropagateDelay) / 2
 	ml := sc.MemberlistConfig
 	ml.Logger, ml.LogOutput = std, nil
 	ml.Transport = nt
@@ -97,6 +104,11 @@ func NewSerf(cfg Config) (*Serf, error) {
 		ml.Label = cfg.label
 	}
 	ml.Keyring = kr
+	self, err := netip.ParseAddr(ml.AdvertiseAddr)
+	if err != nil {
+		nt.Shutdown()
+		return nil, fmt.Errorf("gossip: advertise address %q: %w", ml.AdvertiseAddr, err)
+	}
 
 	s := &Serf{
 		cfg:      cfg,
@@ -104,8 +116,10 @@ func NewSerf(cfg Config) (*Serf, error) {
 		serfCh:   make(chan serf.Event, serfBuffer),
 		events:   newSink(cfg.EventBuffer, log),
 		filter:   newRootFilter(cfg.Root, log),
+		guard:    newNameGuard(cfg.NodeName, netip.AddrPortFrom(self.Unmap(), uint16(ml.AdvertisePort)), log),
 		stopPump: make(chan struct{}),
 	}
+	sc.Merge = &rootMerge{root: cfg.Root, guard: s.guard}
 	sc.EventCh = s.serfCh
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.goFunc(s.pump)
@@ -118,6 +132,7 @@ func NewSerf(cfg Config) (*Serf, error) {
 		return nil, fmt.Errorf("gossip: start serf: %w", err)
 	}
 	log.Info("gossip: serf started", "addr", s.Addr(), "root", cfg.Root, "encrypted", kr != nil, "profile", cfg.Profile)
+	s.goFunc(s.resolve)
 
 	if len(cfg.Join) > 0 {
 		if n, err := s.Join(cfg.Join); err != nil {
@@ -139,22 +154,46 @@ func NewSerf(cfg Config) (*Serf, error) {
 }
 
 // newTransport binds memberlist's UDP/TCP transport to cfg.BindAddr. A
-// random port (0) is retried: UDP and TCP must get the same one.
-func newTransport(cfg Config, std *stdlog.Logger) (*memberlist.NetTransport, error) {
+// random port (0) is retried: UDP and TCP must get the same one. A port
+// in use is retried for cfg.BindWait: a server restarted at once finds
+// its predecessor still leaving.
+func newTransport(cfg Config, std *stdlog.Logger, log *slog.Logger) (*memberlist.NetTransport, error) {
 	host, port, _ := splitBind(cfg.BindAddr)
 	nc := &memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port, Logger: std}
-	tries := 1
-	if port == 0 {
-		tries = 10
-	}
-	var err error
-	for range tries {
-		var t *memberlist.NetTransport
-		if t, err = memberlist.NewNetTransport(nc); err == nil {
+	deadline := time.Now().Add(cfg.BindWait)
+	for try := 1; ; try++ {
+		t, err := memberlist.NewNetTransport(nc)
+		switch {
+		case err == nil:
 			return t, nil
+		case port == 0 && try < 10:
+			continue
+		case port != 0 && time.Now().Before(deadline) && portInUse(host, port):
+			if try == 1 {
+				log.Info("gossip: the port is in use; waiting for it", "addr", cfg.BindAddr, "for", cfg.BindWait)
+			}
+			time.Sleep(100 * time.Millisecond)
+			continue
 		}
+		return nil, fmt.Errorf("gossip: bind %s: %w", cfg.BindAddr, err)
 	}
-	return nil, fmt.Errorf("gossip: bind %s: %w", cfg.BindAddr, err)
+}
+
+// portInUse reports whether another socket holds the TCP or UDP port
+// (memberlist's errors do not wrap the cause).
+func portInUse(host string, port int) bool {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	ln.Close()
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return errors.Is(err, syscall.EADDRINUSE)
+	}
+	pc.Close()
+	return false
 }
 
 // goFunc runs f in a goroutine that Close waits for.
@@ -234,10 +273,9 @@ func memberKind(t serf.EventType) (Kind, bool) {
 }
 
 func fromSerf(m serf.Member) rawMember {
-	addr, _ := netip.AddrFromSlice(m.Addr)
 	st, ok := statusFromSerf(m.Status)
 	return rawMember{
-		Member: Member{Name: m.Name, Addr: netip.AddrPortFrom(addr.Unmap(), m.Port), Tags: m.Tags, Status: st},
+		Member: Member{Name: m.Name, Addr: addrPort(m.Addr, m.Port), Tags: m.Tags, Status: st},
 		ok:     ok,
 	}
 }
@@ -258,14 +296,24 @@ func statusFromSerf(s serf.MemberStatus) (Status, bool) {
 
 // rootMerge keeps members of other networks out of Serf's member list:
 // memberlist asks it about every node before merging its state or
-// accepting it as alive. It never blocks.
-type rootMerge struct{ root string }
+// accepting it as alive. It also shows the guard every claim of a live
+// node: memberlist asks about one node at a time for each alive message,
+// and about all nodes of a push-pull at once (then about each live one
+// again), unless the other side knows only itself: it claims its name.
+// It never blocks.
+type rootMerge struct {
+	root  string
+	guard *nameGuard
+}
 
-func (r rootMerge) NotifyMerge(ms []*serf.Member) error {
+func (r *rootMerge) NotifyMerge(ms []*serf.Member) error {
 	for _, m := range ms {
 		if got := m.Tags[RootTag]; got != r.root {
 			return fmt.Errorf("member %s is of network %q, not %q", m.Name, got, r.root)
 		}
+	}
+	if len(ms) == 1 {
+		return r.guard.check(ms[0])
 	}
 	return nil
 }
@@ -282,6 +330,14 @@ func (s *Serf) hasPeers() bool {
 
 // LocalName returns this node's name.
 func (s *Serf) LocalName() string { return s.cfg.NodeName }
+
+// NameConflict returns the *ConflictError of the first claim of this
+// node's name by another node, or of the vote it lost; nil if none.
+func (s *Serf) NameConflict() error { return s.guard.conflict() }
+
+// NameLost is closed once this node gave its name up to another node and
+// left gossip (see Gossip).
+func (s *Serf) NameLost() <-chan struct{} { return s.guard.lost }
 
 // Addr returns the gossip address other members reach this node at.
 func (s *Serf) Addr() netip.AddrPort {
@@ -358,9 +414,9 @@ func (s *Serf) join(addrs []string) (int, error) {
 }
 
 // SetTags replaces this node's tags. It waits, up to Serf's broadcast
-// timeout (5 s, 1 s with the "local" profile), until the change has gone
-// out; if it has not by then, it logs a warning and returns anyway: the
-// change is made and queued, and spreads with the gossip.
+// timeout (about two fifths of Config.LeaveTimeout), until the change has
+// gone out; if it has not by then, it returns anyway: the change is made
+// and queued, and spreads with the gossip.
 func (s *Serf) SetTags(tags map[string]string) error {
 	if s.closing.Load() {
 		return ErrClosed
@@ -370,22 +426,27 @@ func (s *Serf) SetTags(tags map[string]string) error {
 	}
 	// checkTags leaves Serf one way to fail: the broadcast's time-out.
 	if err := s.serf.SetTags(withRoot(tags, s.cfg.Root)); err != nil {
-		s.log.Warn("gossip: tags changed but not yet sent out", "err", err)
+		s.log.Debug("gossip: tags changed but not yet sent out", "err", err)
 	}
 	return nil
 }
 
-// Close leaves the network (waiting up to Serf's broadcast timeout for the
-// others to hear it), shuts Serf down and closes Events. Idempotent.
+// Close leaves the network (waiting up to Config.LeaveTimeout for the
+// others to hear it), shuts Serf down and closes Events. A node whose name
+// another claims, and no vote has settled that yet, does not leave: its
+// leave could speak for the other one too; the others see it fail.
+// Idempotent.
 func (s *Serf) Close() error {
 	s.closeOnce.Do(func() {
 		s.closing.Store(true)
-		s.cancel() // stops discovery and join retries
+		s.cancel() // stops discovery, join retries and votes
 		if s.disc != nil {
 			s.disc.stop()
 		}
 		var errs []error
-		if err := s.serf.Leave(); err != nil {
+		if s.guard.inDispute() {
+			s.log.Info("gossip: stopping without a leave, which could speak for the other server of this name too", "err", s.guard.conflict())
+		} else if err := s.serf.Leave(); err != nil {
 			errs = append(errs, fmt.Errorf("leave: %w", err))
 		}
 		if err := s.serf.Shutdown(); err != nil {

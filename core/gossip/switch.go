@@ -82,18 +82,17 @@ func (s *Switch) set(cut bool, ls ...link) {
 	}
 }
 
-// peer names the node at a, "" if none.
+// peer names the node at a, "" if none: the wrapped node at its address
+// (two nodes may share a member name), else its member name.
 func (s *Switch) peer(a memberlist.Address) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a.Name != "" {
-		return a.Name
+	if ap, err := netip.ParseAddrPort(a.Addr); err == nil {
+		if name, ok := s.names[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]; ok {
+			return name
+		}
 	}
-	ap, err := netip.ParseAddrPort(a.Addr)
-	if err != nil {
-		return ""
-	}
-	return s.names[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
+	return a.Name
 }
 
 func (s *Switch) isCut(from, to string) bool {

@@ -45,32 +45,86 @@ const (
 	msgEvent  = "msg"
 )
 
-// startCluster starts replication; the client listener is already open.
+// startCluster starts replication, once (Sync or Start): the peer
+// listener, its address in the gossip tags, and a watch on the gossip
+// layer's name. Without a cluster it does nothing.
 func (s *Server) startCluster() error {
 	c := s.cfg.Cluster
-	ad := &gossipAdapter{g: c.Gossip, ann: make(chan replica.Announcement, 256), msgs: s.deliverMsg, log: s.log}
-	rep, err := replica.New(replica.Config{
-		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
-		Listen: c.PeerListen, Dial: c.Dial, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
-		Logger: s.log,
-	})
+	if c == nil {
+		return nil
+	}
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if s.clusterUp {
+		return nil
+	}
+	addr := c.PeerListen
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := s.listen(addr, "peer")
 	if err != nil {
 		return err
 	}
-	tags := map[string]string{TagPeer: rep.Addr()}
-	if a := s.Addr(); a != nil {
-		tags[TagClient] = a.String()
+	ad := &gossipAdapter{g: c.Gossip, ann: make(chan replica.Announcement, 256), msgs: s.deliverMsg, log: s.log}
+	rep, err := replica.New(replica.Config{
+		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
+		Listener: ln, Dial: c.Dial, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
+		Logger: s.log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
 	}
-	if err := c.Gossip.SetTags(tags); err != nil {
+	if err := c.Gossip.SetTags(map[string]string{TagPeer: rep.Addr()}); err != nil {
 		rep.Close()
 		return fmt.Errorf("gossip tags: %w", err)
 	}
 	s.warnExposure(c, rep.Addr())
 	s.mu.Lock()
+	if err := s.stopped(); err != nil {
+		s.mu.Unlock()
+		rep.Close()
+		return err
+	}
 	s.rep = rep
 	s.mu.Unlock()
+	s.clusterUp = true
 	s.goFunc(func() { ad.pump(s.ctx) })
+	if lost := c.Gossip.NameLost(); lost != nil {
+		s.goFunc(func() {
+			select {
+			case <-s.ctx.Done():
+			case <-lost:
+				s.fail(fmt.Errorf("stopped serving: %w", c.Gossip.NameConflict()))
+			}
+		})
+	}
 	rep.Start()
+	return nil
+}
+
+// advertiseClient adds the client listener's address to the gossip tags.
+func (s *Server) advertiseClient(addr string) error {
+	c := s.cfg.Cluster
+	rep := s.replica()
+	if c == nil || rep == nil {
+		return nil
+	}
+	if err := c.Gossip.SetTags(map[string]string{TagPeer: rep.Addr(), TagClient: addr}); err != nil {
+		return fmt.Errorf("gossip tags: %w", err)
+	}
+	return nil
+}
+
+// checkName refuses to serve under a name that another live server of the
+// network has.
+func (s *Server) checkName() error {
+	if c := s.cfg.Cluster; c != nil {
+		if err := c.Gossip.NameConflict(); err != nil {
+			return fmt.Errorf("refusing to start: %w; give this server a name of its own", err)
+		}
+	}
 	return nil
 }
 
@@ -90,14 +144,52 @@ func (s *Server) replica() *replica.Replica {
 	return s.rep
 }
 
-// Sync downloads the network's state from a live peer (see replica.Sync).
-// Without a cluster it fails.
+// Sync starts replication if Start has not, and downloads the network's
+// state from a live peer (see replica.Sync); it waits for one until ctx
+// ends. It fails at once when another live server of the network has
+// this server's name (a *gossip.ConflictError). Without a cluster it
+// fails.
 func (s *Server) Sync(ctx context.Context) error {
-	rep := s.replica()
-	if rep == nil {
-		return errors.New("server: not started with a cluster")
+	if s.cfg.Cluster == nil {
+		return errors.New("server: no network to sync from")
 	}
-	return rep.Sync(ctx)
+	if err := s.startCluster(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	rep, err := s.rep, s.stopped()
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.checkName(); err != nil {
+		return err
+	}
+	// A claim of this server's name may come with any join: stop waiting.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := s.checkName(); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	err = rep.Sync(ctx)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, gossip.ErrNameConflict) {
+		return cause
+	}
+	return err
 }
 
 // PeerAddr returns the server-to-server listener's address ("" without a

@@ -2,9 +2,14 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,5 +126,150 @@ func TestMessages(t *testing.T) {
 			t.Fatal("no message arrived")
 		case <-time.After(200 * time.Millisecond): // gossip is lossy: send again
 		}
+	}
+}
+
+// claimed is a gossip node whose name the test lets another server claim.
+type claimed struct {
+	gossip.Gossip
+	lost chan struct{}
+
+	mu  sync.Mutex // protects err
+	err error
+}
+
+func (c *claimed) NameConflict() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *claimed) NameLost() <-chan struct{} { return c.lost }
+
+func (c *claimed) claim(e *gossip.ConflictError) {
+	c.mu.Lock()
+	c.err = e
+	c.mu.Unlock()
+	if e.Lost {
+		close(c.lost)
+	}
+}
+
+// TestNameConflict: a server whose name another one has refuses to start
+// (and to wait for data); one that loses its name while it serves stops
+// serving at once; the other servers go on.
+func TestNameConflict(t *testing.T) {
+	gn := gossip.NewNetwork(gossip.NetworkLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	t.Cleanup(gn.Close)
+	ga := &claimed{Gossip: gn.Node("a", nil), lost: make(chan struct{})}
+	gb := gn.Node("b", nil)
+	if _, err := gb.Join([]string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cluster := func(g gossip.Gossip) *server.Cluster {
+		return &server.Cluster{Gossip: g, Root: ":test", Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond}
+	}
+	a := startServer(t, server.Config{Node: "a", Logger: quiet, Cluster: cluster(ga)})
+	b := startServer(t, server.Config{Node: "b", Logger: quiet, Cluster: cluster(gb)})
+	ca, cb := connect(t, a), connect(t, b)
+	ctx := ctxT(t)
+	if _, err := ca.Set(ctx, path.P("x"), "from a"); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, cb, path.P("x"), "from a")
+
+	// Refused before serving: Start and Sync.
+	other := netip.MustParseAddrPort("127.0.0.1:7946")
+	gc := &claimed{Gossip: gn.Node("c", nil), lost: make(chan struct{})}
+	gc.claim(&gossip.ConflictError{Name: "c", Addr: other})
+	c, err := server.New(server.Config{Node: "c", Listen: "127.0.0.1:0", Logger: quiet, Cluster: cluster(gc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Sync(ctx); !errors.Is(err, gossip.ErrNameConflict) {
+		t.Errorf("sync with a taken name: %v", err)
+	}
+	if err := c.Start(); !errors.Is(err, gossip.ErrNameConflict) || c.Addr() != nil {
+		t.Errorf("start with a taken name: %v, listening on %v", err, c.Addr())
+	}
+
+	// Lost while serving.
+	addr := a.Addr().String()
+	ga.claim(&gossip.ConflictError{Name: "a", Addr: other, Lost: true, Votes: 1})
+	select {
+	case <-a.Failed():
+	case <-ctx.Done():
+		t.Fatal("a serves on after losing its name")
+	}
+	if err := a.Err(); !errors.Is(err, gossip.ErrNameConflict) {
+		t.Errorf("a.Err() = %v", err)
+	}
+	if _, err := ca.Get(ctx, path.P("x")); err == nil {
+		t.Error("a's client is still served")
+	}
+	if nc, err := net.Dial("tcp", addr); err == nil {
+		nc.Close()
+		t.Error("a still accepts clients")
+	}
+	if _, err := cb.Set(ctx, path.P("y"), "from b"); err != nil {
+		t.Errorf("b: %v", err)
+	}
+}
+
+// TestSyncThenServe: a server copies the network's data before it opens
+// its client listener, and waits for a port another socket still holds.
+func TestSyncThenServe(t *testing.T) {
+	gn := gossip.NewNetwork(gossip.NetworkLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	t.Cleanup(gn.Close)
+	cluster := func(g gossip.Gossip) *server.Cluster {
+		return &server.Cluster{Gossip: g, Root: ":test", Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond}
+	}
+	a := startServer(t, server.Config{Node: "a", Cluster: cluster(gn.Node("a", nil))})
+	ctx := ctxT(t)
+	if _, err := connect(t, a).Set(ctx, path.P("x"), "here"); err != nil {
+		t.Fatal(err)
+	}
+	gb := gn.Node("b", nil)
+	if _, err := gb.Join([]string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := server.New(server.Config{Node: "b", Listen: held.Addr().String(), Cluster: cluster(gb)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b.Addr() != nil {
+		t.Fatal("b listens for clients before it serves")
+	}
+	time.AfterFunc(300*time.Millisecond, func() { held.Close() })
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := connect(t, b).Get(ctx, path.P("x"))
+	if v, _ := e.Value(); err != nil || v != "here" {
+		t.Fatalf("b: x = %v, %v", v, err)
+	}
+	// A port held for longer than BindWait is an error.
+	held2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held2.Close()
+	c, err := server.New(server.Config{Node: "c", Listen: held2.Addr().String(), BindWait: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("start on a held port: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/distkv-go/distkv/core/path"
@@ -44,6 +45,10 @@ type Config struct {
 	// Hooks are the request gate's access decisions, write checks and
 	// codecs (see gate.go); zero: everything allowed, nothing converted.
 	Hooks Hooks
+	// BindWait is how long the client and peer listeners wait for a port
+	// that another socket holds, as a predecessor still stopping does when
+	// a server is restarted at once [5s]; negative: not at all.
+	BindWait time.Duration
 
 	// Cluster, if set, makes the server one of a network's servers; nil:
 	// a server on its own.
@@ -64,12 +69,17 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	startMu   sync.Mutex // serializes starting replication
+	clusterUp bool       // replication was started (startMu)
+
 	mu      sync.Mutex // protects the fields below
 	ln      net.Listener
 	conns   map[*conn]struct{}
 	closed  bool
 	changes *changeLog // the active `log dest` file, if any
 	rep     *replica.Replica
+	failErr error         // why the server stopped serving on its own
+	failed  chan struct{} // closed with failErr set
 
 	msgs msgSubs // msg_monitor streams
 }
@@ -91,6 +101,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LogInterval <= 0 {
 		cfg.LogInterval = 100 * time.Millisecond
 	}
+	if cfg.BindWait == 0 {
+		cfg.BindWait = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -102,6 +115,7 @@ func New(cfg Config) (*Server, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
+		failed: make(chan struct{}),
 		tree: tree.New(tree.Config{
 			Node:        cfg.Node,
 			ChainLength: cfg.ChainLength,
@@ -131,26 +145,33 @@ func (s *Server) Init(raw []byte) error {
 	return err
 }
 
-// Start opens the client listener and serves in the background.
+// Start serves: it starts replication (with a cluster, unless Sync did)
+// and opens the client listener. A server of a network refuses to start
+// while another server of the network has its name (a
+// *gossip.ConflictError). Clients see the data the server has: one that
+// must copy the network's data first calls Sync before Start.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err := s.startCluster(); err != nil {
+		return err
+	}
+	if err := s.checkName(); err != nil {
+		return err
+	}
+	ln, err := s.listen(s.cfg.Listen, "client")
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+		return err
 	}
 	s.mu.Lock()
-	if s.closed {
+	if err := s.stopped(); err != nil {
 		s.mu.Unlock()
 		ln.Close()
-		return errors.New("server: closed")
+		return err
 	}
 	s.ln = ln
 	s.mu.Unlock()
 	s.log.Info("listening", "node", s.cfg.Node, "addr", ln.Addr().String())
-	if s.cfg.Cluster != nil {
-		if err := s.startCluster(); err != nil {
-			ln.Close()
-			return err
-		}
+	if err := s.advertiseClient(ln.Addr().String()); err != nil {
+		return err
 	}
 	s.wg.Add(1)
 	go func() {
@@ -158,6 +179,82 @@ func (s *Server) Start() error {
 		s.accept(ln)
 	}()
 	return nil
+}
+
+// stopped says why the server cannot serve (closed, or failed); s.mu is held.
+func (s *Server) stopped() error {
+	switch {
+	case s.closed:
+		return errors.New("server: closed")
+	case s.failErr != nil:
+		return s.failErr
+	}
+	return nil
+}
+
+// listen opens a TCP listener on addr, waiting up to Config.BindWait while
+// another socket holds the port.
+func (s *Server) listen(addr, what string) (net.Listener, error) {
+	deadline := time.Now().Add(s.cfg.BindWait)
+	for logged := false; ; logged = true {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
+		}
+		if !logged {
+			s.log.Info("the port is in use; waiting for it", "listener", what, "addr", addr, "for", s.cfg.BindWait)
+		}
+		select {
+		case <-s.ctx.Done():
+			return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Failed is closed when the server has stopped serving on its own: it
+// lost its name to another server of the network. Err says why. The
+// listener and every client connection are closed then, and replication
+// stopped; Close is still the owner's to call.
+func (s *Server) Failed() <-chan struct{} { return s.failed }
+
+// Err returns why the server stopped serving on its own, nil while it has
+// not.
+func (s *Server) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failErr
+}
+
+// fail stops serving clients and replicating at once, for err.
+func (s *Server) fail(err error) {
+	s.mu.Lock()
+	if s.closed || s.failErr != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.failErr = err
+	ln, rep := s.ln, s.rep
+	s.ln, s.rep = nil, nil
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.log.Error("this server stops serving", "node", s.cfg.Node, "err", err)
+	if ln != nil {
+		ln.Close()
+	}
+	for _, c := range conns {
+		c.close()
+	}
+	if rep != nil {
+		rep.Close()
+	}
+	close(s.failed)
 }
 
 // Addr returns the listener's address (nil before Start).
@@ -174,7 +271,7 @@ func (s *Server) accept(ln net.Listener) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if s.ctx.Err() == nil {
+			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("accept failed", "err", err)
 				select {
 				case <-s.ctx.Done():
@@ -188,7 +285,7 @@ func (s *Server) accept(ln net.Listener) {
 		}
 		c := newConn(s, nc)
 		s.mu.Lock()
-		if s.closed {
+		if s.stopped() != nil {
 			s.mu.Unlock()
 			nc.Close()
 			return
