@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -399,6 +400,22 @@ func TestGossipKey(t *testing.T) {
 	e, err := cl.Get(context.Background(), path.Root)
 	if v, _ := e.Value(); err != nil || v != "Secret" {
 		t.Fatalf("two, with the key: the root is %v (%v), want Secret", v, err)
+	}
+	// A keyring file whose primary key is the key also guards the peers.
+	ring := filepath.Join(t.TempDir(), "keyring")
+	if err := os.WriteFile(ring, []byte(`["`+key+`"]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p4 := freePort(t)
+	startServerProc(t, bin, p4, append([]string{"-C", "server.serf.keyring=" + ring}, append(join, "four")...)...)
+	c4, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: p4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c4.Close()
+	e, err = c4.Get(context.Background(), path.Root)
+	if v, _ := e.Value(); err != nil || v != "Secret" {
+		t.Fatalf("four, with the keyring: the root is %v (%v), want Secret", v, err)
 	}
 
 	for _, tc := range []struct {

@@ -117,11 +117,22 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 	sc := g.cfg.Server.Serf
 	var key []byte
-	if sc.Key != "" {
+	var gossipKey []byte // the key itself, not one from the keyring
+	switch {
+	case sc.Key != "":
 		var err error
 		if key, err = gossip.ParseKey(sc.Key); err != nil {
 			return nil, fmt.Errorf("server.serf.key: %w", err)
 		}
+		gossipKey = key
+	case sc.Keyring != "":
+		// The peer handshake is keyed by the keyring's primary key: during
+		// a rotation, every server must have the same primary key.
+		keys, err := gossip.ReadKeyring(sc.Keyring)
+		if err != nil {
+			return nil, fmt.Errorf("server.serf.keyring: %w", err)
+		}
+		key = keys[0]
 	}
 	join := append(append([]string(nil), sc.Join...), c.Join...)
 	c.join = join
@@ -135,7 +146,7 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 	} else {
 		gs, err = gossip.NewSerf(gossip.Config{
 			NodeName: c.Name, BindAddr: sc.Bind, Join: join, Root: g.cfg.Server.Root,
-			Key: key, KeyringFile: sc.Keyring, Discover: sc.Discover, Profile: sc.Profile, Logger: g.log,
+			Key: gossipKey, KeyringFile: sc.Keyring, Discover: sc.Discover, Profile: sc.Profile, Logger: g.log,
 		})
 	}
 	if err != nil {

@@ -52,16 +52,27 @@ func parseKeyring(data []byte) ([][]byte, error) {
 	return keys, nil
 }
 
+// ReadKeyring reads a keyring file in Serf's format; the first key is
+// the primary one.
+func ReadKeyring(name string) ([][]byte, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	keys, err := parseKeyring(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return keys, nil
+}
+
 // keyring builds the memberlist keyring of cfg, nil without encryption.
 func keyring(cfg Config) (*memberlist.Keyring, error) {
 	keys := [][]byte{cfg.Key}
 	if cfg.KeyringFile != "" {
-		data, err := os.ReadFile(cfg.KeyringFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-		}
-		if keys, err = parseKeyring(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", cfg.KeyringFile, err)
+		var err error
+		if keys, err = ReadKeyring(cfg.KeyringFile); err != nil {
+			return nil, err
 		}
 	} else if len(cfg.Key) == 0 {
 		return nil, nil
