@@ -82,7 +82,7 @@ func (pc *peerConn) handshake(role string) error {
 	var hello msg
 	var err error
 	if role == initiator {
-		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce)); err != nil {
+		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, 0)); err != nil {
 			return err
 		}
 		if hello, err = pc.readHello(); err != nil {
@@ -99,7 +99,11 @@ func (pc *peerConn) handshake(role string) error {
 		if hello, err = pc.readHello(); err != nil {
 			return err
 		}
-		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce)); err != nil {
+		// Tell the dialer the highest tick of its own that this side has
+		// seen: a server that restarted without (all of) its log must not
+		// issue those ticks again.
+		you := r.cfg.Tree.NodeTicks()[hello.node]
+		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, you)); err != nil {
 			return err
 		}
 		s.initiator, s.responder, s.iNonce, s.rNonce = hello.node, r.cfg.Node, hello.nonce, nonce
@@ -112,6 +116,9 @@ func (pc *peerConn) handshake(role string) error {
 	}
 	pc.name = hello.node
 	r.cfg.Tree.Announce(hello.node, hello.tick)
+	if hello.you != 0 {
+		r.cfg.Tree.Announce(r.cfg.Node, hello.you) // raises this node's tick
+	}
 	return nil
 }
 
@@ -171,8 +178,10 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// appendHello appends {op: hello, root, node, tick, nonce}.
-func appendHello(b []byte, root, node string, tick uint64, nonce []byte) []byte {
+// appendHello appends {op: hello, root, node, tick, nonce, you?}: you,
+// if not 0, is the highest tick of the other side's node that this side
+// has seen.
+func appendHello(b []byte, root, node string, tick uint64, nonce []byte, you uint64) []byte {
 	m := wire.Begin(b)
 	m.Str("op", "hello")
 	m.Str("root", root)
@@ -180,6 +189,9 @@ func appendHello(b []byte, root, node string, tick uint64, nonce []byte) []byte 
 	m.Uint("tick", tick)
 	m.Key("nonce")
 	m.B = pack.AppendBytes(m.B, nonce)
+	if you != 0 {
+		m.Uint("you", you)
+	}
 	return m.End()
 }
 

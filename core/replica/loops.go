@@ -507,6 +507,7 @@ func (r *Replica) Sync(ctx context.Context) error {
 			})
 			if err == nil {
 				r.log.Info("synced", "from", pc.name)
+				r.awaitDials(ctx)
 				return nil
 			}
 			r.log.Warn("sync failed", "peer", pc.name, "err", err)
@@ -515,6 +516,35 @@ func (r *Replica) Sync(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("%w: %w", ErrNoPeer, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// awaitDials waits until every peer being dialed has answered or failed
+// (a handshake ends within handshakeTimeout): each answer tells the
+// highest tick of this node that peer has seen, and a server must know
+// them all before it makes changes, or it could reuse a tick that one of
+// them holds (after a restart without its log, or with a log that missed
+// the last changes).
+func (r *Replica) awaitDials(ctx context.Context) {
+	for {
+		r.mu.Lock()
+		n := 0
+		for name := range r.dials {
+			if r.out[name] == nil { // still dialing or in its handshake
+				n++
+			}
+		}
+		r.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

@@ -88,7 +88,7 @@ func (pc *peerConn) push(msg []byte) bool {
 // msg is a decoded peer message (the fields any op uses).
 type msg struct {
 	op, root, node, text string
-	seq, tick            uint64
+	seq, tick, you       uint64
 	nonce, mac           []byte
 	ranges               []any
 	want                 map[string][]any  // op pull: the missing ranges per node
@@ -122,6 +122,8 @@ func decodeMsg(raw []byte) (msg, error) {
 			m.seq, err = r.ReadUint()
 		case "tick":
 			m.tick, err = r.ReadUint()
+		case "you":
+			m.you, err = r.ReadUint()
 		case "nonce": // copied: the handshake keeps it past the next read
 			m.nonce, err = readBin(r)
 		case "mac":

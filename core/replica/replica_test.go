@@ -574,3 +574,30 @@ func TestPurge(t *testing.T) {
 	}
 	waitSame(t, a, b, c2)
 }
+
+// TestRestartLearnsOwnTicks restarts a node without its data: the node it
+// copies from has not seen its last changes, another one has. Before it
+// may make changes, it knows the highest tick of its own that any peer
+// has seen, so it never issues that tick again.
+func TestRestartLearnsOwnTicks(t *testing.T) {
+	net := newFakeNet()
+	// No tick announcements, by gossip or to peers: only the handshake
+	// can tell c.
+	quiet := func(c *Config) { c.Announce, c.Check = time.Hour, time.Hour }
+	a, b := net.add(t, "a", "", quiet), net.add(t, "b", "", quiet)
+	a.rep.Start()
+	b.rep.Start()
+	set(t, a, "x", 1)
+	// b has seen c make a change at tick 500; a has not.
+	b.tree.Announce("c", 500)
+	c := net.add(t, "c", "")
+	c.rep.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.rep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tick, _ := c.tree.Ticks(); tick < 500 {
+		t.Fatalf("after the sync, c's tick is %d: it would reuse ticks b has seen", tick)
+	}
+}
