@@ -113,7 +113,10 @@ func (c *conn) handle(req *wire.Request) {
 	if req.Action == wire.GetValue && req.HasNode && !req.HasPath {
 		a = getEventAction
 	}
-	r := call{Request: req, sess: c.sess}
+	// The reader goroutine's own call, reused: a call on the stack would
+	// move to the heap through the action's func value, once per request.
+	r := &c.gated
+	*r = call{Request: req, sess: c.sess}
 	switch a.scope {
 	case scopeData:
 		r.path = c.root.Join(req.Path)
@@ -132,10 +135,10 @@ func (c *conn) handle(req *wire.Request) {
 		}
 	}
 	if a.streamed {
-		c.startStream(&r, a.run)
+		c.startStream(r, a.run)
 		return
 	}
-	if err := a.run(c, &r); err != nil {
+	if err := a.run(c, r); err != nil {
 		c.sendError(req.Seq, true, err)
 	}
 }

@@ -58,8 +58,9 @@ type conn struct {
 	durableBytes int
 	durableBusy  bool
 
-	root path.Path // set by the root action; owned by the reader goroutine
-	sess *Session  // replaced whole at a login; owned by the reader goroutine
+	root  path.Path // set by the root action; owned by the reader goroutine
+	sess  *Session  // replaced whole at a login; owned by the reader goroutine
+	gated call      // the request being handled; owned by the reader goroutine
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
