@@ -181,20 +181,7 @@ func scanMap(r *pack.Reader, msg []byte, each func(k []byte) error) error {
 	if msg != nil {
 		r.Reset(msg)
 	}
-	n, err := r.ReadMapHeader()
-	if err != nil {
-		return err
-	}
-	for range n {
-		k, err := r.ReadStrBytes()
-		if err != nil {
-			return err
-		}
-		if err := each(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.ReadMap(each)
 }
 
 // value returns the string value at p (nil: none, or not a string).

@@ -297,6 +297,18 @@ func (rc *rawConn) next() pack.Map {
 	return v.(pack.Map)
 }
 
+// call sends a request (key and value pairs, "seq" first) and returns
+// the first reply to its seq, skipping messages of other requests.
+func (rc *rawConn) call(kv ...any) pack.Map {
+	rc.t.Helper()
+	rc.send(req(rc.t, kv...))
+	for {
+		if rep := rc.next(); get(rep, "seq") == kv[1] {
+			return rep
+		}
+	}
+}
+
 func get(m pack.Map, k string) any { v, _ := m.Get(k); return v }
 
 func TestBadRequests(t *testing.T) {
