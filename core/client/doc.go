@@ -26,17 +26,19 @@
 // per client reads the connection and hands each reply to its request;
 // it never waits for a consumer. Each stream (Watch, GetTree, a Stream
 // such as msg_monitor) has a queue between that goroutine and its
-// consumer. A stream that asks for a state starts with a snapshot: a tree
-// walk is one, and so is the state a watch with Fetch sends up to its
-// UpToDate marker. A snapshot is finite (it is the subtree), and the
-// server sends it as fast as the network goes, so the queue takes it
-// whole, however slow the consumer. After it, at most Config.Queue
-// messages (changes, pass-through messages) wait at a time: a consumer
-// that falls further behind ends its stream with ErrOverflow
-// (errors.Is(err, wire.ErrOverflow) holds too, as for the server's own
-// overflow); the client drops what was queued and asks the server to stop
-// the stream. Other streams and requests on the connection go on. Watch
-// again with Fetch to get back in sync.
+// consumer. With a server that paces streams by flow control (this
+// implementation's and the original's), no queue holds more than
+// Config.Queue messages: the server waits for the consumer, and a watch
+// whose consumer falls too far behind is ended by the server with
+// wire.ErrOverflow. Against a server that does not pace, a stream that
+// asks for a state starts with a snapshot (a tree walk, or the state a
+// watch with Fetch sends up to its UpToDate marker), which the queue
+// takes whole, since it is finite; after it, at most Config.Queue
+// messages wait at a time, and a consumer that falls further behind ends
+// its stream with ErrOverflow (errors.Is(err, wire.ErrOverflow) holds
+// too); the client then drops what was queued and asks the server to stop
+// the stream. Either way other streams and requests on the connection go
+// on. Watch again with Fetch to get back in sync.
 //
 // # Flow control
 //
@@ -49,12 +51,10 @@
 // iterators), whenever it has taken more than N/3 since its last
 // acknowledgement, as the original's client does. Acknowledging what
 // was consumed, not what arrived, lets a server that holds a stream at N
-// unacknowledged messages (the original does) pace it, snapshots too, to
-// the consumer, so that no queue holds more than N. DistKV-Go's server
-// takes the acknowledgements but does not pace streams by them (it
-// bounds a watch by its own queue instead): against it, a slow consumer
-// gets ErrOverflow from the client, or wire.ErrOverflow from the server,
-// and a snapshot is held whole.
+// unacknowledged messages pace it, snapshots too, to the consumer, so
+// that no queue holds more than N. DistKV-Go's server does so (and the
+// original does); a watch it holds so whose changes overflow its own
+// queue meanwhile ends with wire.ErrOverflow.
 //
 // # Reconnecting
 //
