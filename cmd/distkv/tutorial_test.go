@@ -164,6 +164,9 @@ func (s *script) lines(text string) []string {
 	if s.host != "" {
 		text = strings.ReplaceAll(text, s.host, "TESTHOST")
 	}
+	if s.dir != "" {
+		text = strings.ReplaceAll(text, s.dir, "TESTDIR")
+	}
 	return strings.Split(text, "\n")
 }
 

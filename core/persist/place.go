@@ -47,11 +47,11 @@ func openExisting(d Dir, name string) (*os.File, error) {
 	f, err := d.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s is a symbolic link: %w", name, ErrNotOurs)
+			return nil, fmt.Errorf("a symbolic link: %w", ErrNotOurs)
 		}
 		return nil, err
 	}
-	if err := checkOurs(f, name); err != nil {
+	if err := checkOurs(f); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -60,13 +60,13 @@ func openExisting(d Dir, name string) (*os.File, error) {
 
 // checkOurs reports whether f is a regular file that is empty or starts
 // with a record's magic.
-func checkOurs(f *os.File, name string) error {
+func checkOurs(f *os.File) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is a %v, not a regular file: %w", name, st.Mode().Type(), ErrNotOurs)
+		return fmt.Errorf("a %v, not a regular file: %w", st.Mode().Type(), ErrNotOurs)
 	}
 	var head [len(magic)]byte
 	n, err := f.ReadAt(head[:], 0)
@@ -74,7 +74,7 @@ func checkOurs(f *os.File, name string) error {
 		return err
 	}
 	if !bytes.Equal(head[:n], magic[:n]) { // a file cut short in its first magic is ours too
-		return fmt.Errorf("%s: %w", name, ErrNotOurs)
+		return fmt.Errorf("%w: it is left alone", ErrNotOurs)
 	}
 	return nil
 }
@@ -90,14 +90,14 @@ func replaceable(d Dir, name string) error {
 		return err
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is a %v, not a regular file: %w", name, st.Mode().Type(), ErrNotOurs)
+		return fmt.Errorf("a %v, not a regular file: %w", st.Mode().Type(), ErrNotOurs)
 	}
 	f, err := d.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return checkOurs(f, name)
+	return checkOurs(f)
 }
 
 // createTemp creates a new file beside name for an atomic save; it never

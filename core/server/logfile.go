@@ -99,7 +99,7 @@ func (s *Server) Save(name string) error {
 	defer done()
 	w, err := persist.Create(rel, persist.Options{Sync: persist.SyncNever, Atomic: true, Dir: dir})
 	if err != nil {
-		return fmt.Errorf("save to %s: %w", name, err)
+		return err // it names the file
 	}
 	if _, err := w.Append(s.appendHeader(nil, "save")); err != nil {
 		w.Close()
@@ -155,7 +155,7 @@ func (s *Server) StartLog(name string, state bool) error {
 	defer done()
 	w, err := persist.Create(rel, persist.Options{Sync: s.cfg.LogSync, Interval: s.cfg.LogInterval, Dir: dir})
 	if err != nil {
-		return fmt.Errorf("log to %s: %w", name, err)
+		return err // it names the file
 	}
 	if _, err := w.Append(s.appendHeader(nil, "log")); err != nil {
 		w.Close()
