@@ -128,7 +128,7 @@ func (c *conn) handle(req *wire.Request) {
 		r.path = req.Topic
 	}
 	if a.scope != scopeConn {
-		r.grant = c.grant(req.Action, r.path)
+		r.grant = c.s.grant(r.sess, req.Action, r.path)
 		if err := r.grant.Need(req.Action, r.path, a.need); err != nil {
 			c.sendError(req.Seq, true, err)
 			return

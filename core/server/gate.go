@@ -153,12 +153,12 @@ func (e *AccessError) Error() string {
 
 func (e *AccessError) Unwrap() error { return wire.ErrAccess }
 
-// grant asks the Access hook what the session may do at p.
-func (c *conn) grant(action string, p path.Path) Grant {
-	if c.s.hooks.Access == nil {
+// grant asks the Access hook what sess may do at p.
+func (s *Server) grant(sess *Session, action string, p path.Path) Grant {
+	if s.hooks.Access == nil {
 		return Grant{Allow: AllModes}
 	}
-	return c.s.hooks.Access.Grant(c.sess, action, p)
+	return s.hooks.Access.Grant(sess, action, p)
 }
 
 // pruner returns the walk's prune predicate for the session: nil unless
@@ -176,7 +176,7 @@ func (c *conn) pruner(sess *Session, action string) func(path.Path) bool {
 // the item), and passes it through the codec.
 func (c *conn) outValue(sess *Session, action string, it *tree.Item) (string, bool, error) {
 	h := &c.s.hooks
-	if h.Access != nil && h.Access.Grant(sess, action, it.Path).Allow&ModeRead == 0 {
+	if h.Access != nil && c.s.grant(sess, action, it.Path).Allow&ModeRead == 0 {
 		return "", false, nil
 	}
 	if !it.HasValue || h.Codec == nil {

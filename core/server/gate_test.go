@@ -334,6 +334,15 @@ func TestGateConvertsAndChecks(t *testing.T) {
 	if _, err := c.Set(ctx, path.P("a"), "next", client.IfValue("hello")); err != nil {
 		t.Errorf("set with prev through the codec: %v", err)
 	}
+	// delete_tree's items carry the old value as the client sees it.
+	rc := dialRaw(t, s)
+	rep := rc.call("seq", int64(1), "action", "delete_tree", "path", path.P("a"), "nchain", int64(1))
+	for get(rep, "path") == nil && get(rep, "state") != "end" {
+		rep = rc.next()
+	}
+	if get(rep, "old_value") != "next!" {
+		t.Errorf("delete_tree item: %v", rep)
+	}
 }
 
 // TestGreetingVersion checks that the greeting encodes a version of any

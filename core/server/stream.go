@@ -336,7 +336,7 @@ func (c *conn) deleteTree(r *call) error {
 	var failed error
 	c.s.tree.Walk(prefix, tree.WalkOptions{MaxDepth: -1}, func(items []tree.Item) bool {
 		for _, it := range items {
-			if err := c.grant(req.Action, it.Path).Need(req.Action, it.Path, ModeDelete); err != nil {
+			if err := c.s.grant(st.sess, req.Action, it.Path).Need(req.Action, it.Path, ModeDelete); err != nil {
 				failed = err
 				return false
 			}
@@ -350,7 +350,10 @@ func (c *conn) deleteTree(r *call) error {
 			}
 			count++
 			if n != 0 {
-				st.deleted(&res, prefix, n)
+				if err := st.deleted(&res, prefix, n); err != nil {
+					failed = err
+					return false
+				}
 			}
 		}
 		return n == 0 || st.pace()
@@ -373,8 +376,13 @@ func (c *conn) deleteTree(r *call) error {
 
 // deleted sends a delete_tree item as the original does: the change's
 // chain flattened into the message, with the old value.
-func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) {
+func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) error {
 	it := &res.Item
+	old := tree.Item{Path: it.Path, Value: res.Prev, HasValue: res.HasPrev}
+	prev, readable, err := st.c.outValue(st.sess, st.action, &old)
+	if err != nil {
+		return err
+	}
 	depth, rest := st.shorten(it.Path, prefix)
 	st.send(func(m *wire.Msg) {
 		m.Str("node", it.Head.Node.Name)
@@ -382,12 +390,13 @@ func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) {
 		m.Key("prev")
 		m.B = wire.AppendChain(m.B, first(it.Older), rest1(it.Older), nchain-1)
 		m.PathArray("path", rest)
-		if res.HasPrev {
-			m.Raw("old_value", res.Prev)
+		if res.HasPrev && readable {
+			m.Raw("old_value", prev)
 		}
 		m.Uint("tock", it.Tock)
 		m.Uint("depth", uint64(depth))
 	})
+	return nil
 }
 
 func first[T any](s []T) T {
