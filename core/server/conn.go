@@ -23,6 +23,10 @@ import (
 //   - A watch's changes wait in a queue of Config.Queue entries. When it
 //     is full, the watch ends with an "overflow" error (the client must
 //     watch again, with fetch, to get back in sync); nothing blocks.
+//   - A client that announced a qlen in its hello gets at most qlen
+//     unacknowledged messages per stream; the stream waits for its
+//     acknowledgements (a watch that waits so long that its queue
+//     overflows ends with the overflow error).
 //   - A write that makes no progress for writeTimeout closes the
 //     connection.
 //
