@@ -37,7 +37,13 @@ func (s *RangeSet) Add(lo, hi uint64) {
 }
 
 // AddTick inserts one tick.
-func (s *RangeSet) AddTick(t uint64) { s.Add(t, t+1) }
+func (s *RangeSet) AddTick(t uint64) {
+	if n := len(s.r); n > 0 && s.r[n-1].Hi == t {
+		s.r[n-1].Hi++ // the common case: the next tick
+		return
+	}
+	s.Add(t, t+1)
+}
 
 // Contains reports whether tick t is in the set.
 func (s RangeSet) Contains(t uint64) bool {

@@ -601,3 +601,36 @@ func TestRestartLearnsOwnTicks(t *testing.T) {
 		t.Fatalf("after the sync, c's tick is %d: it would reuse ticks b has seen", tick)
 	}
 }
+
+// TestRestartFindsOwnLostChange restarts a node whose last change only
+// one peer holds, and copies from another one: the node does not take
+// that change's tick as seen (it lost it), so it and the peer it copied
+// from fetch the change from the one that has it.
+func TestRestartFindsOwnLostChange(t *testing.T) {
+	net := newFakeNet()
+	quiet := func(c *Config) { c.Announce, c.Check = time.Hour, time.Hour }
+	a, b := net.add(t, "a", ""), net.add(t, "b", "", quiet)
+	a.rep.Start()
+	b.rep.Start()
+	// c (gone) made a change at tick 7 that only b got.
+	raw := pack.AppendString(nil, "only on b")
+	if out, err := b.tree.Apply(tree.Update{Path: path.P("lost"), Value: raw, HasValue: true, Chain: []tree.Link{{Node: "c", Tick: 7}}, Tock: 1}); err != nil || out != tree.Applied {
+		t.Fatal(out, err)
+	}
+	c := net.add(t, "c", "")
+	c.rep.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.rep.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if tick, _ := c.tree.Ticks(); tick < 7 {
+		t.Fatalf("c's tick is %d after the sync", tick)
+	}
+	for _, n := range []*testNode{c, a} {
+		waitTrue(t, n.name+" to fetch c's lost change", func() bool {
+			it, ok := n.tree.Get(path.P("lost"))
+			return ok && it.HasValue
+		})
+	}
+}

@@ -38,6 +38,7 @@ type Tree struct {
 	watches  watches
 	values   int                        // entries that hold a value
 	known    map[*chain.Node]*knowledge // what this tree holds of each node's changes
+	own      *knowledge                 // known[self]: the ticks of its own it made or was told of
 
 	sortMu sync.Mutex // serialises building sorted child lists (see children.ordered)
 }
@@ -77,6 +78,11 @@ func New(cfg Config) *Tree {
 	}
 	t := &Tree{chainLen: cfg.ChainLength, equal: cfg.Equal}
 	t.self = t.reg.Node(cfg.Node)
+	// Its own ticks are known like anyone's: those it makes and those it
+	// is shown (a log, a peer). A server restarted without all of its
+	// data may have made ticks that only others hold; they are missing
+	// here until found, never taken as seen.
+	t.own = t.knowledgeOf(t.self)
 	return t
 }
 
@@ -127,19 +133,17 @@ func (t *Tree) NodeTicks() map[string]uint64 {
 	return m
 }
 
-// Known returns, per node, the ticks this tree has seen: changes applied
-// here and changes reported superseded. This node's own ticks are all
-// known (it made them).
+// Known returns, per node, the ticks this tree has seen: changes made or
+// applied here and changes reported superseded. For this node, too, only
+// what it made since it started and what it was shown count: what it made
+// before a restart and lost is not known here.
 func (t *Tree) Known() map[string]chain.RangeSet {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	m := make(map[string]chain.RangeSet, len(t.known)+1)
+	m := make(map[string]chain.RangeSet, len(t.known))
 	for n, k := range t.known {
 		m[n.Name] = k.seen.Clone()
 	}
-	var own chain.RangeSet
-	own.Add(1, t.tick+1)
-	m[t.self.Name] = own
 	return m
 }
 
@@ -148,18 +152,14 @@ func (t *Tree) Known() map[string]chain.RangeSet {
 func (t *Tree) Complete() map[string]uint64 {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	m := make(map[string]uint64, len(t.known)+1)
+	m := make(map[string]uint64, len(t.known))
 	for n, k := range t.known {
-		if n == t.self {
-			continue
-		}
 		if rs := k.seen.Ranges(); len(rs) > 0 && rs[0].Lo <= 1 {
 			m[n.Name] = rs[0].Hi - 1
 		} else {
 			m[n.Name] = 0
 		}
 	}
-	m[t.self.Name] = t.tick
 	return m
 }
 
@@ -170,9 +170,6 @@ func (t *Tree) Missing() map[string]chain.RangeSet {
 	defer t.mu.RUnlock()
 	m := map[string]chain.RangeSet{}
 	for n, k := range t.known {
-		if n == t.self {
-			continue
-		}
 		if miss := k.seen.Complement(1, k.top+1); miss.Len() > 0 {
 			m[n.Name] = miss
 		}
@@ -190,7 +187,6 @@ func (t *Tree) Announce(node string, tick uint64) {
 	n := t.reg.Node(node)
 	if n == t.self {
 		t.tick = max(t.tick, tick)
-		return
 	}
 	k := t.knowledgeOf(n)
 	k.top = max(k.top, tick)
@@ -201,11 +197,7 @@ func (t *Tree) Announce(node string, tick uint64) {
 func (t *Tree) MarkKnown(node string, r *chain.RangeSet) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	n := t.reg.Node(node)
-	if n == t.self {
-		return
-	}
-	k := t.knowledgeOf(n)
+	k := t.knowledgeOf(t.reg.Node(node))
 	for _, x := range r.Ranges() {
 		k.seen.Add(x.Lo, x.Hi)
 		k.top = max(k.top, x.Hi-1)
@@ -408,6 +400,8 @@ func (t *Tree) change(p path.Path, value string, set bool, c Cond) (Result, erro
 	}
 	t.tick++
 	t.tock++
+	t.own.seen.AddTick(t.tick)
+	t.own.top = t.tick
 	if e.prev == nil && (e.node == nil || e.node == t.self) {
 		// Only this node changed the entry: the chain is its new link alone.
 		t.store(e, value, set, nil, t.tock)
@@ -474,9 +468,8 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		n := t.reg.Node(l.Node)
 		if n == t.self {
 			t.tick = max(t.tick, l.Tick)
-		} else {
-			t.saw(n, l.Tick)
 		}
+		t.saw(n, l.Tick)
 		in = append(in, chain.Link{Node: n, Tick: l.Tick})
 	}
 	t.tock = max(t.tock, u.Tock)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
 )
 
@@ -561,5 +562,49 @@ func TestPurgeAndDropUnconfirmed(t *testing.T) {
 	tr.Apply(Update{Path: path.P("o"), Value: []byte{1}, HasValue: true, Chain: []Link{{Node: "b", Tick: 3}}, Tock: 9})
 	if c := tr.Complete(); c["b"] != 0 {
 		t.Fatalf("complete with a gap: %v", c)
+	}
+}
+
+// TestOwnTicksAfterRestart: a tree told that its node made higher ticks
+// than it holds (a restart without all its data) does not claim them as
+// seen: they are missing until found or reported superseded.
+func TestOwnTicksAfterRestart(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	tr.Announce("a", 10) // a peer saw a@10
+	if _, err := tr.Set(path.P("x"), "\x01", Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	if tick, _ := tr.Ticks(); tick != 11 {
+		t.Fatalf("tick %d, want 11", tick)
+	}
+	if k := tr.Known()["a"]; k.String() != "{11}" {
+		t.Errorf("known %v, want only 11", k.String())
+	}
+	if m := tr.Missing()["a"]; m.String() != "{1..10}" {
+		t.Errorf("missing %v, want {1..10}", m.String())
+	}
+	if c := tr.Complete()["a"]; c != 0 {
+		t.Errorf("complete %d, want 0", c)
+	}
+	// Found again: one change at tick 4 comes back; the rest superseded.
+	if _, err := tr.Apply(Update{Path: path.P("y"), Value: []byte("\x02"), HasValue: true, Chain: []Link{{Node: "a", Tick: 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	var rest chain.RangeSet
+	rest.Add(1, 11)
+	tr.MarkKnown("a", &rest)
+	if m := tr.Missing()["a"]; m.Len() != 0 {
+		t.Errorf("still missing %v", m.String())
+	}
+	if c := tr.Complete()["a"]; c != 11 {
+		t.Errorf("complete %d, want 11", c)
+	}
+	// A tree that never restarted knows all its ticks.
+	fresh := New(Config{Node: "b"})
+	for range 3 {
+		fresh.Set(path.P("z"), "\x01", Cond{})
+	}
+	if k, c := fresh.Known()["b"], fresh.Complete()["b"]; k.String() != "{1..3}" || c != 3 || fresh.Missing()["b"].Len() != 0 {
+		t.Errorf("fresh: known %v, complete %d", k.String(), c)
 	}
 }
