@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,7 +201,7 @@ func TestToolSpawned(t *testing.T) {
 	// The cluster workloads, with networks of real servers.
 	for _, args := range [][]string{
 		{"-w", "replicate", "-n", "500", "-c", "2", "-P", "8"},
-		{"-w", "latency", "-n", "200", "--rate", "2000", "--warmup", "0s", "--servers", "2"},
+		{"-w", "latency", "-n", "1000", "--rate", "2000", "--warmup", "0s", "--servers", "2"},
 		{"-w", "join", "-n", "500", "--servers", "2"},
 	} {
 		res = runTool(t, append([]string{"--server", rel, "-S", "server.serf.profile=local"}, args...)...)
@@ -208,7 +209,9 @@ func TestToolSpawned(t *testing.T) {
 			t.Errorf("%v: %+v", args, r)
 		} else {
 			checkCluster(t, r)
-			if r.Workload != "join" && r.Nodes[1].Cores <= 0 {
+			// CPU time is counted in 10 ms steps: a server that did little
+			// may show none, but not every one of them.
+			if r.Workload != "join" && !slices.ContainsFunc(r.Nodes, func(n NodeResult) bool { return n.Cores > 0 }) {
 				t.Errorf("%v: no CPU use of the servers: %+v", args, r.Nodes)
 			}
 		}
