@@ -26,7 +26,7 @@ type Session struct {
 	Aux any
 }
 
-// root is the session of a connection nobody logged in on.
+// rootSession is the session of a connection nobody logged in on.
 var rootSession = &Session{}
 
 // Modes is a set of access modes, the original's ACL letters.
