@@ -583,23 +583,32 @@ func TestRestartLearnsOwnTicks(t *testing.T) {
 	net := newFakeNet()
 	// No tick announcements, by gossip or to peers: only the handshake
 	// can tell c.
-	quiet := func(c *Config) { c.Announce, c.Check = time.Hour, time.Hour }
-	a, b := net.add(t, "a", "", quiet), net.add(t, "b", "", quiet)
+	a, b := net.add(t, "a", "", quietTicks), net.add(t, "b", "", quietTicks)
 	a.rep.Start()
 	b.rep.Start()
-	set(t, a, "x", 1)
 	// b has seen c make a change at tick 500; a has not.
 	b.tree.Announce("c", 500)
-	c := net.add(t, "c", "")
-	c.rep.Start()
+	restartSynced(t, net, "c", 500)
+}
+
+// quietTicks makes a node tell its ticks to nobody, by gossip or to peers.
+func quietTicks(c *Config) { c.Announce, c.Check = time.Hour, time.Hour }
+
+// restartSynced starts a node of name with no data, syncs it, and checks
+// that its tick is at least minTick: the highest its peers have seen.
+func restartSynced(t *testing.T, net *fakeNet, name string, minTick uint64) *testNode {
+	t.Helper()
+	n := net.add(t, name, "")
+	n.rep.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.rep.Sync(ctx); err != nil {
+	if err := n.rep.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if tick, _ := c.tree.Ticks(); tick < 500 {
-		t.Fatalf("after the sync, c's tick is %d: it would reuse ticks b has seen", tick)
+	if tick, _ := n.tree.Ticks(); tick < minTick {
+		t.Fatalf("after the sync, %s's tick is %d: it would reuse ticks a peer has seen", name, tick)
 	}
+	return n
 }
 
 // TestRestartFindsOwnLostChange restarts a node whose last change only
@@ -608,8 +617,7 @@ func TestRestartLearnsOwnTicks(t *testing.T) {
 // from fetch the change from the one that has it.
 func TestRestartFindsOwnLostChange(t *testing.T) {
 	net := newFakeNet()
-	quiet := func(c *Config) { c.Announce, c.Check = time.Hour, time.Hour }
-	a, b := net.add(t, "a", ""), net.add(t, "b", "", quiet)
+	a, b := net.add(t, "a", ""), net.add(t, "b", "", quietTicks)
 	a.rep.Start()
 	b.rep.Start()
 	// c (gone) made a change at tick 7 that only b got.
@@ -617,16 +625,7 @@ func TestRestartFindsOwnLostChange(t *testing.T) {
 	if out, err := b.tree.Apply(tree.Update{Path: path.P("lost"), Value: raw, HasValue: true, Chain: []tree.Link{{Node: "c", Tick: 7}}, Tock: 1}); err != nil || out != tree.Applied {
 		t.Fatal(out, err)
 	}
-	c := net.add(t, "c", "")
-	c.rep.Start()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.rep.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if tick, _ := c.tree.Ticks(); tick < 7 {
-		t.Fatalf("c's tick is %d after the sync", tick)
-	}
+	c := restartSynced(t, net, "c", 7)
 	for _, n := range []*testNode{c, a} {
 		waitTrue(t, n.name+" to fetch c's lost change", func() bool {
 			it, ok := n.tree.Get(path.P("lost"))
