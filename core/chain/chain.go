@@ -56,6 +56,13 @@ func (r *Registry) All() []*Node {
 	return out
 }
 
+// MaxTick bounds every tick and tock a server takes from elsewhere (a
+// peer, a file): no honest server gets near it (its ticks start at the
+// clock in microseconds, see core/server, and count up by one per change:
+// 2^62 is reached in the year 148,000), so a larger one is forged or
+// corrupt. Refusing it keeps counters from wrapping around to 0.
+const MaxTick = 1 << 62
+
 // Link is one change: the node that made it and that node's tick.
 type Link struct {
 	Node *Node

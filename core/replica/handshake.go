@@ -115,9 +115,14 @@ func (pc *peerConn) handshake(role string) error {
 		}
 	}
 	pc.name = hello.node
-	r.cfg.Tree.Announce(hello.node, hello.tick)
+	if err := r.cfg.Tree.Announce(hello.node, hello.tick); err != nil {
+		return fmt.Errorf("peer %q: %w", hello.node, err)
+	}
 	if hello.you != 0 {
-		r.cfg.Tree.Announce(r.cfg.Node, hello.you) // raises this node's tick
+		// raises this node's tick
+		if err := r.cfg.Tree.Announce(r.cfg.Node, hello.you); err != nil {
+			return fmt.Errorf("peer %q says: %w", hello.node, err)
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"time"
 
@@ -83,6 +84,11 @@ func (r *Replica) serve(pc *peerConn) error {
 			if err != nil {
 				return fmt.Errorf("bad push from %s: %w", pc.name, err)
 			}
+			// A server pushes its own changes only; others' it relays in
+			// answers to pulls, which their origin could have sent too.
+			if u.Chain[0].Node != pc.name {
+				return fmt.Errorf("%s pushed a change of node %q: a server pushes only its own", pc.name, u.Chain[0].Node)
+			}
 			r.apply(u, pc.name)
 		case "pull":
 			want := make(map[string]chain.RangeSet, len(m.want))
@@ -107,7 +113,9 @@ func (r *Replica) serve(pc *peerConn) error {
 			}
 		case "ticks":
 			for node, tick := range m.ticks {
-				r.cfg.Tree.Announce(node, tick)
+				if err := r.cfg.Tree.Announce(node, tick); err != nil {
+					return fmt.Errorf("bad ticks from %s: %w", pc.name, err)
+				}
 			}
 			if m.complete != nil {
 				r.mu.Lock()
@@ -301,7 +309,9 @@ func (pc *peerConn) readLoop() error {
 			if err != nil {
 				return err
 			}
-			pc.r.cfg.Tree.MarkKnown(m.node, &rs)
+			if err := pc.r.cfg.Tree.MarkKnown(m.node, &rs); err != nil {
+				return fmt.Errorf("bad known from %s: %w", pc.name, err)
+			}
 		case "done":
 			if inDump {
 				pc.mu.Lock()
@@ -360,7 +370,9 @@ func (r *Replica) listenLoop() {
 				r.log.Debug("dropped a malformed announcement", "from", a.From, "err", err)
 				continue
 			}
-			r.cfg.Tree.Announce(m.node, m.tick)
+			if err := r.cfg.Tree.Announce(m.node, m.tick); err != nil {
+				r.log.Warn("refused an announcement", "from", a.From, "err", err)
+			}
 		}
 	}
 }
@@ -449,6 +461,7 @@ func (r *Replica) fetchMissing() {
 		r.log.Info("caught up: this server holds every change it knows of")
 	}
 	if len(miss) == 0 {
+		r.unheld = nil
 		return
 	}
 	r.behind = true
@@ -457,6 +470,7 @@ func (r *Replica) fetchMissing() {
 		prefer = node
 		break
 	}
+	answered := map[string]bool{}
 	for _, pc := range r.connected(prefer) {
 		ctx, cancel := context.WithTimeout(r.ctx, time.Minute)
 		r.pulls.Add(1)
@@ -466,6 +480,7 @@ func (r *Replica) fetchMissing() {
 			r.log.Debug("pull failed", "peer", pc.name, "err", err)
 			continue
 		}
+		answered[pc.name] = true
 		// What is still missing of it: not seen by this peer either.
 		now := r.cfg.Tree.Missing()
 		var got uint64
@@ -482,8 +497,48 @@ func (r *Replica) fetchMissing() {
 			r.log.Info("fetched changes this server had missed", "peer", pc.name, "ticks", got)
 		}
 		if len(miss) == 0 {
+			r.unheld = nil
 			return
 		}
+	}
+	r.giveUp(miss, answered)
+}
+
+// giveUp stops looking for the missing ticks that no server of the
+// network holds: every member (failed ones included, as they may come
+// back with them) answered a pull for them without them, in two checks in
+// a row. Such ticks were never used (a server that starts again skips the
+// ticks up to its clock, see core/server's TickFloor) or were lost with a
+// server that crashed before passing them on. Looking on would cost every
+// member a walk of its tree per check, forever, and hold back the purge of
+// that node's tombstones. (Two checks, because a member may have been
+// asked just before it fetched them from another that was asked after.)
+func (r *Replica) giveUp(miss map[string]chain.RangeSet, answered map[string]bool) {
+	members := r.cfg.Gossip.Members()
+	if !slices.Contains(members, r.cfg.Node) { // not a list to trust
+		r.unheld = nil
+		return
+	}
+	for _, m := range members {
+		if m != r.cfg.Node && !answered[m] {
+			r.unheld = nil
+			return
+		}
+	}
+	prev := r.unheld
+	r.unheld = miss
+	for node, rs := range miss {
+		gone := rs.Intersect(prev[node])
+		if gone.Len() == 0 {
+			continue
+		}
+		if err := r.cfg.Tree.MarkKnown(node, &gone); err != nil {
+			r.log.Warn("cannot stop looking for ticks", "node", node, "err", err)
+			continue
+		}
+		r.unheldTicks.Add(gone.Len())
+		r.log.Info("no server holds these ticks: never used, or lost in a crash; no longer looked for",
+			"node", node, "ticks", gone.String())
 	}
 }
 

@@ -143,6 +143,7 @@ type Stats struct {
 	Pulls     uint64 // requests for missing ticks sent
 	Purged    uint64 // tombstones purged
 	Stale     uint64 // entries dropped after a download: deleted and purged elsewhere
+	Unheld    uint64 // ticks no server holds, no longer looked for (see giveUp)
 }
 
 // RemoteMissing returns, per node, the ticks peers last asked this server
@@ -185,8 +186,11 @@ type Replica struct {
 	// (checkLoop only).
 	missed map[string]chain.RangeSet
 	behind bool
+	// unheld is what every member said it lacks at the previous check
+	// (checkLoop only; see giveUp).
+	unheld map[string]chain.RangeSet
 
-	pushed, received, conflicts, dropped, pulls, purged, stale atomic.Uint64
+	pushed, received, conflicts, dropped, pulls, purged, stale, unheldTicks atomic.Uint64
 }
 
 // New checks the config and opens the peer listener; Start begins work.
@@ -239,7 +243,8 @@ func (r *Replica) Addr() string { return r.ln.Addr().String() }
 // Stats returns the counters.
 func (r *Replica) Stats() Stats {
 	return Stats{Pushed: r.pushed.Load(), Received: r.received.Load(), Conflicts: r.conflicts.Load(),
-		Dropped: r.dropped.Load(), Pulls: r.pulls.Load(), Purged: r.purged.Load(), Stale: r.stale.Load()}
+		Dropped: r.dropped.Load(), Pulls: r.pulls.Load(), Purged: r.purged.Load(), Stale: r.stale.Load(),
+		Unheld: r.unheldTicks.Load()}
 }
 
 // Start serves peers, pushes local changes, announces ticks and fetches

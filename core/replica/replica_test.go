@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
@@ -444,6 +446,42 @@ func TestBadPeerInput(t *testing.T) {
 			t.Fatalf("replayed push: %+v", g)
 		}
 	})
+	// A key holder is trusted with relayed changes (pull answers), but a
+	// push is its own change: one in another node's name ends the
+	// connection, unapplied.
+	t.Run("push as another node", func(t *testing.T) {
+		c := dialAs("x", "key")
+		defer c.Close()
+		it := tree.Item{Path: path.P("forged"), Value: "\x01", HasValue: true, Tock: 5,
+			Head: chain.Link{Node: &chain.Node{Name: "y"}, Tick: 1000000}}
+		c.Write(appendUpdate(nil, "push", 0, &it))
+		closedSoon(c)
+		if _, ok := a.tree.Get(path.P("forged")); ok {
+			t.Fatal("a change pushed in another node's name was applied")
+		}
+	})
+	// Ticks and tocks beyond chain.MaxTick are forged: refused, and the
+	// counters do not wrap around to 0.
+	t.Run("forged tock", func(t *testing.T) {
+		c := dialAs("x", "key")
+		defer c.Close()
+		it := tree.Item{Path: path.P("late"), Value: "\x01", HasValue: true, Tock: math.MaxUint64,
+			Head: chain.Link{Node: &chain.Node{Name: "x"}, Tick: 2}}
+		c.Write(appendUpdate(nil, "push", 0, &it))
+		it.Tock, it.Head.Tick = 7, math.MaxUint64
+		c.Write(appendUpdate(nil, "push", 0, &it))
+		c.Write(appendTicks(nil, 0, map[string]uint64{"x": math.MaxUint64}, nil))
+		closedSoon(c)
+		if _, ok := a.tree.Get(path.P("late")); ok {
+			t.Fatal("an update with a forged tick or tock was applied")
+		}
+		if _, tock := a.tree.Ticks(); tock > chain.MaxTick {
+			t.Fatalf("tock %d", tock)
+		}
+		if tick := a.tree.NodeTicks()["x"]; tick > chain.MaxTick {
+			t.Fatalf("x's tick %d", tick)
+		}
+	})
 	// A good peer still replicates.
 	b := net0.add(t, "b", "key")
 	b.rep.Start()
@@ -631,5 +669,45 @@ func TestRestartFindsOwnLostChange(t *testing.T) {
 			it, ok := n.tree.Get(path.P("lost"))
 			return ok && it.HasValue
 		})
+	}
+}
+
+// TestGiveUpUnheldTicks: ticks that no member of the network holds (never
+// used, or lost with a crashed server) stop being missing once every
+// member has said so, and not before: a member that cannot be reached may
+// hold them.
+func TestGiveUpUnheldTicks(t *testing.T) {
+	net := newFakeNet()
+	a, b, c := net.add(t, "a", ""), net.add(t, "b", ""), net.add(t, "c", "")
+	// gone (not a member any more) made ticks 1 to 10; only c holds one,
+	// and c is cut off.
+	raw := pack.AppendString(nil, "only on c")
+	if _, err := c.tree.Apply(tree.Update{Path: path.P("kept"), Value: raw, HasValue: true, Chain: []tree.Link{{Node: "gone", Tick: 5}}, Tock: 1}); err != nil {
+		t.Fatal(err)
+	}
+	net.Split([]string{"a", "b"}, []string{"c"})
+	for _, n := range []*testNode{a, b, c} {
+		n.rep.Start()
+	}
+	a.tree.Announce("gone", 10)
+	time.Sleep(20 * a.rep.cfg.Check)
+	for _, n := range []*testNode{a, b} {
+		if miss := n.tree.Missing()["gone"]; miss.Len() != 10 {
+			t.Fatalf("%s gave up ticks while a member could not be asked: missing %v", n.name, miss)
+		}
+	}
+	net.HealAll()
+	waitSame(t, a, b, c)
+	// One that gave up tells the others it knows those ticks (as it
+	// would of superseded ones), so some need not give up themselves.
+	var most uint64
+	for _, n := range []*testNode{a, b, c} {
+		if it, ok := n.tree.Get(path.P("kept")); !ok || !it.HasValue {
+			t.Fatalf("%s lacks the change only c held", n.name)
+		}
+		most = max(most, n.rep.Stats().Unheld)
+	}
+	if most != 9 {
+		t.Errorf("gave up %d ticks, want the 9 nobody holds", most)
 	}
 }

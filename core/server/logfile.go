@@ -337,8 +337,13 @@ func (l *loader) apply(u tree.Update, offset int64) {
 		l.bad(offset, err)
 		return
 	}
+	out, err := l.s.tree.Apply(u)
+	if err != nil {
+		l.bad(offset, err)
+		return
+	}
 	l.st.Records++
-	if out, err := l.s.tree.Apply(u); err == nil && (out == tree.Applied || out == tree.Overruled) {
+	if out == tree.Applied || out == tree.Overruled {
 		l.st.Applied++
 	}
 }

@@ -38,7 +38,7 @@ func (l *loader) original(r io.Reader) error {
 		case err != nil:
 			l.bad(fr.Offset(), err)
 		case rec.Header != nil:
-			l.header(rec.Header)
+			l.header(rec.Header, fr.Offset())
 		default:
 			l.apply(rec.Update, fr.Offset())
 		}
@@ -48,18 +48,22 @@ func (l *loader) original(r io.Reader) error {
 // header takes over what the original's server knew of the nodes' ticks:
 // the changes it saw superseded or deleted are not missing here although
 // no entry holds them, and its counters only go up.
-func (l *loader) header(h *wire.OriginalHeader) {
+func (l *loader) header(h *wire.OriginalHeader, offset int64) {
 	t := l.s.tree
+	var errs []error
 	for node, tick := range h.Nodes {
-		t.Announce(node, tick)
+		errs = append(errs, t.Announce(node, tick))
 	}
 	for node, r := range h.Known {
-		t.MarkKnown(node, &r)
+		errs = append(errs, t.MarkKnown(node, &r))
 	}
 	for node, r := range h.Deleted {
-		t.MarkKnown(node, &r)
+		errs = append(errs, t.MarkKnown(node, &r))
 	}
-	t.SeeTock(h.Tock)
+	errs = append(errs, t.SeeTock(h.Tock))
+	if err := errors.Join(errs...); err != nil {
+		l.bad(offset, err)
+	}
 }
 
 // countingReader counts the bytes read through it: the size of a torn

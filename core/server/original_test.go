@@ -64,7 +64,7 @@ func newUnstarted(t testing.TB, node string, log io.Writer) *server.Server {
 	if log == nil {
 		log = os.Stderr
 	}
-	s, err := server.New(server.Config{Node: node, Logger: slog.New(slog.NewTextHandler(log, nil))})
+	s, err := server.New(server.Config{Node: node, TickFloor: noTickFloor, Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

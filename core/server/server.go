@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/replica"
@@ -53,7 +54,20 @@ type Config struct {
 	// Cluster, if set, makes the server one of a network's servers; nil:
 	// a server on its own.
 	Cluster *Cluster
+
+	// TickFloor says where this server's ticks start at the latest: its
+	// first change takes a tick above it (or above a higher one it loads
+	// or learns from a peer) [ClockTick]. Tests that print ticks start
+	// them at 0.
+	TickFloor func() uint64
 }
+
+// ClockTick is the default tick floor: the clock in microseconds since
+// 1970. A server counts one tick per change, far fewer than one per
+// microsecond, so a server that starts again after a crash starts above
+// every tick it used before, without a log and without asking anyone; see
+// the package doc for the clock this needs.
+func ClockTick() uint64 { return uint64(time.Now().UnixMicro()) }
 
 // Version is what the greeting reports (the original's protocol version).
 var Version = []int{0, 0, 1}
@@ -107,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.TickFloor == nil {
+		cfg.TickFloor = ClockTick
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
@@ -121,6 +138,19 @@ func New(cfg Config) (*Server, error) {
 			ChainLength: cfg.ChainLength,
 			Equal:       equalValues,
 		}),
+	}
+	if floor := cfg.TickFloor(); floor > 0 {
+		if err := s.tree.Announce(cfg.Node, floor); err != nil {
+			return nil, fmt.Errorf("server: TickFloor: %w", err)
+		}
+		if cfg.Cluster == nil {
+			// Its skipped ticks are held nowhere: on its own, a server
+			// need not look for them (replication does, see replica's
+			// giveUp).
+			var skipped chain.RangeSet
+			skipped.Add(1, floor+1)
+			s.tree.MarkKnown(cfg.Node, &skipped)
+		}
 	}
 	return s, nil
 }

@@ -24,6 +24,9 @@ import (
 )
 
 // startServer runs a server on a free loopback port until the test ends.
+// noTickFloor starts a server's ticks at 0, for tests that name them.
+func noTickFloor() uint64 { return 0 }
+
 func startServer(t *testing.T, cfg server.Config) *server.Server {
 	t.Helper()
 	if cfg.Node == "" {
@@ -405,7 +408,7 @@ func TestSlowClient(t *testing.T) {
 
 func TestLogAndLoad(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, server.Config{})
+	s := startServer(t, server.Config{TickFloor: noTickFloor}) // it counts ticks
 	c := connect(t, s)
 	ctx := ctxT(t)
 	c.Set(ctx, path.P("before"), "x")
@@ -438,7 +441,7 @@ func TestLogAndLoad(t *testing.T) {
 	}
 	want := dump(s)
 	for _, files := range [][]string{{"log.state"}, {"full.save", "log.state"}} {
-		s2, _ := server.New(server.Config{Node: "test1", Listen: "127.0.0.1:0"})
+		s2, _ := server.New(server.Config{Node: "test1", Listen: "127.0.0.1:0", TickFloor: noTickFloor})
 		for _, f := range files {
 			fh, err := os.Open(filepath.Join(dir, f))
 			if err != nil {
@@ -502,7 +505,7 @@ func req(t *testing.T, kv ...any) []byte {
 
 // TestActions walks the smaller actions over a raw connection.
 func TestActions(t *testing.T) {
-	s := startServer(t, server.Config{})
+	s := startServer(t, server.Config{TickFloor: noTickFloor}) // it names ticks
 	rc := dialRaw(t, s)
 	call := func(kv ...any) pack.Map {
 		t.Helper()

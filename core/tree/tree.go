@@ -180,8 +180,12 @@ func (t *Tree) Missing() map[string]chain.RangeSet {
 // Announce records that node has reached tick (a tick announcement): the
 // ticks up to it that are not seen here become missing. Others knowing a
 // higher tick of this very node (it restarted without its log) raise its
-// counter, so that it never reuses a tick someone has seen.
-func (t *Tree) Announce(node string, tick uint64) {
+// counter, so that it never reuses a tick someone has seen. A tick above
+// chain.MaxTick is refused.
+func (t *Tree) Announce(node string, tick uint64) error {
+	if tick > chain.MaxTick {
+		return &TickError{Node: node, Tick: tick}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := t.reg.Node(node)
@@ -190,18 +194,39 @@ func (t *Tree) Announce(node string, tick uint64) {
 	}
 	k := t.knowledgeOf(n)
 	k.top = max(k.top, tick)
+	return nil
 }
 
 // MarkKnown records ticks of node that a peer reports as seen (superseded
-// changes that no entry holds any more), so they are no longer missing.
-func (t *Tree) MarkKnown(node string, r *chain.RangeSet) {
+// changes that no entry holds any more), or that no server holds, so they
+// are no longer missing. Ticks above chain.MaxTick are refused.
+func (t *Tree) MarkKnown(node string, r *chain.RangeSet) error {
+	rs := r.Ranges()
+	if n := len(rs); n > 0 && rs[n-1].Hi-1 > chain.MaxTick {
+		return &TickError{Node: node, Tick: rs[n-1].Hi - 1}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := t.knowledgeOf(t.reg.Node(node))
-	for _, x := range r.Ranges() {
+	for _, x := range rs {
 		k.seen.Add(x.Lo, x.Hi)
 		k.top = max(k.top, x.Hi-1)
 	}
+	return nil
+}
+
+// TickError refuses a tick or tock above chain.MaxTick: forged or
+// corrupt, as no server's counter gets near it.
+type TickError struct {
+	Node string // the node whose tick it is; "" for a tock
+	Tick uint64
+}
+
+func (e *TickError) Error() string {
+	if e.Node == "" {
+		return fmt.Sprintf("tock %d is beyond any real one (at most %d): forged or corrupt", e.Tick, uint64(chain.MaxTick))
+	}
+	return fmt.Sprintf("tick %d of node %q is beyond any real one (at most %d): forged or corrupt", e.Tick, e.Node, uint64(chain.MaxTick))
 }
 
 // Tock returns the highest tock seen.
@@ -211,11 +236,16 @@ func (t *Tree) Tock() uint64 {
 	return t.tock
 }
 
-// SeeTock raises the tock to at least v (Lamport clock).
-func (t *Tree) SeeTock(v uint64) {
+// SeeTock raises the tock to at least v (Lamport clock); a v above
+// chain.MaxTick is refused.
+func (t *Tree) SeeTock(v uint64) error {
+	if v > chain.MaxTick {
+		return &TickError{Tick: v}
+	}
 	t.mu.Lock()
 	t.tock = max(t.tock, v)
 	t.mu.Unlock()
+	return nil
 }
 
 // Len returns the number of entries that hold a value.
@@ -460,6 +490,14 @@ func (o Outcome) String() string {
 func (t *Tree) Apply(u Update) (Outcome, error) {
 	if len(u.Chain) == 0 {
 		return Stale, errors.New("an update needs a chain")
+	}
+	if u.Tock > chain.MaxTick {
+		return Stale, &TickError{Tick: u.Tock}
+	}
+	for _, l := range u.Chain {
+		if l.Tick > chain.MaxTick {
+			return Stale, &TickError{Node: l.Node, Tick: l.Tick}
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -3,6 +3,7 @@ package tree
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -606,5 +607,43 @@ func TestOwnTicksAfterRestart(t *testing.T) {
 	}
 	if k, c := fresh.Known()["b"], fresh.Complete()["b"]; k.String() != "{1..3}" || c != 3 || fresh.Missing()["b"].Len() != 0 {
 		t.Errorf("fresh: known %v, complete %d", k.String(), c)
+	}
+}
+
+// Ticks and tocks beyond chain.MaxTick come from a forger or a corrupt
+// file: refused everywhere they enter, so no counter wraps around to 0.
+func TestForgedTicks(t *testing.T) {
+	tr := New(Config{Node: "me"})
+	huge := uint64(math.MaxUint64)
+	var te *TickError
+	if err := tr.Announce("x", huge); !errors.As(err, &te) {
+		t.Errorf("Announce: %v", err)
+	}
+	if err := tr.Announce("me", huge); !errors.As(err, &te) {
+		t.Errorf("Announce of its own: %v", err)
+	}
+	var rs chain.RangeSet
+	rs.Add(1, huge)
+	if err := tr.MarkKnown("x", &rs); !errors.As(err, &te) {
+		t.Errorf("MarkKnown: %v", err)
+	}
+	if err := tr.SeeTock(huge); !errors.As(err, &te) {
+		t.Errorf("SeeTock: %v", err)
+	}
+	for _, u := range []Update{
+		{Path: path.P("a"), Chain: []Link{{Node: "x", Tick: huge}}, Tock: 1},
+		{Path: path.P("a"), Chain: []Link{{Node: "x", Tick: 1}}, Tock: huge},
+		{Path: path.P("a"), Chain: []Link{{Node: "x", Tick: 1}, {Node: "y", Tick: chain.MaxTick + 1}}, Tock: 1},
+	} {
+		if _, err := tr.Apply(u); !errors.As(err, &te) {
+			t.Errorf("Apply %+v: %v", u, err)
+		}
+	}
+	if tick, tock := tr.Ticks(); tick != 0 || tock != 0 || len(tr.NodeTicks()) != 1 || tr.Len() != 0 {
+		t.Fatalf("after refusals: tick %d, tock %d, nodes %v, %d entries", tick, tock, tr.NodeTicks(), tr.Len())
+	}
+	// At the bound, still taken.
+	if err := tr.Announce("x", chain.MaxTick); err != nil {
+		t.Fatal(err)
 	}
 }
