@@ -15,6 +15,7 @@ import (
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/value"
+	"github.com/distkv-go/distkv/core/wire"
 )
 
 // DataCmd is `distkv client data`.
@@ -198,7 +199,25 @@ type DataSetCmd struct {
 	Last  *lastArg `name:"last" placeholder:"NODE TICK" help:"Only if the entry's newest change is still NODE's TICK (see 'data get -c')."`
 	New   bool     `name:"new" help:"Only if the entry has no value yet."`
 	Prev  *string  `name:"prev" placeholder:"VALUE" help:"Only if the entry's value is still VALUE."`
+	Ack   string   `name:"ack" placeholder:"LEVEL" help:"${ack_help}"`
 	Path  pathArg  `arg:"" optional:"" help:"${write_path_help}"`
+}
+
+// ackHelp explains --ack of data set and delete.
+const ackHelp = "When the server answers: local, once it has applied the change; peer, once another server has, too (then a crash of this server cannot lose it). Default: the server's server.ack."
+
+// ackOption is the client option of --ack.
+func ackOption(level string) ([]client.Option, error) {
+	if level == "" {
+		return nil, nil
+	}
+	switch l, err := wire.ParseAckLevel(level); {
+	case err != nil:
+		return nil, fmt.Errorf("--ack: %w", err)
+	case l == wire.AckPeer:
+		return []client.Option{client.AckPeer()}, nil
+	}
+	return []client.Option{client.AckLocal()}, nil
 }
 
 func (DataSetCmd) Help() string {
@@ -206,7 +225,8 @@ func (DataSetCmd) Help() string {
   distkv client data set -v Duh one.two.three.four.five
   distkv client data set -ev 123 one.two.three
   distkv client data set -v 99.5 monitor a b c value
-  distkv client data set -ev 124 --last test1 7 one.two.three`
+  distkv client data set -ev 124 --last test1 7 one.two.three
+  distkv client data set -v on --ack peer lights.hall`
 }
 
 // lastArg is --last NODE TICK: one flag, two words.
@@ -282,11 +302,15 @@ func (c *DataSetCmd) Run(ctx context.Context, k *connector) error {
 	if err != nil {
 		return err
 	}
+	ack, err := ackOption(c.Ack)
+	if err != nil {
+		return err
+	}
 	cl, err := k.get(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = cl.Set(ctx, p, client.Raw(raw), opts...)
+	_, err = cl.Set(ctx, p, client.Raw(raw), append(opts, ack...)...)
 	return err
 }
 
@@ -296,6 +320,7 @@ type DataDeleteCmd struct {
 	Last      *lastArg `name:"last" placeholder:"NODE TICK" help:"Only if the entry's newest change is still NODE's TICK."`
 	Prev      *string  `name:"prev" placeholder:"VALUE" help:"Only if the entry's value is still VALUE."`
 	Eval      bool     `short:"e" name:"eval" help:"Read --prev as a literal."`
+	Ack       string   `name:"ack" placeholder:"LEVEL" help:"${ack_help}"`
 	Path      pathArg  `arg:"" optional:"" help:"${write_path_help}"`
 }
 
@@ -318,13 +343,17 @@ func (c *DataDeleteCmd) Run(ctx context.Context, k *connector, g *globals) error
 	if err != nil {
 		return err
 	}
+	ack, err := ackOption(c.Ack)
+	if err != nil {
+		return err
+	}
 	cl, err := k.get(ctx)
 	if err != nil {
 		return err
 	}
 	if c.Recursive {
-		if len(opts) > 0 {
-			return errors.New("-r cannot check --last or --prev")
+		if len(opts) > 0 || c.Ack != "" {
+			return errors.New("-r cannot check --last or --prev, nor wait for --ack")
 		}
 		n, err := cl.DeleteTree(ctx, p)
 		if err == nil {
@@ -332,7 +361,7 @@ func (c *DataDeleteCmd) Run(ctx context.Context, k *connector, g *globals) error
 		}
 		return err
 	}
-	_, err = cl.Delete(ctx, p, opts...)
+	_, err = cl.Delete(ctx, p, append(opts, ack...)...)
 	return err
 }
 

@@ -146,7 +146,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		kong.Exit(func(code int) { exit = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(g),
-		kong.Vars{"path_help": pathHelp, "write_path_help": writePathHelp},
+		kong.Vars{"path_help": pathHelp, "write_path_help": writePathHelp, "ack_help": ackHelp},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "distkv: internal error:", err)

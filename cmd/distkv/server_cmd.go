@@ -13,6 +13,7 @@ import (
 	"github.com/distkv-go/distkv/core/gossip"
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/wire"
 )
 
 // ServerCmd is `distkv server`.
@@ -35,8 +36,9 @@ server.bind_default (localhost:27586). It prints "Running." once it serves.
 Servers find each other through gossip (Serf, embedded; port 7946): by
 mDNS on the LAN (server.serf.discover, on by default; servers of another
 server.root are ignored), or give --join with another server's address.
-A server started without -i or -l first copies the network's data from a
-running server, then serves; while it waits it says why every few
+A server started without -i first copies the network's data from a
+running server, then serves (with -l: when it finds its network running;
+otherwise it serves what it loaded); while it waits it says why every few
 seconds, and server.sync_timeout ends the wait with an error.
 
 The name must be unique: a server refuses to start while another server
@@ -59,6 +61,10 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	ack, err := wire.ParseAckLevel(cfg.Ack)
+	if err != nil {
+		return fmt.Errorf("server.ack: %w", err)
+	}
 	cluster, err := c.cluster(g)
 	if err != nil {
 		return err
@@ -73,6 +79,8 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 		LogSync:     sync,
 		LogInterval: cfg.Log.Interval.D(),
 		LogDir:      cfg.Log.Dir,
+		Ack:         ack,
+		AckTimeout:  cfg.AckTimeout.D(),
 		Logger:      g.log,
 	})
 	if err != nil {
@@ -168,8 +176,9 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 // and a server without data copies the network's before it serves (Sync
 // and Start refuse a name another server has).
 func (c *ServerCmd) joinNetwork(ctx context.Context, srv *server.Server, g *globals) error {
-	if d, ok := c.gossip.(interface{ Discovered(context.Context) error }); ok && c.Init != nil {
-		// Is there a network on the LAN already? -i must not fork it.
+	if d, ok := c.gossip.(interface{ Discovered(context.Context) error }); ok && (c.Init != nil || len(c.Load) > 0) {
+		// Is there a network on the LAN already? -i must not fork it, and
+		// -l must not serve old data while it runs.
 		if err := d.Discovered(ctx); err != nil {
 			return nil // stopped
 		}
@@ -185,19 +194,12 @@ func (c *ServerCmd) joinNetwork(ctx context.Context, srv *server.Server, g *glob
 			strings.Join(names, ", "))
 	case c.Init != nil:
 		return nil
-	case len(c.Load) > 0:
-		// Its own data first; peers' newer changes arrive as they connect.
-		if len(peers) > 0 {
-			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			if err := srv.Sync(sctx); errors.Is(err, gossip.ErrNameConflict) {
-				return err
-			} else if err != nil {
-				g.log.Warn("serving the loaded data only: no peer to sync from", "err", err)
-			}
-		}
-		return nil
+	case len(c.Load) > 0 && len(peers) == 0:
+		return nil // the loaded data is all there is
 	}
+	// A network runs: what was loaded may be old, so the server serves
+	// only once it has the network's data too, and knows its own last
+	// tick (see replica.Sync).
 	return c.waitForData(ctx, srv, g)
 }
 

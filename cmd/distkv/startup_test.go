@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,8 +186,7 @@ func TestRestartAtOnce(t *testing.T) {
 // write into it.
 func TestNoClientsDuringCopy(t *testing.T) {
 	bin := buildBinary(t)
-	p1, p2 := freePort(t), freePort(t)
-	g1 := freePort(t)
+	p1, g1 := freePort(t), freePort(t)
 	startServerProc(t, bin, p1, append(serfBind(g1), "server", "-i", "Testing", "one")...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -195,6 +195,17 @@ func TestNoClientsDuringCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	// What two may load: a save from before the burst.
+	old := filepath.Join(t.TempDir(), "old.save")
+	if _, err := cl.Set(ctx, path.P("big.old"), "before the burst"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Request(ctx, "save", client.Args{{Key: "path", Value: old}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Delete(ctx, path.P("big.old")); err != nil {
+		t.Fatal(err)
+	}
 	const n = 20000
 	if acked := writeBurst(ctx, cl, "big", n); len(acked) != n {
 		t.Fatalf("only %d of %d writes acknowledged", len(acked), n)
@@ -218,10 +229,35 @@ func TestNoClientsDuringCopy(t *testing.T) {
 		return k, nil
 	}
 
-	// Probe two's client port from before it starts until after it runs.
+	// Probe two's client port from before it starts until after it runs:
+	// started empty, and started with an old save while the network runs.
+	for i, load := range [][]string{nil, {"-l", old}} {
+		p2 := freePort(t)
+		name := fmt.Sprint("two", i)
+		args := append(append([]string{"server", "--join", "127.0.0.1:" + strconv.Itoa(g1)}, load...), name)
+		seen, bad := probeWhileStarting(ctx, t, p2, func(c2 *client.Client) string {
+			k, err := count(c2)
+			root, _ := c2.Get(ctx, path.Root)
+			v, _ := root.Value()
+			if err != nil || k != n || v != "Testing" {
+				return fmt.Sprintf("%d entries (%v), root %v", k, err, v)
+			}
+			return ""
+		}, func() { startServerProc(t, bin, p2, args...) })
+		if len(bad) > 0 || seen == 0 {
+			t.Fatalf("%v: clients of %s saw %d times an incomplete tree: %v (of %d looks)", load, name, len(bad), bad, seen)
+		}
+	}
+}
+
+// probeWhileStarting looks at the server on port with look, over and
+// over, from before start starts it until a few looks after; look says
+// what is wrong, or "". It returns how many looks it made, and what they
+// found wrong.
+func probeWhileStarting(ctx context.Context, t *testing.T, port int, look func(*client.Client) string, start func()) (seen int, bad []string) {
+	t.Helper()
 	stop := make(chan struct{})
 	var mu sync.Mutex
-	var seen, bad []string
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
@@ -230,27 +266,25 @@ func TestNoClientsDuringCopy(t *testing.T) {
 				return
 			default:
 			}
-			c2, err := client.Open(ctx, client.Config{Host: "127.0.0.1", Port: p2, Timeout: time.Second})
+			c2, err := client.Open(ctx, client.Config{Host: "127.0.0.1", Port: port, Timeout: time.Second})
 			if err != nil {
 				time.Sleep(time.Millisecond)
 				continue
 			}
-			k, err := count(c2)
-			root, _ := c2.Get(ctx, path.Root)
+			wrong := look(c2)
 			c2.Close()
-			v, _ := root.Value()
 			mu.Lock()
-			seen = append(seen, fmt.Sprint(k))
-			if err != nil || k != n || v != "Testing" {
-				bad = append(bad, fmt.Sprintf("%d entries (%v), root %v", k, err, v))
+			seen++
+			if wrong != "" {
+				bad = append(bad, wrong)
 			}
 			mu.Unlock()
 		}
 	})
-	startServerProc(t, bin, p2, "server", "--join", "127.0.0.1:"+strconv.Itoa(g1), "two")
+	start()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		mu.Lock()
-		done := len(seen) >= 3
+		done := seen >= 3
 		mu.Unlock()
 		if done || time.Now().After(deadline) {
 			break
@@ -258,9 +292,7 @@ func TestNoClientsDuringCopy(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if len(bad) > 0 || len(seen) == 0 {
-		t.Fatalf("clients of two saw %d times an incomplete tree: %v (of %d looks)", len(bad), bad, len(seen))
-	}
+	return seen, bad
 }
 
 // TestWaitingForData: a server that finds no network to copy from says

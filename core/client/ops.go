@@ -99,6 +99,23 @@ func Idem() Option {
 	return func(a Args) Args { return append(a, pack.KV{Key: "idem", Value: true}) }
 }
 
+// AckPeer makes a Set or Delete return only once another server of the
+// network has applied the change too, so that the failure of the server
+// the client talks to cannot lose it. If no other server confirms it in
+// time (server.ack_timeout), the call fails with an error that
+// errors.Is(err, wire.ErrUnconfirmed): the change was applied on the
+// server and may or may not survive its failure. AckLocal acknowledges
+// once the change is applied on the server itself (the default, unless
+// the server's server.ack says otherwise).
+func AckPeer() Option { return ackLevel("peer") }
+
+// AckLocal: see AckPeer.
+func AckLocal() Option { return ackLevel("local") }
+
+func ackLevel(level string) Option {
+	return func(a Args) Args { return append(a, pack.KV{Key: "ack", Value: level}) }
+}
+
 // Chains asks for n links of chain (-1: all) in what the call returns.
 func Chains(n int) Option {
 	return func(a Args) Args { return append(a, pack.KV{Key: "nchain", Value: int64(n)}) }

@@ -45,9 +45,17 @@ type Server struct {
 	Serf Serf `yaml:"serf"`
 	// Peer configures the server-to-server listener.
 	Peer Peer `yaml:"peer"`
-	// SyncTimeout is how long a server started without -i or -l waits for
-	// a server of its network to copy the data from; 0 waits for ever.
+	// SyncTimeout is how long a server that copies its network's data
+	// (started without -i, or with -l while its network runs) waits for a
+	// server to copy it from; 0 waits for ever.
 	SyncTimeout Duration `yaml:"sync_timeout"`
+	// Ack is when a server acknowledges a change unless the request says:
+	// local (once applied on this server) or peer (once another server
+	// has applied it too).
+	Ack string `yaml:"ack"`
+	// AckTimeout is how long an acknowledgement waits for another server
+	// to confirm a change (ack peer) before it becomes an error.
+	AckTimeout Duration `yaml:"ack_timeout"`
 }
 
 // Serf configures gossip.
@@ -142,6 +150,8 @@ func Default() Config {
 			Log:         LogFile{Sync: SyncInterval, Interval: Duration(100 * time.Millisecond)},
 			Conn:        Conn{Queue: 1000, MaxMessage: 64 * MiB},
 			Serf:        Serf{Bind: "0.0.0.0:7946", Port: 7373, Profile: "lan", Discover: true},
+			Ack:         "local",
+			AckTimeout:  Duration(5 * time.Second),
 		},
 		Connect: Connect{
 			Host:    "localhost",

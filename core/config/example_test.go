@@ -65,6 +65,8 @@ func ExampleConfig_YAML() {
 	//   peer:
 	//     bind: ""
 	//   sync_timeout: 0s
+	//   ack: local
+	//   ack_timeout: 5s
 	// connect:
 	//   host: localhost
 	//   port: 27586

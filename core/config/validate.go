@@ -47,6 +47,8 @@ func (c *Config) validate() []*Error {
 	if s.SyncTimeout < 0 {
 		check("server.sync_timeout", fmt.Errorf("%w %v: want 0 (wait for ever) or more", ErrInvalid, s.SyncTimeout))
 	}
+	check("server.ack", oneOf(s.Ack, "local", "peer"))
+	check("server.ack_timeout", positive(s.AckTimeout))
 
 	check("connect.port", inRange(c.Connect.Port, 1, 65535))
 	check("connect.timeout", positive(c.Connect.Timeout))

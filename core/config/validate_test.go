@@ -73,7 +73,8 @@ func TestValidateAll(t *testing.T) {
 		keys = append(keys, e.(*Error).Key)
 	}
 	want := []string{"logging.level", "server.root", "server.change.length", "server.log.sync", "server.log.interval",
-		"server.conn.queue", "server.conn.max_message", "server.serf.bind", "server.serf.port", "server.serf.profile", "connect.port", "connect.timeout"}
+		"server.conn.queue", "server.conn.max_message", "server.serf.bind", "server.serf.port", "server.serf.profile", "server.ack", "server.ack_timeout",
+		"connect.port", "connect.timeout"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Validate of the zero Config names %q, want %q", keys, want)
 	}

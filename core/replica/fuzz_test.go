@@ -30,14 +30,15 @@ func peerMessages(t testing.TB) map[string][]byte {
 	rs.AddTick(9)
 	ticks := map[string]uint64{"a": 3, "b": 9}
 	return map[string][]byte{
-		"hello":  appendHello(nil, "test", "b", 3, bytes.Repeat([]byte{5}, nonceSize), 0),
+		"hello":  appendHello(nil, "test", "b", 3, bytes.Repeat([]byte{5}, nonceSize), 7, true),
 		"proof":  appendProof(nil, bytes.Repeat([]byte{6}, 32)),
 		"error":  appendError(nil, "refused"),
 		"push":   appendUpdate(nil, "push", 0, &set.Item),
 		"update": appendUpdate(nil, "update", 7, &del.Item),
 		"pull":   appendPull(nil, 7, map[string]chain.RangeSet{"b": rs}),
 		"dump":   appendOp(nil, "dump", 8),
-		"ticks":  appendTicks(nil, 0, ticks, ticks),
+		"ticks":  appendTicks(nil, 0, ticks, ticks, &rs),
+		"acked":  appendAcked(nil, 4),
 		"known":  appendKnown(nil, 7, "b", &rs),
 		"done":   appendOp(nil, "done", 7),
 		"tick":   appendTick(nil, "b", 9),

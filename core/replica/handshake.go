@@ -59,8 +59,8 @@ func (s *session) proof(key []byte, role string) []byte {
 // checked the initiator's, so it proves nothing to a side that has not
 // proved itself:
 //
-//	initiator → {op: hello, root, node, tick, nonce}
-//	responder → {op: hello, root, node, tick, nonce}
+//	initiator → {op: hello, root, node, tick, nonce, acks}
+//	responder → {op: hello, root, node, tick, nonce, you}
 //	initiator → {op: proof, mac}     (role initiator)
 //	responder → {op: proof, mac}     (role responder), or {op: error, msg}
 func (pc *peerConn) handshake(role string) error {
@@ -82,7 +82,7 @@ func (pc *peerConn) handshake(role string) error {
 	var hello msg
 	var err error
 	if role == initiator {
-		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, 0)); err != nil {
+		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, 0, true)); err != nil {
 			return err
 		}
 		if hello, err = pc.readHello(); err != nil {
@@ -103,7 +103,7 @@ func (pc *peerConn) handshake(role string) error {
 		// seen: a server that restarted without (all of) its log must not
 		// issue those ticks again.
 		you := r.cfg.Tree.NodeTicks()[hello.node]
-		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, you)); err != nil {
+		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, you, false)); err != nil {
 			return err
 		}
 		s.initiator, s.responder, s.iNonce, s.rNonce = hello.node, r.cfg.Node, hello.nonce, nonce
@@ -115,6 +115,7 @@ func (pc *peerConn) handshake(role string) error {
 		}
 	}
 	pc.name = hello.node
+	pc.sendAcks = role == responder && hello.acks
 	if err := r.cfg.Tree.Announce(hello.node, hello.tick); err != nil {
 		return fmt.Errorf("peer %q: %w", hello.node, err)
 	}
@@ -183,10 +184,12 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// appendHello appends {op: hello, root, node, tick, nonce, you?}: you,
-// if not 0, is the highest tick of the other side's node that this side
-// has seen.
-func appendHello(b []byte, root, node string, tick uint64, nonce []byte, you uint64) []byte {
+// appendHello appends {op: hello, root, node, tick, nonce, you?, acks?}:
+// you, if not 0, is the highest tick of the other side's node that this
+// side has seen; acks, from the dialing side, asks the other to
+// acknowledge pushes ({op: acked, tick}), which a server that predates
+// them does not know to do.
+func appendHello(b []byte, root, node string, tick uint64, nonce []byte, you uint64, acks bool) []byte {
 	m := wire.Begin(b)
 	m.Str("op", "hello")
 	m.Str("root", root)
@@ -196,6 +199,9 @@ func appendHello(b []byte, root, node string, tick uint64, nonce []byte, you uin
 	m.B = pack.AppendBytes(m.B, nonce)
 	if you != 0 {
 		m.Uint("you", you)
+	}
+	if acks {
+		m.Bool("acks", true)
 	}
 	return m.End()
 }

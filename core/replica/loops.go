@@ -69,7 +69,17 @@ func (r *Replica) untrack(pc *peerConn) {
 // serve answers a peer's pushes and requests on an incoming connection.
 func (r *Replica) serve(pc *peerConn) error {
 	w := bufio.NewWriterSize(pc.nc, 64<<10)
+	// The tick of the last push applied, and of the last acknowledged:
+	// acknowledged once no more input is waiting, so one message answers
+	// a burst of pushes.
+	var applied, acked uint64
 	for {
+		if pc.sendAcks && applied > acked && !pc.fr.Buffered() {
+			if err := write(w, pc, appendAcked(nil, applied), true); err != nil {
+				return err
+			}
+			acked = applied
+		}
 		raw, err := pc.fr.Next()
 		if err != nil {
 			return err
@@ -89,7 +99,9 @@ func (r *Replica) serve(pc *peerConn) error {
 			if u.Chain[0].Node != pc.name {
 				return fmt.Errorf("%s pushed a change of node %q: a server pushes only its own", pc.name, u.Chain[0].Node)
 			}
-			r.apply(u, pc.name)
+			if r.apply(u, pc.name) {
+				applied = u.Chain[0].Tick
+			}
 		case "pull":
 			want := make(map[string]chain.RangeSet, len(m.want))
 			for node, items := range m.want {
@@ -121,6 +133,14 @@ func (r *Replica) serve(pc *peerConn) error {
 				r.mu.Lock()
 				r.complete[pc.name] = m.complete
 				r.mu.Unlock()
+				r.completeAt(m.complete[r.cfg.Node])
+			}
+			if m.yours != nil {
+				rs, err := chain.FromWire(m.yours)
+				if err != nil {
+					return fmt.Errorf("bad ticks from %s: %w", pc.name, err)
+				}
+				r.seenThere(&rs)
 			}
 		default:
 			return fmt.Errorf("unknown op %q from %s", m.op, pc.name)
@@ -203,7 +223,7 @@ func (r *Replica) sendAll(w *bufio.Writer, pc *peerConn, seq uint64) error {
 			return err
 		}
 	}
-	if err := write(w, pc, appendTicks(nil, seq, ticks, complete), false); err != nil {
+	if err := write(w, pc, appendTicks(nil, seq, ticks, complete, nil), false); err != nil {
 		return err
 	}
 	return write(w, pc, appendOp(nil, "done", seq), true)
@@ -304,6 +324,8 @@ func (pc *peerConn) readLoop() error {
 				pc.dumpComplete = m.complete
 				pc.mu.Unlock()
 			}
+		case "acked":
+			pc.r.acked(pc, m.tick)
 		case "known":
 			rs, err := chain.FromWire(m.ranges)
 			if err != nil {
@@ -398,10 +420,11 @@ func (r *Replica) checkLoop() {
 // of every node. So a change that reached only this node is found
 // missing by the others even if its origin is gone and announces nothing.
 func (r *Replica) tellTicks() {
-	msg := appendTicks(nil, 0, r.cfg.Tree.NodeTicks(), r.cfg.Tree.Complete())
+	ticks, complete, known := r.cfg.Tree.NodeTicks(), r.cfg.Tree.Complete(), r.cfg.Tree.Known()
 	for _, pc := range r.connected("") {
+		yours := known[pc.name]
 		select {
-		case pc.reqs <- msg:
+		case pc.reqs <- appendTicks(nil, 0, ticks, complete, &yours):
 		default: // busy: next time
 		}
 	}

@@ -30,6 +30,15 @@ type peerConn struct {
 	in   budgetReader // nc, with the handshake's budget
 	fr   *wire.Framer
 	name string // the peer's node, once the handshake is done
+	// sendAcks: on an incoming connection, the dialer asked for its
+	// pushes to be acknowledged.
+	sendAcks bool
+
+	// An outgoing connection's pushes, for telling which of this node's
+	// changes the peer has applied (r.mu): the tick of the first push,
+	// the highest the peer acknowledged, and those dropped (not sent).
+	first, ackedTo uint64
+	dropped        chain.RangeSet
 
 	pushes chan []byte  // outgoing connections: pushes to write, bounded
 	queued atomic.Int64 // the bytes in pushes
@@ -90,7 +99,9 @@ type msg struct {
 	op, root, node, text string
 	seq, tick, you       uint64
 	nonce, mac           []byte
+	acks                 bool
 	ranges               []any
+	yours                []any             // op ticks: the receiver's ticks the sender has seen
 	want                 map[string][]any  // op pull: the missing ranges per node
 	ticks                map[string]uint64 // op ticks: the highest tick known per node
 	complete             map[string]uint64 // op ticks: the gap-free horizon per node
@@ -124,6 +135,8 @@ func decodeMsg(raw []byte) (msg, error) {
 			m.tick, err = r.ReadUint()
 		case "you":
 			m.you, err = r.ReadUint()
+		case "acks":
+			m.acks, err = r.ReadBool()
 		case "nonce": // copied: the handshake keeps it past the next read
 			m.nonce, err = readBin(r)
 		case "mac":
@@ -152,13 +165,9 @@ func decodeMsg(raw []byte) (msg, error) {
 				}
 			}
 		case "ranges":
-			var v any
-			if v, err = r.Decode(); err == nil {
-				var ok bool
-				if m.ranges, ok = v.([]any); !ok {
-					err = errors.New("ranges must be a list")
-				}
-			}
+			m.ranges, err = readList(r)
+		case "yours":
+			m.yours, err = readList(r)
 		default:
 			err = r.Skip()
 		}
@@ -170,6 +179,19 @@ func decodeMsg(raw []byte) (msg, error) {
 		return m, errors.New(`a peer message needs an "op"`)
 	}
 	return m, nil
+}
+
+// readList reads a list (of tick ranges).
+func readList(r *pack.Reader) ([]any, error) {
+	v, err := r.Decode()
+	if err != nil {
+		return nil, err
+	}
+	l, ok := v.([]any)
+	if !ok {
+		return nil, errors.New("must be a list")
+	}
+	return l, nil
 }
 
 func readBin(r *pack.Reader) ([]byte, error) {
@@ -231,8 +253,10 @@ func appendTickMap(m *wire.Msg, key string, ticks map[string]uint64) {
 }
 
 // appendTicks appends {op: ticks, seq?, ticks: {node: highest tick known},
-// complete: {node: gap-free horizon}}.
-func appendTicks(b []byte, seq uint64, ticks, complete map[string]uint64) []byte {
+// complete: {node: gap-free horizon}, yours?: ranges}: yours, if not nil,
+// are the receiver's own ticks seen here (they confirm its changes, see
+// Replica.Confirmed).
+func appendTicks(b []byte, seq uint64, ticks, complete map[string]uint64, yours *chain.RangeSet) []byte {
 	m := wire.Begin(b)
 	m.Str("op", "ticks")
 	if seq != 0 {
@@ -240,6 +264,10 @@ func appendTicks(b []byte, seq uint64, ticks, complete map[string]uint64) []byte
 	}
 	appendTickMap(&m, "ticks", ticks)
 	appendTickMap(&m, "complete", complete)
+	if yours != nil {
+		m.Key("yours")
+		m.B, _ = pack.Append(m.B, yours.Wire())
+	}
 	return m.End()
 }
 
@@ -254,6 +282,15 @@ func appendPull(b []byte, seq uint64, want map[string]chain.RangeSet) []byte {
 		m.B = pack.AppendString(m.B, node)
 		m.B, _ = pack.Append(m.B, rs.Wire())
 	}
+	return m.End()
+}
+
+// appendAcked appends {op: acked, tick}: every push up to tick (of the
+// connection's dialer) that came on this connection is applied here.
+func appendAcked(b []byte, tick uint64) []byte {
+	m := wire.Begin(b)
+	m.Str("op", "acked")
+	m.Uint("tick", tick)
 	return m.End()
 }
 

@@ -189,6 +189,10 @@ type Replica struct {
 	// unheld is what every member said it lacks at the previous check
 	// (checkLoop only; see giveUp).
 	unheld map[string]chain.RangeSet
+	// confirmed holds this node's ticks that another server has applied
+	// (see Confirmed); confirmCh, if not nil, is closed when it grows.
+	confirmed chain.RangeSet
+	confirmCh chan struct{}
 
 	pushed, received, conflicts, dropped, pulls, purged, stale, unheldTicks atomic.Uint64
 }
@@ -313,21 +317,118 @@ func (r *Replica) local(it *tree.Item) {
 		return
 	}
 	msg := appendUpdate(nil, "push", 0, it)
+	tick := it.Head.Tick
 	for _, pc := range r.out {
+		if pc.first == 0 {
+			pc.first = tick
+		}
 		if pc.push(msg) {
 			r.pushed.Add(1)
 		} else {
+			pc.dropped.AddTick(tick)
 			r.dropped.Add(1)
 		}
 	}
 }
 
-// apply merges an update from a peer.
-func (r *Replica) apply(u tree.Update, from string) {
+// acked takes a peer's acknowledgement of the pushes on pc up to tick:
+// those it was sent are confirmed (not those made before the connection
+// was up, nor those dropped when it was behind).
+func (r *Replica) acked(pc *peerConn, tick uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lo := max(pc.first, pc.ackedTo+1)
+	if pc.first == 0 || tick < lo {
+		return
+	}
+	pc.ackedTo = tick
+	got := pc.dropped.Complement(lo, tick+1)
+	for _, x := range got.Ranges() {
+		r.confirmed.Add(x.Lo, x.Hi)
+	}
+	r.wakeConfirmed()
+}
+
+// completeAt takes a peer's report that it has seen every change of this
+// node up to tick.
+func (r *Replica) completeAt(tick uint64) {
+	if tick == 0 {
+		return
+	}
+	var rs chain.RangeSet
+	rs.Add(1, tick+1)
+	r.seenThere(&rs)
+}
+
+// seenThere takes a peer's report of the changes of this node it has
+// seen (its known ticks: applied, or superseded by a later change there).
+func (r *Replica) seenThere(rs *chain.RangeSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	grew := false
+	for _, x := range rs.Ranges() {
+		if r.confirmed.Complement(x.Lo, x.Hi).Len() > 0 {
+			r.confirmed.Add(x.Lo, x.Hi)
+			grew = true
+		}
+	}
+	if grew {
+		r.wakeConfirmed()
+	}
+}
+
+// wakeConfirmed wakes those waiting for confirmations; r.mu is held.
+func (r *Replica) wakeConfirmed() {
+	if r.confirmCh != nil {
+		close(r.confirmCh)
+		r.confirmCh = nil
+	}
+}
+
+// PeersUp reports whether another server of the network is up, one that
+// could confirm a change.
+func (r *Replica) PeersUp() bool {
+	return len(r.cfg.Gossip.Peers()) > 0
+}
+
+// Confirmed reports whether another server has applied this node's change
+// of tick: it acknowledged the push, or reported that it has seen every
+// change of this node up to it.
+func (r *Replica) Confirmed(tick uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.confirmed.Contains(tick)
+}
+
+// WaitConfirmed waits until Confirmed(tick), or ctx ends.
+func (r *Replica) WaitConfirmed(ctx context.Context, tick uint64) error {
+	for {
+		r.mu.Lock()
+		if r.confirmed.Contains(tick) {
+			r.mu.Unlock()
+			return nil
+		}
+		if r.confirmCh == nil {
+			r.confirmCh = make(chan struct{})
+		}
+		ch := r.confirmCh
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.ctx.Done():
+			return errors.New("replication stopped")
+		}
+	}
+}
+
+// apply merges an update from a peer; false: refused.
+func (r *Replica) apply(u tree.Update, from string) bool {
 	out, err := r.cfg.Tree.Apply(u)
 	if err != nil {
 		r.log.Warn("update refused", "from", from, "path", u.Path.String(), "err", err)
-		return
+		return false
 	}
 	r.received.Add(1)
 	switch out {
@@ -338,4 +439,5 @@ func (r *Replica) apply(u tree.Update, from string) {
 		r.conflicts.Add(1)
 		r.log.Info("conflict: a concurrent change replaced the one here", "path", u.Path.String(), "from", from, "winner", fmt.Sprint(u.Chain))
 	}
+	return true
 }

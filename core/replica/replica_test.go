@@ -470,7 +470,7 @@ func TestBadPeerInput(t *testing.T) {
 		c.Write(appendUpdate(nil, "push", 0, &it))
 		it.Tock, it.Head.Tick = 7, math.MaxUint64
 		c.Write(appendUpdate(nil, "push", 0, &it))
-		c.Write(appendTicks(nil, 0, map[string]uint64{"x": math.MaxUint64}, nil))
+		c.Write(appendTicks(nil, 0, map[string]uint64{"x": math.MaxUint64}, nil, nil))
 		closedSoon(c)
 		if _, ok := a.tree.Get(path.P("late")); ok {
 			t.Fatal("an update with a forged tick or tock was applied")
@@ -709,5 +709,37 @@ func TestGiveUpUnheldTicks(t *testing.T) {
 	}
 	if most != 9 {
 		t.Errorf("gave up %d ticks, want the 9 nobody holds", most)
+	}
+}
+
+// TestAcked: a peer's acknowledgement confirms the pushes it was sent on
+// that connection, not changes made before the connection was up, nor
+// pushes dropped when it was behind; a peer's horizon confirms all below.
+func TestAcked(t *testing.T) {
+	n := newFakeNet().add(t, "a", "")
+	r := n.rep
+	pc := &peerConn{first: 10}
+	pc.dropped.AddTick(12)
+	r.acked(pc, 15)
+	for tick, want := range map[uint64]bool{9: false, 10: true, 11: true, 12: false, 13: true, 15: true, 16: false} {
+		if got := r.Confirmed(tick); got != want {
+			t.Errorf("Confirmed(%d) = %v, want %v", tick, got, want)
+		}
+	}
+	r.acked(pc, 14) // older: changes nothing
+	r.completeAt(12)
+	for tick, want := range map[uint64]bool{1: true, 9: true, 12: true, 16: false} {
+		if got := r.Confirmed(tick); got != want {
+			t.Errorf("after the horizon, Confirmed(%d) = %v, want %v", tick, got, want)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := r.WaitConfirmed(ctx, 16); err == nil {
+		t.Error("WaitConfirmed(16) returned before anyone confirmed it")
+	}
+	go r.acked(pc, 20)
+	if err := r.WaitConfirmed(context.Background(), 16); err != nil {
+		t.Error(err)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/pack"
@@ -45,6 +46,7 @@ type call struct {
 	path  path.Path // the request's path, resolved: root or system root joined in
 	grant Grant     // what the session may do at path
 	sess  *Session
+	ack   wire.AckLevel // set_value, delete_value: when to acknowledge (see ackLevel)
 }
 
 // actions are the server's side of wire.Actions; a test checks that
@@ -251,9 +253,30 @@ func (c *conn) cond(r *call) (tree.Cond, error) {
 	return cd, nil
 }
 
+// ackLevel decides when a change is acknowledged (the request's ack, or
+// server.ack), and refuses before changing anything what cannot be met.
+func (c *conn) ackLevel(r *call) error {
+	r.ack = r.AckLevel
+	if r.ack == wire.AckDefault {
+		r.ack = c.s.cfg.Ack
+	}
+	if r.ack == wire.AckPeer {
+		switch rep := c.s.replica(); {
+		case rep == nil:
+			return fmt.Errorf("%w: ack: peer needs another server, and this one is not part of a network; nothing was changed", wire.ErrUnconfirmed)
+		case !rep.PeersUp():
+			return fmt.Errorf("%w: ack: peer needs another server, and no other server of the network is up; nothing was changed", wire.ErrUnconfirmed)
+		}
+	}
+	return nil
+}
+
 func (c *conn) setValue(r *call) error {
 	req := r.Request
 	if err := needPath(req); err != nil {
+		return err
+	}
+	if err := c.ackLevel(r); err != nil {
 		return err
 	}
 	if !req.HasValue {
@@ -311,6 +334,9 @@ func (c *conn) deleteValue(r *call) error {
 	if err := needPath(req); err != nil {
 		return err
 	}
+	if err := c.ackLevel(r); err != nil {
+		return err
+	}
 	if req.HasValue {
 		return fmt.Errorf("%w: a deleted entry cannot have a value", wire.ErrBadRequest)
 	}
@@ -356,14 +382,22 @@ func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
 		}
 		m.Uint("tock", tock)
 	}
-	// Two static calls, not a func value: enc then stays on the stack.
+	var h heldReply
 	if cl := c.s.durableLog(); cl != nil {
 		if err := cl.failed(); err != nil {
 			return fmt.Errorf("the change was applied on this server, but it is not on disk: %w", err)
 		}
-		// Acknowledge once on disk; meanwhile the connection goes on, so
+		// Acknowledged once on disk; meanwhile the connection goes on, so
 		// pipelined changes share an fsync.
-		c.replyDurable(cl, req.Seq, enc)
+		h.log, h.logSeq = cl, cl.lastSeq()
+	}
+	if r.ack == wire.AckPeer && it.Head.Node == c.s.tree.Node() {
+		h.tick, h.deadline = it.Head.Tick, time.Now().Add(c.s.cfg.AckTimeout)
+	}
+	// Two static calls, not a func value: enc then stays on the stack.
+	if h.logSeq != 0 || h.tick != 0 {
+		h.seq = req.Seq
+		c.replyHeld(h, enc)
 	} else {
 		c.reply(req.Seq, enc)
 	}

@@ -55,12 +55,12 @@ type conn struct {
 	streams map[uint64]*stream
 	qlen    uint64 // the client's flow-control window: 0 none, else wseq on stream messages and at most qlen unacknowledged per stream
 
-	// Replies that wait for the change log's fsync (sync: always), in
-	// order, with the messages queued behind them, their size, and
-	// whether a goroutine is releasing them.
-	durable      []durableReply
-	durableBytes int
-	durableBusy  bool
+	// Replies that wait (see heldReply), in order, with the messages
+	// queued behind them, their size, and whether a goroutine is
+	// releasing them.
+	held      []heldReply
+	heldBytes int
+	heldBusy  bool
 
 	root  path.Path // set by the root action; owned by the reader goroutine
 	sess  *Session  // replaced whole at a login; owned by the reader goroutine
@@ -145,16 +145,16 @@ func (c *conn) greet() {
 }
 
 // write appends one or more encoded messages to the output buffer. While
-// acknowledgements wait for the disk (sync: always), later messages wait
-// behind them, so that replies keep request order in every sync mode.
+// acknowledgements wait (for the disk, or another server), later messages
+// wait behind them, so that replies keep request order.
 func (c *conn) write(enc func([]byte) []byte) {
 	c.mu.Lock()
 	switch {
 	case c.dead:
-	case len(c.durable) > 0:
+	case len(c.held) > 0:
 		msg := enc(nil)
-		c.durable = append(c.durable, durableReply{msg: msg})
-		c.durableBytes += len(msg)
+		c.held = append(c.held, heldReply{msg: msg})
+		c.heldBytes += len(msg)
 	default:
 		c.out = enc(c.out)
 	}
@@ -198,7 +198,7 @@ func (c *conn) flush() {
 func (c *conn) waitRoom() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.out)+c.durableBytes > maxPending && !c.dead {
+	for len(c.out)+c.heldBytes > maxPending && !c.dead {
 		if !c.writing {
 			c.mu.Unlock()
 			c.flush()
@@ -220,27 +220,37 @@ func (c *conn) reply(seq uint64, enc func(m *wire.Msg)) {
 	})
 }
 
-type durableReply struct {
+// heldReply is an acknowledgement that waits: for the change log's
+// fsync (sync: always), or for another server to confirm the change (ack:
+// peer), or both.
+type heldReply struct {
+	msg []byte
+	seq uint64 // the request's, for an error reply
+
 	logSeq uint64 // the log record that must be on disk first; 0: none
-	msg    []byte
-	seq    uint64 // the request's, for an error reply if the log fails
+	log    *changeLog
+
+	tick     uint64 // this server's change another must confirm first; 0: none
+	deadline time.Time
 }
 
-// replyDurable sends a reply once every change made so far is on disk.
-// Replies wait in order; one goroutine per connection waits for the fsync
-// that covers the newest of them and releases all it covers. If the log
-// fails, the waiting acknowledgements become error replies: a change
-// whose record is not on disk is never acknowledged as stored.
-func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
+// replyHeld sends a reply once its conditions hold (see heldReply).
+// Replies wait in order; one goroutine per connection waits for the
+// fsync that covers the newest of them (so pipelined changes share one)
+// and for the confirmation of the oldest, and releases all that are
+// ready. A change whose record fails to reach the disk, or that no other
+// server confirms by the deadline, gets an error reply instead: it is
+// never acknowledged as what it is not.
+func (c *conn) replyHeld(h heldReply, enc func(m *wire.Msg)) {
 	m := wire.Begin(nil)
-	m.Uint("seq", seq)
+	m.Uint("seq", h.seq)
 	enc(&m)
-	d := durableReply{logSeq: cl.lastSeq(), msg: m.End(), seq: seq}
+	h.msg = m.End()
 	c.mu.Lock()
-	c.durable = append(c.durable, d)
-	c.durableBytes += len(d.msg)
-	start := !c.durableBusy
-	c.durableBusy = true
+	c.held = append(c.held, h)
+	c.heldBytes += len(h.msg)
+	start := !c.heldBusy
+	c.heldBusy = true
 	c.mu.Unlock()
 	if !start {
 		return
@@ -248,40 +258,70 @@ func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		for {
-			c.mu.Lock()
-			if len(c.durable) == 0 || c.dead {
-				c.durableBusy = false
-				c.mu.Unlock()
-				return
-			}
-			var upTo uint64
-			for _, d := range c.durable {
-				upTo = max(upTo, d.logSeq)
-			}
-			c.mu.Unlock()
-			err := cl.w.WaitSynced(c.ctx, upTo)
-			if err != nil && c.ctx.Err() == nil {
-				cl.fail(c.s.log, err)
-				err = cl.failed()
-			}
-			c.mu.Lock()
-			n := 0
-			for n < len(c.durable) && c.durable[n].logSeq <= upTo {
-				d := c.durable[n]
-				if err != nil && d.logSeq != 0 {
-					c.out = appendError(c.out, d.seq, true, fmt.Errorf("the change was applied on this server, but it is not on disk: %w", err), c.s.tree.Tock())
-				} else {
-					c.out = append(c.out, d.msg...)
-				}
-				c.durableBytes -= len(d.msg)
-				n++
-			}
-			c.durable = append(c.durable[:0], c.durable[n:]...)
-			c.mu.Unlock()
-			c.flush()
+		for c.releaseHeld() {
 		}
 	}()
+}
+
+// releaseHeld waits for the held replies' conditions and releases those
+// ready, in order; false when none are left (or the connection is dead).
+func (c *conn) releaseHeld() bool {
+	c.mu.Lock()
+	if len(c.held) == 0 || c.dead {
+		c.heldBusy = false
+		c.mu.Unlock()
+		return false
+	}
+	var cl *changeLog
+	var upTo uint64
+	for _, h := range c.held {
+		if h.logSeq > upTo {
+			cl, upTo = h.log, h.logSeq
+		}
+	}
+	first := c.held[0]
+	c.mu.Unlock()
+
+	var logErr error
+	if cl != nil {
+		if logErr = cl.w.WaitSynced(c.ctx, upTo); logErr != nil && c.ctx.Err() == nil {
+			cl.fail(c.s.log, logErr)
+			logErr = cl.failed()
+		}
+	}
+	rep := c.s.replica()
+	if first.tick != 0 && rep != nil && !rep.Confirmed(first.tick) {
+		ctx, cancel := context.WithDeadline(c.ctx, first.deadline)
+		rep.WaitConfirmed(ctx, first.tick)
+		cancel()
+	}
+
+	now := time.Now()
+	c.mu.Lock()
+	n := 0
+	for ; n < len(c.held); n++ {
+		h := c.held[n]
+		if h.logSeq > upTo {
+			break // made after the fsync waited for
+		}
+		unconfirmed := h.tick != 0 && (rep == nil || !rep.Confirmed(h.tick))
+		if unconfirmed && now.Before(h.deadline) {
+			break
+		}
+		switch {
+		case logErr != nil && h.logSeq != 0:
+			c.out = appendError(c.out, h.seq, true, fmt.Errorf("the change was applied on this server, but it is not on disk: %w", logErr), c.s.tree.Tock())
+		case unconfirmed:
+			c.out = appendError(c.out, h.seq, true, fmt.Errorf("%w within %v (ack: peer): it was applied on this server and may or may not survive this server's failure", wire.ErrUnconfirmed, c.s.cfg.AckTimeout), c.s.tree.Tock())
+		default:
+			c.out = append(c.out, h.msg...)
+		}
+		c.heldBytes -= len(h.msg)
+	}
+	c.held = append(c.held[:0], c.held[n:]...)
+	c.mu.Unlock()
+	c.flush()
+	return true
 }
 
 // sendError sends an error reply, with the code of err.

@@ -29,6 +29,7 @@ import (
 	"github.com/distkv-go/distkv/core/replica"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
+	"github.com/distkv-go/distkv/core/wire"
 )
 
 // Config configures a Server. Zero fields take the defaults in brackets.
@@ -54,6 +55,13 @@ type Config struct {
 	// Cluster, if set, makes the server one of a network's servers; nil:
 	// a server on its own.
 	Cluster *Cluster
+
+	// Ack is when a change is acknowledged unless its request says
+	// [wire.AckLocal]; AckTimeout how long an acknowledgement waits for
+	// another server to confirm a change (ack: peer) before it becomes an
+	// error [5s].
+	Ack        wire.AckLevel
+	AckTimeout time.Duration
 
 	// TickFloor says where this server's ticks start at the latest: its
 	// first change takes a tick above it (or above a higher one it loads
@@ -123,6 +131,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TickFloor == nil {
 		cfg.TickFloor = ClockTick
+	}
+	if cfg.Ack == wire.AckDefault {
+		cfg.Ack = wire.AckLocal
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 5 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/distkv-go/distkv/core/change"
 )
@@ -16,6 +17,10 @@ var (
 	ErrInternal      = errors.New("internal server error")
 	ErrAccess        = errors.New("access denied")
 	ErrLog           = errors.New("the change log failed")
+	// ErrUnconfirmed: a change was applied on the server the client
+	// talks to, but no other server confirmed it in time (ack: peer). It
+	// may or may not survive that server's death.
+	ErrUnconfirmed = errors.New("no other server confirmed the change")
 )
 
 // codes is the one table that maps errors to the "etype" of an error
@@ -38,6 +43,7 @@ var codes = []struct {
 	{"internal", ErrInternal},
 	{"access", ErrAccess},
 	{"log", ErrLog},
+	{"unconfirmed", ErrUnconfirmed},
 }
 
 // Code returns the etype for err ("" if err matches no entry).
@@ -68,4 +74,41 @@ func (e *ServerError) Unwrap() error {
 		}
 	}
 	return nil
+}
+
+// AckLevel says when a server acknowledges a change (set_value and
+// delete_value's "ack" field; server.ack is the server's default).
+type AckLevel uint8
+
+const (
+	AckDefault AckLevel = iota // the server's default (not sent)
+	// AckLocal acknowledges a change once it is applied on the server
+	// the client talks to (and on its disk, with server.log.sync
+	// always). Should that server die before it passed the change on and
+	// with no log, the change is gone.
+	AckLocal
+	// AckPeer acknowledges a change once at least one other server of
+	// the network has applied it too, so that no single server's death
+	// loses it.
+	AckPeer
+)
+
+var ackLevels = [...]string{"", "local", "peer"}
+
+func (a AckLevel) String() string {
+	if int(a) < len(ackLevels) {
+		return ackLevels[a]
+	}
+	return "AckLevel(?)"
+}
+
+// ParseAckLevel reads "local" or "peer".
+func ParseAckLevel(s string) (AckLevel, error) {
+	switch s {
+	case "local":
+		return AckLocal, nil
+	case "peer":
+		return AckPeer, nil
+	}
+	return AckDefault, fmt.Errorf("acknowledgement level %q: want local or peer", s)
 }

@@ -50,13 +50,14 @@ type Request struct {
 	Full      bool
 	WithData  bool
 
-	Task    uint64 // stop
-	Node    string // get_value by event
-	Tick    uint64
-	HasNode bool
-	Ack     uint64
-	Qlen    int
-	HasQlen bool
+	Task     uint64 // stop
+	Node     string // get_value by event
+	Tick     uint64
+	HasNode  bool
+	Ack      uint64   // the stream messages acknowledged (state: ack)
+	AckLevel AckLevel // set_value and delete_value: when to acknowledge the change
+	Qlen     int
+	HasQlen  bool
 
 	// Flags holds other boolean fields (get_state's "nodes", "known", …).
 	Flags map[string]bool
@@ -214,7 +215,17 @@ func DecodeRequest(msg []byte, req *Request) error {
 				return fail(string(kb), err)
 			}
 		case "ack":
-			if req.Ack, err = r.ReadUint(); err != nil {
+			// A number acknowledges stream messages (state: ack); a
+			// string is a change's acknowledgement level.
+			if k, _ := r.Peek(); k == pack.KindStr {
+				var a []byte
+				if a, err = r.ReadStrBytes(); err == nil {
+					req.AckLevel, err = ParseAckLevel(string(a))
+				}
+			} else {
+				req.Ack, err = r.ReadUint()
+			}
+			if err != nil {
 				return fail(string(kb), err)
 			}
 		case "qlen":
