@@ -32,6 +32,7 @@ type Budget struct {
 
 	mu      sync.Mutex // protects the fields below
 	used    int64
+	peak    int64     // the most used since the last TakePeak
 	over    *Account  // the account that may go past the limit, if any
 	waiting []*waiter // in the order they came
 }
@@ -64,6 +65,19 @@ func (b *Budget) Used() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used
+}
+
+// TakePeak returns the most the accounts held at once since the last
+// TakePeak (or New), and starts over from what they hold now.
+func (b *Budget) TakePeak() int64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	peak := b.peak
+	b.peak = b.used
+	return peak
 }
 
 // Account returns a new, empty account. An account of a nil *Budget
@@ -160,6 +174,7 @@ func (b *Budget) admit(a *Account, n int64) bool {
 		return false
 	}
 	b.used += n
+	b.peak = max(b.peak, b.used)
 	a.held += n
 	return true
 }

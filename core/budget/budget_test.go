@@ -208,3 +208,25 @@ func TestManyReaders(t *testing.T) {
 		t.Fatalf("%d bytes still held", b.Used())
 	}
 }
+
+func TestTakePeak(t *testing.T) {
+	b := New(100)
+	ctx := context.Background()
+	x, y := b.Account(), b.Account()
+	x.Grow(ctx, 30)
+	y.Grow(ctx, 50)
+	x.Release()
+	if p := b.TakePeak(); p != 80 {
+		t.Fatalf("peak %d, want 80", p)
+	}
+	if p := b.TakePeak(); p != 50 {
+		t.Fatalf("peak after a take %d, want what is held, 50", p)
+	}
+	y.Release()
+	if p := b.TakePeak(); p != 50 {
+		t.Fatalf("peak %d, want 50", p)
+	}
+	if p := b.TakePeak(); p != 0 {
+		t.Fatalf("peak %d, want 0", p)
+	}
+}
