@@ -185,6 +185,7 @@ func newInprocLauncher(sets []string) (*inprocLauncher, error) {
 		ChainLength: sc.Change.Length,
 		Queue:       sc.Conn.Queue,
 		MaxMessage:  int(sc.Conn.MaxMessage),
+		InputBudget: int64(sc.Conn.InputBudget),
 		LogSync:     sync,
 		LogInterval: sc.Log.Interval.D(),
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),

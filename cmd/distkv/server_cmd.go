@@ -76,6 +76,7 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 		ChainLength: cfg.Change.Length,
 		Queue:       cfg.Conn.Queue,
 		MaxMessage:  int(cfg.Conn.MaxMessage),
+		InputBudget: int64(cfg.Conn.InputBudget),
 		LogSync:     sync,
 		LogInterval: cfg.Log.Interval.D(),
 		LogDir:      cfg.Log.Dir,

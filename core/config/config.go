@@ -120,6 +120,10 @@ type Conn struct {
 	Queue int `yaml:"queue"`
 	// MaxMessage is the largest request a client may send (at least 64KiB).
 	MaxMessage Size `yaml:"max_message"`
+	// InputBudget is the memory that requests and peer messages not yet
+	// received whole may take, all client and peer connections together
+	// (at least 1MiB); past it, connections wait before they read more.
+	InputBudget Size `yaml:"input_budget"`
 }
 
 // Connect configures a client.
@@ -148,7 +152,7 @@ func Default() Config {
 			Root:        ":distkv",
 			Change:      Change{Length: 5},
 			Log:         LogFile{Sync: SyncInterval, Interval: Duration(100 * time.Millisecond)},
-			Conn:        Conn{Queue: 1000, MaxMessage: 64 * MiB},
+			Conn:        Conn{Queue: 1000, MaxMessage: 64 * MiB, InputBudget: 256 * MiB},
 			Serf:        Serf{Bind: "0.0.0.0:7946", Port: 7373, Profile: "lan", Discover: true},
 			Ack:         "local",
 			AckTimeout:  Duration(5 * time.Second),

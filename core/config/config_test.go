@@ -40,6 +40,7 @@ func TestDefault(t *testing.T) {
 		"server.log.dir":           "",
 		"server.conn.queue":        "1000",
 		"server.conn.max_message":  "64MiB",
+		"server.conn.input_budget": "256MiB",
 		"server.serf.bind":         "0.0.0.0:7946",
 		"server.serf.join":         "",
 		"server.serf.discover":     "true",
@@ -90,6 +91,7 @@ func TestKeys(t *testing.T) {
 		"server.log.dir string",
 		"server.conn.queue int",
 		"server.conn.max_message size",
+		"server.conn.input_budget size",
 		"server.serf.bind string",
 		"server.serf.join list",
 		"server.serf.discover bool",
@@ -228,7 +230,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 	changed.Server.Root = ":test: net #1"
 	changed.Server.Change.Length = 100
 	changed.Server.Log = LogFile{Sync: SyncAlways, Interval: Duration(1500 * time.Millisecond)}
-	changed.Server.Conn = Conn{Queue: 10, MaxMessage: 64*KiB + 1}
+	changed.Server.Conn = Conn{Queue: 10, MaxMessage: 64*KiB + 1, InputBudget: 3 * MiB}
 	changed.Connect = Connect{Host: "yes", Port: 1, Auth: `_test name="joe"`, Timeout: Duration(90 * time.Minute)}
 
 	for name, c := range map[string]Config{"default": Default(), "changed": changed} {

@@ -54,6 +54,7 @@ func ExampleConfig_YAML() {
 	//   conn:
 	//     queue: 1000
 	//     max_message: 64MiB
+	//     input_budget: 256MiB
 	//   serf:
 	//     bind: 0.0.0.0:7946
 	//     discover: true

@@ -37,6 +37,7 @@ func (c *Config) validate() []*Error {
 	check("server.log.interval", positive(s.Log.Interval))
 	check("server.conn.queue", atLeast(s.Conn.Queue, 10))
 	check("server.conn.max_message", atLeast(s.Conn.MaxMessage, 64*KiB))
+	check("server.conn.input_budget", atLeast(s.Conn.InputBudget, MiB))
 	check("server.serf.bind", hostPort(s.Serf.Bind))
 	check("server.serf.port", inRange(s.Serf.Port, 1, 65535))
 	check("server.serf.key", serfKey(s.Serf.Key))

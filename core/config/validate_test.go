@@ -35,6 +35,9 @@ func TestValidate(t *testing.T) {
 		{"queue 9", func(c *Config) { c.Server.Conn.Queue = 9 }, "server.conn.queue", "invalid value 9: want at least 10"},
 		{"max_message 64KiB", func(c *Config) { c.Server.Conn.MaxMessage = 64 * KiB }, "", ""},
 		{"max_message 64KiB-1", func(c *Config) { c.Server.Conn.MaxMessage = 64*KiB - 1 }, "server.conn.max_message", "invalid value 65535: want at least 64KiB"},
+		{"input_budget 1MiB", func(c *Config) { c.Server.Conn.InputBudget = MiB }, "", ""},
+		{"input_budget below max_message", func(c *Config) { c.Server.Conn.InputBudget = 2 * MiB }, "", ""},
+		{"input_budget 1MiB-1", func(c *Config) { c.Server.Conn.InputBudget = MiB - 1 }, "server.conn.input_budget", "invalid value 1048575: want at least 1MiB"},
 		{"level debug", func(c *Config) { c.Logging.Level = LevelDebug }, "", ""},
 		{"level error", func(c *Config) { c.Logging.Level = LevelError }, "", ""},
 		{"level verbose", func(c *Config) { c.Logging.Level = "verbose" }, "logging.level", `invalid value "verbose": want debug, info, warn, error`},
@@ -73,8 +76,8 @@ func TestValidateAll(t *testing.T) {
 		keys = append(keys, e.(*Error).Key)
 	}
 	want := []string{"logging.level", "server.root", "server.change.length", "server.log.sync", "server.log.interval",
-		"server.conn.queue", "server.conn.max_message", "server.serf.bind", "server.serf.port", "server.serf.profile", "server.ack", "server.ack_timeout",
-		"connect.port", "connect.timeout"}
+		"server.conn.queue", "server.conn.max_message", "server.conn.input_budget", "server.serf.bind", "server.serf.port", "server.serf.profile",
+		"server.ack", "server.ack_timeout", "connect.port", "connect.timeout"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Validate of the zero Config names %q, want %q", keys, want)
 	}

@@ -505,10 +505,26 @@ func (r *Reader) ReadExt() (int8, []byte, error) {
 // UTF-8 of strings). It does not recurse, so deep nesting is harmless.
 func (r *Reader) Skip() error {
 	start := r.pos
-	for pending := 1; pending > 0; pending-- {
+	if _, err := r.SkipPending(1); err != nil {
+		r.pos = start
+		return err
+	}
+	return nil
+}
+
+// SkipPending consumes n values as Skip does one. On an error it stops at
+// the start of the value it failed on and returns how many values are
+// left, that one included: the elements of the arrays and maps it has
+// entered count. With ErrShort (or ErrTooBig, a length beyond the input),
+// a caller that gets more input can go on from there with the count,
+// instead of skipping everything again: a framer that waits for a long
+// message of many small values so does linear work, not quadratic.
+func (r *Reader) SkipPending(n int) (int, error) {
+	pending := n
+	for ; pending > 0; pending-- {
+		start, left := r.pos, pending
 		if r.pos >= len(r.buf) {
-			r.pos = start
-			return r.fail(len(r.buf), ErrShort)
+			return left, r.fail(len(r.buf), ErrShort)
 		}
 		c := r.buf[r.pos]
 		var size int // fixed payload after the type byte
@@ -564,8 +580,7 @@ func (r *Reader) Skip() error {
 				}
 				v, err := r.uintN(ls)
 				if err != nil {
-					r.pos = start
-					return err
+					return left, err
 				}
 				r.pos += 1 + ls
 				n := int(v)
@@ -575,37 +590,34 @@ func (r *Reader) Skip() error {
 				if n > len(r.buf)-r.pos {
 					err := r.fail(r.pos, ErrTooBig)
 					r.pos = start
-					return err
+					return left, err
 				}
 				pending += n
 				continue
 			default:
-				err := r.fail(r.pos, ErrInvalid)
-				r.pos = start
-				return err
+				return left, r.fail(r.pos, ErrInvalid)
 			}
 		}
 		if lenSize > 0 {
 			v, err := r.uintN(lenSize)
 			if err != nil {
-				r.pos = start
-				return err
+				return left, err
 			}
 			r.pos += lenSize
 			size += int(v)
 		}
 		if len(r.buf)-r.pos-1 < size {
 			r.pos = start
-			return r.fail(len(r.buf), ErrShort)
+			return left, r.fail(len(r.buf), ErrShort)
 		}
 		r.pos += 1 + size
 		if pending > len(r.buf)-r.pos+1 {
 			err := r.fail(r.pos, ErrTooBig)
 			r.pos = start
-			return err
+			return left, err
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 // Raw consumes one complete value and returns its encoding, shared with

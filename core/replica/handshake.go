@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/distkv-go/distkv/core/pack"
@@ -16,10 +15,11 @@ import (
 
 const (
 	nonceSize = 16
-	// maxHandshake is what a peer may send before it has proved the key:
+	// maxHandshake is the largest message a peer may send before it has
+	// proved the key, and about what the connection buffers meanwhile:
 	// hello and proof take a few hundred bytes, and a stranger must not
 	// make this server buffer a large message.
-	maxHandshake = 64 << 10
+	maxHandshake = 4 << 10
 	proofLabel   = "distkv-peer v1"
 )
 
@@ -67,8 +67,6 @@ func (pc *peerConn) handshake(role string) error {
 	r := pc.r
 	pc.nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer pc.nc.SetDeadline(time.Time{})
-	pc.in.n = maxHandshake
-	defer func() { pc.in.n = -1 }()
 
 	nonce := make([]byte, nonceSize)
 	rand.Read(nonce)
@@ -116,6 +114,7 @@ func (pc *peerConn) handshake(role string) error {
 	}
 	pc.name = hello.node
 	pc.sendAcks = role == responder && hello.acks
+	pc.trusted()
 	if err := r.cfg.Tree.Announce(hello.node, hello.tick); err != nil {
 		return fmt.Errorf("peer %q: %w", hello.node, err)
 	}
@@ -157,31 +156,6 @@ func (pc *peerConn) checkProof(s *session, role, peer string) error {
 		return fmt.Errorf("peer %q does not prove this network's key", peer)
 	}
 	return nil
-}
-
-// errHandshakeSize ends a handshake whose messages are too large.
-var errHandshakeSize = fmt.Errorf("the peer sent more than %d bytes before proving the network key", maxHandshake)
-
-// budgetReader reads at most n more bytes while n >= 0; n < 0 means no
-// limit. The handshake sets a budget, the connection's goroutine lifts it.
-type budgetReader struct {
-	r io.Reader
-	n int64
-}
-
-func (b *budgetReader) Read(p []byte) (int, error) {
-	if b.n < 0 {
-		return b.r.Read(p)
-	}
-	if b.n == 0 {
-		return 0, errHandshakeSize
-	}
-	if int64(len(p)) > b.n {
-		p = p[:b.n]
-	}
-	n, err := b.r.Read(p)
-	b.n -= int64(n)
-	return n, err
 }
 
 // appendHello appends {op: hello, root, node, tick, nonce, you?, acks?}:

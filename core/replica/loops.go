@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/distkv-go/distkv/core/accept"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
@@ -18,21 +19,15 @@ import (
 
 // accept serves incoming peer connections.
 func (r *Replica) accept() {
-	for {
-		nc, err := r.ln.Accept()
-		if err != nil {
-			if r.ctx.Err() == nil {
-				r.log.Error("peer listener failed", "err", err)
-			}
-			return
-		}
+	accept.Serve(r.ctx, r.ln, r.log, "peer", func(nc net.Conn) bool {
 		pc := newPeerConn(r, nc)
 		if !r.track(pc) {
-			return
+			return false
 		}
 		r.goFunc(func() {
 			defer func() {
 				pc.close()
+				pc.fr.Release() // gives its input budget back
 				r.untrack(pc)
 			}()
 			if err := pc.handshake(responder); err != nil {
@@ -44,7 +39,8 @@ func (r *Replica) accept() {
 				r.log.Info("peer connection ended", "peer", pc.name, "err", err)
 			}
 		})
-	}
+		return true
+	})
 }
 
 // track registers a connection that is not in out, for Close to close
@@ -244,6 +240,7 @@ func (r *Replica) dial(p Peer) {
 		return
 	}
 	pc := newPeerConn(r, nc)
+	defer pc.fr.Release() // gives its input budget back; this goroutine reads pc
 	if !r.track(pc) {
 		return
 	}
@@ -254,6 +251,10 @@ func (r *Replica) dial(p Peer) {
 		pc.close()
 		return
 	}
+	// Made only now: a queue of Config.Queue pushes takes 1.5 MiB by
+	// default, which no connection that is not a trusted outgoing one
+	// should cost.
+	pc.pushes = make(chan []byte, r.cfg.Queue)
 	r.mu.Lock()
 	if old := r.out[pc.name]; old != nil || r.ctx.Err() != nil {
 		r.mu.Unlock()

@@ -27,9 +27,12 @@ const (
 type peerConn struct {
 	r    *Replica
 	nc   net.Conn
-	in   budgetReader // nc, with the handshake's budget
-	fr   *wire.Framer
-	name string // the peer's node, once the handshake is done
+	fr   *wire.Framer // owned by the connection's reading goroutine
+	name string       // the peer's node, once the handshake is done
+	// ctx ends when the connection closes: a read that waits for the
+	// input budget gives up then.
+	ctx    context.Context
+	cancel context.CancelFunc
 	// sendAcks: on an incoming connection, the dialer asked for its
 	// pushes to be acknowledged.
 	sendAcks bool
@@ -40,7 +43,7 @@ type peerConn struct {
 	first, ackedTo uint64
 	dropped        chain.RangeSet
 
-	pushes chan []byte  // outgoing connections: pushes to write, bounded
+	pushes chan []byte  // outgoing connections, once trusted: pushes to write, bounded
 	queued atomic.Int64 // the bytes in pushes
 	reqs   chan []byte  // outgoing connections: requests to write
 
@@ -57,16 +60,26 @@ type peerConn struct {
 	closed    chan struct{}
 }
 
+// newPeerConn returns a connection that reads messages of maxHandshake
+// bytes at most until its handshake is done (see handshake).
 func newPeerConn(r *Replica, nc net.Conn) *peerConn {
-	pc := &peerConn{r: r, nc: nc, in: budgetReader{r: nc, n: -1},
-		pushes: make(chan []byte, r.cfg.Queue), reqs: make(chan []byte, 16),
+	ctx, cancel := context.WithCancel(r.ctx)
+	pc := &peerConn{r: r, nc: nc, ctx: ctx, cancel: cancel, reqs: make(chan []byte, 16),
 		pending: map[uint64]chan error{}, closed: make(chan struct{})}
-	pc.fr = wire.NewFramer(&pc.in, maxPeerMessage)
+	pc.fr = wire.NewFramer(nc, maxHandshake)
 	return pc
+}
+
+// trusted lifts the handshake's limit: the peer may send messages of
+// maxPeerMessage bytes, drawing on the server's input budget.
+func (pc *peerConn) trusted() {
+	pc.fr.SetMax(maxPeerMessage)
+	pc.fr.UseBudget(pc.ctx, pc.r.cfg.Budget.Account())
 }
 
 func (pc *peerConn) close() {
 	pc.closeOnce.Do(func() {
+		pc.cancel()
 		close(pc.closed)
 		pc.nc.Close()
 		pc.mu.Lock()

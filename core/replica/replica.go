@@ -53,7 +53,8 @@
 // HMAC-SHA256 under the network key over both nonces, both names, the
 // network and the sender's role, so it cannot be replayed on another
 // connection, reflected to its maker, or used under another name. Until
-// a peer has proved the key it may send 64 KiB in all. Without a key the
+// a peer has proved the key, its messages may have 4 KiB at most (then
+// 256 MiB, drawing on the server's input budget). Without a key the
 // handshake proves nothing: anyone who reaches the port is a peer. The
 // stream itself is neither encrypted nor authenticated, so someone on
 // the path between two servers can read and change it.
@@ -75,6 +76,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/distkv-go/distkv/core/budget"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
@@ -132,6 +134,11 @@ type Config struct {
 	Queue      int
 	QueueBytes int64
 	Logger     *slog.Logger // [slog.Default()]
+	// Budget bounds the memory of messages from peers that have not
+	// arrived whole, shared with the server's client connections; nil:
+	// no bound but the size of a message (256 MiB). Before its handshake
+	// a peer's messages may have 4 KiB at most, outside the budget.
+	Budget *budget.Budget
 }
 
 // Stats count what replication did.

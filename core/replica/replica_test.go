@@ -379,8 +379,8 @@ func TestBadPeerInput(t *testing.T) {
 		"no nonce":    hello("test", "x", nil),
 		"same name":   hello("test", "a", make([]byte, 16)),
 		"huge length": {0xdb, 0xff, 0xff, 0xff, 0xff},
-		// More than a handshake's budget, of a message that would fit
-		// later: refused without waiting for the rest.
+		// More than a handshake's message may have, of a message that
+		// would fit later: refused without waiting for the rest.
 		"long hello": append([]byte{0xdb, 0, 0x10, 0, 0}, make([]byte, 100<<10)...),
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -70,7 +70,7 @@ func (s *Server) startCluster() error {
 	rep, err := replica.New(replica.Config{
 		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
 		Listener: ln, Dial: c.Dial, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
-		Logger: s.log,
+		Logger: s.log, Budget: s.input,
 	})
 	if err != nil {
 		ln.Close()

@@ -34,7 +34,27 @@ import (
 const (
 	maxPending   = 4 << 20
 	writeTimeout = 60 * time.Second
+	maxSpare     = 256 << 10 // a written-out buffer kept for reuse, at most
 )
+
+// What a client's requests may cost:
+//
+//   - A request that fits the connection's 64 KiB input buffer costs
+//     nothing more; a larger one grows the buffer with the bytes that
+//     arrive (at most twice what arrived, and never beyond
+//     Config.MaxMessage), and the buffer goes back to 64 KiB after it.
+//   - The growth beyond 64 KiB draws on one budget of Config.InputBudget
+//     bytes shared by every client and peer connection (core/budget).
+//     When it is spent, a connection that needs more stops reading (TCP
+//     pushes back on its client) until a message completes elsewhere or a
+//     connection closes: requests of up to 64 KiB go on everywhere, larger
+//     ones wait. So that half-read messages never wait for each other, one
+//     of them at a time, holding part of the budget already, may go past
+//     it and complete; so memory held by unfinished messages stays below
+//     the budget plus one message, and a message larger than the budget
+//     is still taken.
+//   - A connection that closes gives its buffers back; one that waits for
+//     budget notices its client has gone only once it reads again.
 
 // conn is one client connection.
 type conn struct {
@@ -97,6 +117,8 @@ func (c *conn) serve() {
 	}()
 	c.greet()
 	fr := wire.NewFramer(c.nc, c.s.cfg.MaxMessage)
+	fr.UseBudget(c.ctx, c.s.input.Account())
+	defer fr.Release()
 	var req wire.Request
 	for {
 		msg, err := fr.Next()
@@ -178,7 +200,11 @@ func (c *conn) flush() {
 		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := c.nc.Write(buf)
 		c.mu.Lock()
-		c.spare = buf[:0]
+		if cap(buf) <= maxSpare {
+			c.spare = buf[:0]
+		} else {
+			c.spare = nil // a large reply's memory goes, not kept for the next
+		}
 		c.room.Broadcast()
 		if err != nil {
 			if c.ctx.Err() == nil {

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distkv-go/distkv/core/accept"
+	"github.com/distkv-go/distkv/core/budget"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/persist"
@@ -39,6 +41,7 @@ type Config struct {
 	ChainLength int                // links kept per chain [5]
 	Queue       int                // changes a watch may have waiting before it is ended [1000]
 	MaxMessage  int                // largest request accepted [64 MiB]
+	InputBudget int64              // memory for requests and peer messages not yet whole, all connections together [256 MiB]; see conn.go
 	LogSync     persist.SyncPolicy // fsync policy of change logs [interval]
 	LogInterval time.Duration      // fsync interval of change logs [100ms]
 	LogDir      string             // if set, save and log requests write only below it [anywhere]
@@ -68,6 +71,9 @@ type Config struct {
 	// or learns from a peer) [ClockTick]. Tests that print ticks start
 	// them at 0.
 	TickFloor func() uint64
+
+	// Listener, if set, is the client listener, and Listen is not used.
+	Listener net.Listener
 }
 
 // ClockTick is the default tick floor: the clock in microseconds since
@@ -86,6 +92,7 @@ type Server struct {
 	log   *slog.Logger
 	tree  *tree.Tree
 	hooks Hooks
+	input *budget.Budget // Config.InputBudget, for client and peer connections
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -120,6 +127,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxMessage <= 0 {
 		cfg.MaxMessage = 64 << 20
 	}
+	if cfg.InputBudget <= 0 {
+		cfg.InputBudget = 256 << 20
+	}
 	if cfg.LogInterval <= 0 {
 		cfg.LogInterval = 100 * time.Millisecond
 	}
@@ -142,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:    cfg,
 		hooks:  cfg.Hooks,
+		input:  budget.New(cfg.InputBudget),
 		log:    cfg.Logger,
 		ctx:    ctx,
 		cancel: cancel,
@@ -201,9 +212,12 @@ func (s *Server) Start() error {
 	if err := s.checkName(); err != nil {
 		return err
 	}
-	ln, err := s.listen(s.cfg.Listen, "client")
-	if err != nil {
-		return err
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = s.listen(s.cfg.Listen, "client"); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	if err := s.stopped(); err != nil {
@@ -222,6 +236,7 @@ func (s *Server) Start() error {
 		defer s.wg.Done()
 		s.accept(ln)
 	}()
+	s.goFunc(s.returnMemory)
 	return nil
 }
 
@@ -312,27 +327,13 @@ func (s *Server) Addr() net.Addr {
 }
 
 func (s *Server) accept(ln net.Listener) {
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				s.log.Error("accept failed", "err", err)
-				select {
-				case <-s.ctx.Done():
-				case <-time.After(100 * time.Millisecond):
-				}
-				if s.ctx.Err() == nil {
-					continue
-				}
-			}
-			return
-		}
+	accept.Serve(s.ctx, ln, s.log, "client", func(nc net.Conn) bool {
 		c := newConn(s, nc)
 		s.mu.Lock()
 		if s.stopped() != nil {
 			s.mu.Unlock()
 			nc.Close()
-			return
+			return false
 		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
@@ -344,7 +345,8 @@ func (s *Server) accept(ln net.Listener) {
 			delete(s.conns, c)
 			s.mu.Unlock()
 		}()
-	}
+		return true
+	})
 }
 
 // Close stops listening, ends every connection, and closes the change
