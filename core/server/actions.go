@@ -105,6 +105,13 @@ func (c *conn) handle(req *wire.Request) {
 		c.streamMessage(req)
 		return
 	}
+	c.mu.Lock()
+	err := c.seqInUse(req.Seq)
+	c.mu.Unlock()
+	if err != nil {
+		c.sendError(req.Seq, true, err)
+		return
+	}
 	a, ok := actions[req.Action]
 	if !ok {
 		c.sendError(req.Seq, true, fmt.Errorf("%w %q", wire.ErrUnknownAction, req.Action))
@@ -363,7 +370,7 @@ func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
 		}
 		// Acknowledge once on disk; meanwhile the connection goes on, so
 		// pipelined changes share an fsync.
-		c.replyDurable(cl, req.Seq, enc)
+		c.replyDurable(cl, req.Seq, req.Action, enc)
 	} else {
 		c.reply(req.Seq, enc)
 	}

@@ -57,10 +57,12 @@ type conn struct {
 
 	// Replies that wait for the change log's fsync (sync: always), in
 	// order, with the messages queued behind them, their size, and
-	// whether a goroutine is releasing them.
+	// whether a goroutine is releasing them. durableSeqs holds the seqs
+	// (and actions) of the waiting replies: their requests are still open.
 	durable      []durableReply
 	durableBytes int
 	durableBusy  bool
+	durableSeqs  map[uint64]string
 
 	root  path.Path // set by the root action; owned by the reader goroutine
 	sess  *Session  // replaced whole at a login; owned by the reader goroutine
@@ -149,6 +151,12 @@ func (c *conn) greet() {
 // behind them, so that replies keep request order in every sync mode.
 func (c *conn) write(enc func([]byte) []byte) {
 	c.mu.Lock()
+	c.writeLocked(enc)
+	c.mu.Unlock()
+}
+
+// writeLocked is write with c.mu held.
+func (c *conn) writeLocked(enc func([]byte) []byte) {
 	switch {
 	case c.dead:
 	case len(c.durable) > 0:
@@ -158,7 +166,23 @@ func (c *conn) write(enc func([]byte) []byte) {
 	default:
 		c.out = enc(c.out)
 	}
-	c.mu.Unlock()
+}
+
+// seqInUse returns an error if seq belongs to a request still open on
+// the connection: a stream that has not sent its last message, or a
+// change whose acknowledgement waits for the disk. Such a request is
+// refused, not run: two requests under one seq could not be told apart
+// by their replies. c.mu must be held.
+func (c *conn) seqInUse(seq uint64) error {
+	action := ""
+	if st := c.streams[seq]; st != nil {
+		action = st.action
+	} else if a, ok := c.durableSeqs[seq]; ok {
+		action = a + ", waiting for the disk"
+	} else {
+		return nil
+	}
+	return fmt.Errorf("%w: seq %d is in use by an open request (%s); give each request a new seq", wire.ErrBadRequest, seq, action)
 }
 
 // flush writes out the buffer unless another goroutine is doing so (it
@@ -223,7 +247,7 @@ func (c *conn) reply(seq uint64, enc func(m *wire.Msg)) {
 type durableReply struct {
 	logSeq uint64 // the log record that must be on disk first; 0: none
 	msg    []byte
-	seq    uint64 // the request's, for an error reply if the log fails
+	seq    uint64 // the request's, for an error reply if the log fails; 0: a message queued behind
 }
 
 // replyDurable sends a reply once every change made so far is on disk.
@@ -231,7 +255,7 @@ type durableReply struct {
 // that covers the newest of them and releases all it covers. If the log
 // fails, the waiting acknowledgements become error replies: a change
 // whose record is not on disk is never acknowledged as stored.
-func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
+func (c *conn) replyDurable(cl *changeLog, seq uint64, action string, enc func(m *wire.Msg)) {
 	m := wire.Begin(nil)
 	m.Uint("seq", seq)
 	enc(&m)
@@ -239,6 +263,10 @@ func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
 	c.mu.Lock()
 	c.durable = append(c.durable, d)
 	c.durableBytes += len(d.msg)
+	if c.durableSeqs == nil {
+		c.durableSeqs = make(map[uint64]string)
+	}
+	c.durableSeqs[seq] = action
 	start := !c.durableBusy
 	c.durableBusy = true
 	c.mu.Unlock()
@@ -269,6 +297,9 @@ func (c *conn) replyDurable(cl *changeLog, seq uint64, enc func(m *wire.Msg)) {
 			n := 0
 			for n < len(c.durable) && c.durable[n].logSeq <= upTo {
 				d := c.durable[n]
+				if d.seq != 0 {
+					delete(c.durableSeqs, d.seq) // answered below: the seq is free
+				}
 				if err != nil && d.logSeq != 0 {
 					c.out = appendError(c.out, d.seq, true, fmt.Errorf("the change was applied on this server, but it is not on disk: %w", err), c.s.tree.Tock())
 				} else {
