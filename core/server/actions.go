@@ -105,10 +105,7 @@ func (c *conn) handle(req *wire.Request) {
 		c.streamMessage(req)
 		return
 	}
-	c.mu.Lock()
-	err := c.seqInUse(req.Seq)
-	c.mu.Unlock()
-	if err != nil {
+	if err := c.seqInUse(req.Seq); err != nil {
 		c.sendError(req.Seq, true, err)
 		return
 	}

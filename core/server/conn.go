@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distkv-go/distkv/core/pack"
@@ -63,6 +64,11 @@ type conn struct {
 	durableBytes int
 	durableBusy  bool
 	durableSeqs  map[uint64]string
+
+	// open counts the entries of streams and durableSeqs (changed under
+	// mu). Only the reader goroutine adds entries, so when it reads 0
+	// nothing is open and the gate skips the lock.
+	open atomic.Int32
 
 	root  path.Path // set by the root action; owned by the reader goroutine
 	sess  *Session  // replaced whole at a login; owned by the reader goroutine
@@ -172,8 +178,13 @@ func (c *conn) writeLocked(enc func([]byte) []byte) {
 // the connection: a stream that has not sent its last message, or a
 // change whose acknowledgement waits for the disk. Such a request is
 // refused, not run: two requests under one seq could not be told apart
-// by their replies. c.mu must be held.
+// by their replies. Called by the reader goroutine.
 func (c *conn) seqInUse(seq uint64) error {
+	if c.open.Load() == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	action := ""
 	if st := c.streams[seq]; st != nil {
 		action = st.action
@@ -267,6 +278,7 @@ func (c *conn) replyDurable(cl *changeLog, seq uint64, action string, enc func(m
 		c.durableSeqs = make(map[uint64]string)
 	}
 	c.durableSeqs[seq] = action
+	c.open.Add(1)
 	start := !c.durableBusy
 	c.durableBusy = true
 	c.mu.Unlock()
@@ -299,6 +311,7 @@ func (c *conn) replyDurable(cl *changeLog, seq uint64, action string, enc func(m
 				d := c.durable[n]
 				if d.seq != 0 {
 					delete(c.durableSeqs, d.seq) // answered below: the seq is free
+					c.open.Add(-1)
 				}
 				if err != nil && d.logSeq != 0 {
 					c.out = appendError(c.out, d.seq, true, fmt.Errorf("the change was applied on this server, but it is not on disk: %w", err), c.s.tree.Tock())

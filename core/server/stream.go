@@ -37,6 +37,7 @@ func (c *conn) startStream(gated *call, run func(*conn, *call) error) {
 	st := &stream{c: c, sess: r.sess, action: r.Action, seq: r.Seq, ctx: ctx, cancel: cancel}
 	c.mu.Lock()
 	c.streams[r.Seq] = st // the gate (handle) refused a seq in use
+	c.open.Add(1)
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
@@ -70,6 +71,7 @@ func (st *stream) finish(enc func([]byte) []byte) {
 	c.writeLocked(enc)
 	if c.streams[st.seq] == st {
 		delete(c.streams, st.seq)
+		c.open.Add(-1)
 	}
 	c.mu.Unlock()
 }
