@@ -47,28 +47,34 @@ func (c *conn) startStream(gated *call, run func(*conn, *call) error) {
 			c.flush()
 		}()
 		err := run(c, &r)
-		// An error goes out before the end, so the client sees it.
-		tock := c.s.tree.Tock()
-		st.finish(func(b []byte) []byte {
-			if err != nil {
-				b = appendError(b, st.seq, true, err, tock)
+		var last func([]byte) []byte // nil: the reply went out through finish
+		if err != nil || st.started {
+			// An error goes out before the end, so the client sees it.
+			tock := c.s.tree.Tock()
+			last = func(b []byte) []byte {
+				if err != nil {
+					b = appendError(b, st.seq, true, err, tock)
+				}
+				if st.started {
+					b = st.appendState(b, "end", tock)
+				}
+				return b
 			}
-			if st.started {
-				b = st.appendState(b, "end", tock)
-			}
-			return b
-		})
+		}
+		st.finish(last)
 	}()
 }
 
-// finish sends the stream's last message (enc may add none, when a reply
-// already went out through finish) and frees its seq in the same step: a
-// client that has the last message may use the seq again at once, and no
-// request under that seq runs before the last message is on its way.
+// finish sends the stream's last message (enc; nil if it went out
+// already) and frees its seq in the same step: a client that has the last
+// message may use the seq again at once, and no request under that seq
+// runs before the last message is on its way.
 func (st *stream) finish(enc func([]byte) []byte) {
 	c := st.c
 	c.mu.Lock()
-	c.writeLocked(enc)
+	if enc != nil {
+		c.writeLocked(enc)
+	}
 	if c.streams[st.seq] == st {
 		delete(c.streams, st.seq)
 		c.open.Add(-1)
