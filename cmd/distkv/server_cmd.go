@@ -20,9 +20,12 @@ import (
 type ServerCmd struct {
 	Init *string  `short:"i" name:"init" placeholder:"VALUE" help:"Start a new network: store VALUE at the root (a string; with -e a literal). Never use it to join an existing network."`
 	Eval bool     `short:"e" name:"eval" help:"Read the -i value as a literal: 123, True, None, b'…', [1, 2], {'a': 1}."`
-	Load []string `short:"l" name:"load" placeholder:"FILE" sep:"none" help:"Load a save or log file, ours or one the original DistKV wrote, before serving (repeatable, in order; a stream such as <(cat a b) works)."`
+	Load []string `short:"l" name:"load" placeholder:"FILE" sep:"none" help:"Load a save or log file, ours or one the original DistKV wrote, before serving (repeatable, in order; a stream such as <(cat a b) works). A file with no valid record at all (empty, or not a DistKV file) is an error unless --force is given."`
 	Join []string `name:"join" placeholder:"HOST:PORT" sep:"none" help:"Join the network through this server's gossip address (repeatable; also server.serf.join)."`
 	Name string   `arg:"" help:"This server's name: unique in the network, e.g. $(hostname)."`
+
+	// Force lets a -l file with no valid record pass (see loadFile).
+	Force bool `name:"force" help:"Start even if a -l file holds no valid record: without its data, with a warning."`
 
 	gossip gossip.Gossip // the gossip layer cluster made
 	join   []string      // whom it joins: --join and server.serf.join
@@ -89,7 +92,7 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	}
 	defer srv.Close()
 	for _, name := range c.Load {
-		if err := loadFile(srv, name, g); err != nil {
+		if err := c.loadFile(srv, name, g); err != nil {
 			return err
 		}
 	}
@@ -272,7 +275,11 @@ func (c *ServerCmd) waysOut(g *globals) string {
 	return strings.Join(append(ways, "start a new network with -i VALUE", "or load data with -l FILE"), ", ")
 }
 
-func loadFile(srv *server.Server, name string, g *globals) error {
+// loadFile loads one -l file. A file with no valid record at all is
+// almost always a mistake (the wrong file, an empty one): starting empty
+// would serve, and then replicate, a tree without the data the user meant
+// to load, so that takes --force.
+func (c *ServerCmd) loadFile(srv *server.Server, name string, g *globals) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("-l: %w", err)
@@ -283,5 +290,20 @@ func loadFile(srv *server.Server, name string, g *globals) error {
 		return err
 	}
 	g.log.Info("loaded", "file", name, "records", st.Records, "applied", st.Applied, "damaged", st.Damaged)
-	return nil
+	if st.Records+st.Headers > 0 {
+		return nil
+	}
+	why := fmt.Sprintf("no valid DistKV record (0 of %d bytes readable)", st.Bytes)
+	if st.Bytes == 0 {
+		why = "no valid DistKV record: the file is empty"
+	}
+	if c.Force {
+		g.log.Warn("starting without the data of a -l file (--force)", "file", name, "why", why)
+		return nil
+	}
+	without := "start empty anyway"
+	if len(c.Load) > 1 {
+		without = "start without it"
+	}
+	return fmt.Errorf("-l %s: %s; give --force to %s", name, why, without)
 }

@@ -89,12 +89,15 @@ func IfChain(c Chain) Option {
 func IfNew() Option { return IfChain(nil) }
 
 // IfValue makes a Set or Delete fail with a *ConflictError unless the
-// entry's value equals v.
+// entry's value equals v. As in the original, NaN equals nothing, itself
+// included: a v that holds a NaN anywhere never matches.
 func IfValue(v any) Option {
 	return func(a Args) Args { return append(a, pack.KV{Key: "prev", Value: v}) }
 }
 
 // Idem makes a Set of the value the entry already holds change nothing.
+// A value that holds a NaN is never the one the entry holds (NaN equals
+// nothing): its Set is a change.
 func Idem() Option {
 	return func(a Args) Args { return append(a, pack.KV{Key: "idem", Value: true}) }
 }

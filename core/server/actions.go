@@ -107,6 +107,10 @@ func (c *conn) handle(req *wire.Request) {
 		c.streamMessage(req)
 		return
 	}
+	if err := c.seqInUse(req.Seq); err != nil {
+		c.sendError(req.Seq, true, err)
+		return
+	}
 	a, ok := actions[req.Action]
 	if !ok {
 		c.sendError(req.Seq, true, fmt.Errorf("%w %q", wire.ErrUnknownAction, req.Action))
@@ -397,7 +401,7 @@ func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
 	// Two static calls, not a func value: enc then stays on the stack.
 	if h.logSeq != 0 || h.tick != 0 {
 		h.seq = req.Seq
-		c.replyHeld(h, enc)
+		c.replyHeld(h, req.Action, enc)
 	} else {
 		c.reply(req.Seq, enc)
 	}

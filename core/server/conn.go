@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distkv-go/distkv/core/pack"
@@ -77,10 +78,17 @@ type conn struct {
 
 	// Replies that wait (see heldReply), in order, with the messages
 	// queued behind them, their size, and whether a goroutine is
-	// releasing them.
+	// releasing them. heldSeqs holds the seqs (and actions) of the
+	// waiting replies: their requests are still open.
 	held      []heldReply
 	heldBytes int
 	heldBusy  bool
+	heldSeqs  map[uint64]string
+
+	// open counts the entries of streams and heldSeqs (changed under
+	// mu). Only the reader goroutine adds entries, so when it reads 0
+	// nothing is open and the gate skips the lock.
+	open atomic.Int32
 
 	root  path.Path // set by the root action; owned by the reader goroutine
 	sess  *Session  // replaced whole at a login; owned by the reader goroutine
@@ -171,6 +179,12 @@ func (c *conn) greet() {
 // wait behind them, so that replies keep request order.
 func (c *conn) write(enc func([]byte) []byte) {
 	c.mu.Lock()
+	c.writeLocked(enc)
+	c.mu.Unlock()
+}
+
+// writeLocked is write with c.mu held.
+func (c *conn) writeLocked(enc func([]byte) []byte) {
 	switch {
 	case c.dead:
 	case len(c.held) > 0:
@@ -180,7 +194,28 @@ func (c *conn) write(enc func([]byte) []byte) {
 	default:
 		c.out = enc(c.out)
 	}
-	c.mu.Unlock()
+}
+
+// seqInUse returns an error if seq belongs to a request still open on
+// the connection: a stream that has not sent its last message, or a
+// change whose acknowledgement waits for the disk. Such a request is
+// refused, not run: two requests under one seq could not be told apart
+// by their replies. Called by the reader goroutine.
+func (c *conn) seqInUse(seq uint64) error {
+	if c.open.Load() == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	action := ""
+	if st := c.streams[seq]; st != nil {
+		action = st.action
+	} else if a, ok := c.heldSeqs[seq]; ok {
+		action = a + ", waiting for the disk"
+	} else {
+		return nil
+	}
+	return fmt.Errorf("%w: seq %d is in use by an open request (%s); give each request a new seq", wire.ErrBadRequest, seq, action)
 }
 
 // flush writes out the buffer unless another goroutine is doing so (it
@@ -267,7 +302,7 @@ type heldReply struct {
 // ready. A change whose record fails to reach the disk, or that no other
 // server confirms by the deadline, gets an error reply instead: it is
 // never acknowledged as what it is not.
-func (c *conn) replyHeld(h heldReply, enc func(m *wire.Msg)) {
+func (c *conn) replyHeld(h heldReply, action string, enc func(m *wire.Msg)) {
 	m := wire.Begin(nil)
 	m.Uint("seq", h.seq)
 	enc(&m)
@@ -275,6 +310,11 @@ func (c *conn) replyHeld(h heldReply, enc func(m *wire.Msg)) {
 	c.mu.Lock()
 	c.held = append(c.held, h)
 	c.heldBytes += len(h.msg)
+	if c.heldSeqs == nil {
+		c.heldSeqs = make(map[uint64]string)
+	}
+	c.heldSeqs[h.seq] = action
+	c.open.Add(1)
 	start := !c.heldBusy
 	c.heldBusy = true
 	c.mu.Unlock()
@@ -333,6 +373,10 @@ func (c *conn) releaseHeld() bool {
 		unconfirmed := h.tick != 0 && (rep == nil || !rep.Confirmed(h.tick))
 		if unconfirmed && now.Before(h.deadline) {
 			break
+		}
+		if h.seq != 0 { // not a message queued behind
+			delete(c.heldSeqs, h.seq) // answered below: the seq is free
+			c.open.Add(-1)
 		}
 		switch {
 		case logErr != nil && h.logSeq != 0:

@@ -254,11 +254,15 @@ func (s *Server) waitDurable(ctx context.Context) error {
 	return nil
 }
 
-// LoadStats tells what a load did.
+// LoadStats tells what a load did. A stream with neither Records nor
+// Headers held no valid record at all: it was empty (Bytes 0), damaged
+// throughout, or not a DistKV file.
 type LoadStats struct {
-	Records int // update records read
-	Applied int // records that changed the tree
-	Damaged int // stretches of damaged data skipped
+	Records int   // update records read
+	Applied int   // records that changed the tree
+	Damaged int   // stretches of damaged data skipped
+	Headers int   // file headers read (a log with no change yet holds only one)
+	Bytes   int64 // bytes read from the stream
 }
 
 // load applies the records of r, by chain rules. The first byte tells
@@ -268,12 +272,14 @@ func (s *Server) load(r io.Reader, name string) (LoadStats, error) {
 	if err != nil {
 		return LoadStats{}, fmt.Errorf("read %s: %w", name, err)
 	}
+	cr := &countingReader{r: r}
 	l := &loader{s: s, name: name, names: map[string]string{}}
 	if format == persist.Original {
-		err = l.original(r)
+		err = l.original(cr)
 	} else {
-		err = l.native(r)
+		err = l.native(cr)
 	}
+	l.st.Bytes = cr.n
 	return l.st, err
 }
 
@@ -298,6 +304,7 @@ func (l *loader) native(r io.Reader) error {
 			return fmt.Errorf("read %s: %w", l.name, err)
 		}
 		if isHeader(rec) {
+			l.st.Headers++
 			continue
 		}
 		u, err := wire.DecodeUpdate(rec, l.intern)

@@ -14,8 +14,7 @@ import (
 // with a warning, as a torn record of ours is; anything else that is not
 // msgpack, or not a map, ends the load with an error, because there is no
 // framing to find the next record by.
-func (l *loader) original(r io.Reader) error {
-	cr := &countingReader{r: r}
+func (l *loader) original(cr *countingReader) error {
 	fr := wire.NewFramer(cr, persist.MaxRecord)
 	dec := wire.OriginalDecoder{Intern: l.intern}
 	for {
@@ -38,6 +37,7 @@ func (l *loader) original(r io.Reader) error {
 		case err != nil:
 			l.bad(fr.Offset(), err)
 		case rec.Header != nil:
+			l.st.Headers++
 			l.header(rec.Header, fr.Offset())
 		default:
 			l.apply(rec.Update, fr.Offset())

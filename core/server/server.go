@@ -180,8 +180,12 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// equalValues is the tree's equality, which decides `prev` preconditions
+// and whether a set changed the value (and so idem): value.Equal, except
+// that a value holding a NaN equals nothing, itself included, as in the
+// original (see value.HasNaN).
 func equalValues(a, b string) bool {
-	return a == b || value.Equal([]byte(a), []byte(b))
+	return (a == b || value.Equal([]byte(a), []byte(b))) && !value.HasNaN(a)
 }
 
 // Tree returns the server's tree.

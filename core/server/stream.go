@@ -36,32 +36,61 @@ func (c *conn) startStream(gated *call, run func(*conn, *call) error) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	st := &stream{c: c, sess: r.sess, action: r.Action, seq: r.Seq, ctx: ctx, cancel: cancel}
 	c.mu.Lock()
-	if _, busy := c.streams[r.Seq]; busy {
-		c.mu.Unlock()
-		cancel()
-		c.sendError(r.Seq, true, fmt.Errorf("%w: seq %d is still running", wire.ErrBadRequest, r.Seq))
-		return
-	}
-	c.streams[r.Seq] = st
+	c.streams[r.Seq] = st // the gate (handle) refused a seq in use
+	c.open.Add(1)
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
 		defer func() {
-			c.mu.Lock()
-			delete(c.streams, st.seq)
-			c.mu.Unlock()
 			cancel()
 			c.flush()
 		}()
-		// An error goes out before the end, so the client sees it.
-		if err := run(c, &r); err != nil {
-			c.sendError(r.Seq, true, err)
+		err := run(c, &r)
+		var last func([]byte) []byte // nil: the reply went out through finish
+		if err != nil || st.started {
+			// An error goes out before the end, so the client sees it.
+			tock := c.s.tree.Tock()
+			last = func(b []byte) []byte {
+				if err != nil {
+					b = appendError(b, st.seq, true, err, tock)
+				}
+				if st.started {
+					b = st.appendState(b, "end", tock)
+				}
+				return b
+			}
 		}
-		if st.started {
-			st.state("end")
-		}
+		st.finish(last)
 	}()
+}
+
+// finish sends the stream's last message (enc; nil if it went out
+// already) and frees its seq in the same step: a client that has the last
+// message may use the seq again at once, and no request under that seq
+// runs before the last message is on its way.
+func (st *stream) finish(enc func([]byte) []byte) {
+	c := st.c
+	c.mu.Lock()
+	if enc != nil {
+		c.writeLocked(enc)
+	}
+	if c.streams[st.seq] == st {
+		delete(c.streams, st.seq)
+		c.open.Add(-1)
+	}
+	c.mu.Unlock()
+}
+
+// reply sends a streamed action's one reply (delete_tree without nchain,
+// save, log) as its last message.
+func (st *stream) reply(enc func(m *wire.Msg)) {
+	st.finish(func(b []byte) []byte {
+		m := wire.Begin(b)
+		m.Uint("seq", st.seq)
+		enc(&m)
+		return m.End()
+	})
 }
 
 // streamOf returns the stream running req.
@@ -88,24 +117,30 @@ func (c *conn) streamMessage(req *wire.Request) {
 
 // send sends one stream message: enc adds pairs after seq (and wseq).
 func (st *stream) send(enc func(m *wire.Msg)) {
-	c := st.c
-	c.write(func(b []byte) []byte {
-		m := wire.Begin(b)
-		m.Uint("seq", st.seq)
-		if c.qlen > 0 {
-			st.wseq++
-			m.Uint("wseq", st.wseq)
-		}
-		enc(&m)
-		return m.End()
-	})
+	st.c.write(func(b []byte) []byte { return st.appendMsg(b, enc) })
+}
+
+// appendMsg encodes a stream message; c.mu must be held.
+func (st *stream) appendMsg(b []byte, enc func(m *wire.Msg)) []byte {
+	m := wire.Begin(b)
+	m.Uint("seq", st.seq)
+	if st.c.qlen > 0 {
+		st.wseq++
+		m.Uint("wseq", st.wseq)
+	}
+	enc(&m)
+	return m.End()
 }
 
 // state sends {state: s}.
 func (st *stream) state(s string) {
 	st.started = true
 	tock := st.c.s.tree.Tock()
-	st.send(func(m *wire.Msg) {
+	st.c.write(func(b []byte) []byte { return st.appendState(b, s, tock) })
+}
+
+func (st *stream) appendState(b []byte, s string, tock uint64) []byte {
+	return st.appendMsg(b, func(m *wire.Msg) {
 		m.Str("state", s)
 		m.Uint("tock", tock)
 	})
@@ -366,7 +401,7 @@ func (c *conn) deleteTree(r *call) error {
 	}
 	if n == 0 {
 		tock := c.s.tree.Tock()
-		c.reply(req.Seq, func(m *wire.Msg) {
+		st.reply(func(m *wire.Msg) {
 			m.Uint("changed", uint64(count))
 			m.Uint("tock", tock)
 		})
@@ -424,7 +459,8 @@ func (c *conn) save(r *call) error {
 	if err := c.s.Save(name); err != nil {
 		return err
 	}
-	return c.result(req, true)
+	c.streamOf(req).result(true)
+	return nil
 }
 
 // logDest starts (path given) or stops (no path) the change log.
@@ -443,7 +479,17 @@ func (c *conn) logDest(r *call) error {
 	if err != nil {
 		return err
 	}
-	return c.result(req, true)
+	c.streamOf(req).result(true)
+	return nil
+}
+
+// result sends {result: v} as a stream's one reply.
+func (st *stream) result(v bool) {
+	tock := st.c.s.tree.Tock()
+	st.reply(func(m *wire.Msg) {
+		m.Bool("result", v)
+		m.Uint("tock", tock)
+	})
 }
 
 func (c *conn) result(req *wire.Request, v bool) error {

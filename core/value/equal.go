@@ -9,13 +9,15 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 )
 
-// Equal reports whether the raw values a and b are equal as values:
+// Equal reports whether the raw values a and b are the same value:
 //
 //   - of the same type: 1 and 1.0 differ, and so do a str and a bin of the
 //     same bytes; integers are equal by value whatever their encoding
 //     (0xcc 0x05, 0x05 and ext 2 of 0x05 are all 5);
 //   - floats by value after widening float 32 to 64 bits, except that 0.0
-//     and -0.0 differ and NaN equals NaN, so that every value equals itself;
+//     and -0.0 differ and NaN equals NaN, so that every value equals itself
+//     (a round trip keeps a NaN a NaN); the server's `prev` and "changed"
+//     follow the original instead, where NaN equals nothing (see HasNaN);
 //   - arrays element by element, maps as unordered collections of pairs
 //     (duplicate pairs count), paths as paths, other extensions by type and
 //     data bytes.
@@ -205,4 +207,111 @@ func appendCanonical(out, raw []byte, pos, depth int) ([]byte, int, error) {
 		}
 	}
 	return out, pos, nil
+}
+
+// HasNaN reports whether the raw value holds a NaN (float 32 or 64, any
+// sign and payload) anywhere: itself, or an element, key or value at any
+// depth of its arrays and maps. (A path cannot hold one, and other
+// extensions are opaque bytes.)
+//
+// The server compares values as the original (Python) does, where NaN is
+// not equal to itself and a value decoded from the wire is never the same
+// object as the stored one, so that [nan] == [nan] is false too: a value
+// that holds a NaN equals no value, not even its own bytes. A `prev`
+// precondition holding a NaN therefore never matches, and a set of a
+// value holding a NaN always counts as a change (also with idem).
+//
+// raw should be one valid value (see Validate); of anything else HasNaN
+// reports only a NaN it met before the first fault. It reads each item's
+// header once, skipping payloads, and does not allocate; raw may be a
+// string, so that a stored value is not copied to be looked at.
+func HasNaN[T ~string | ~[]byte](raw T) bool {
+	// Items are read one after another, elements after their container's
+	// header: left counts the items still to read.
+	for pos, left := 0, 1; left > 0 && pos < len(raw); left-- {
+		c := raw[pos]
+		size, n := 1, 0 // the item's bytes (a container's: its header's); elements it adds
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		case c <= 0x8f:
+			n = 2 * int(c&0x0f)
+		case c <= 0x9f:
+			n = int(c & 0x0f)
+		case c <= 0xbf:
+			size += int(c & 0x1f)
+		case c == 0xca:
+			if pos+5 > len(raw) {
+				return false
+			}
+			if f := math.Float32frombits(be32(raw, pos+1)); f != f {
+				return true
+			}
+			size = 5
+		case c == 0xcb:
+			if pos+9 > len(raw) {
+				return false
+			}
+			if math.IsNaN(math.Float64frombits(uint64(be32(raw, pos+1))<<32 | uint64(be32(raw, pos+5)))) {
+				return true
+			}
+			size = 9
+		case c == 0xcc || c == 0xd0:
+			size = 2
+		case c == 0xcd || c == 0xd1:
+			size = 3
+		case c == 0xce || c == 0xd2:
+			size = 5
+		case c == 0xcf || c == 0xd3:
+			size = 9
+		case c >= 0xd4 && c <= 0xd8: // fixext 1, 2, 4, 8, 16, after the ext type
+			size = 2 + 1<<(c-0xd4)
+		case c == 0xc4 || c == 0xd9: // bin 8, str 8
+			size = 2 + bigEndian(raw, pos, 1)
+		case c == 0xc5 || c == 0xda:
+			size = 3 + bigEndian(raw, pos, 2)
+		case c == 0xc6 || c == 0xdb:
+			size = 5 + bigEndian(raw, pos, 4)
+		case c == 0xc7: // ext 8: the length, then the ext type
+			size = 3 + bigEndian(raw, pos, 1)
+		case c == 0xc8:
+			size = 4 + bigEndian(raw, pos, 2)
+		case c == 0xc9:
+			size = 6 + bigEndian(raw, pos, 4)
+		case c == 0xdc:
+			size, n = 3, bigEndian(raw, pos, 2)
+		case c == 0xdd:
+			size, n = 5, bigEndian(raw, pos, 4)
+		case c == 0xde:
+			size, n = 3, 2*bigEndian(raw, pos, 2)
+		case c == 0xdf:
+			size, n = 5, 2*bigEndian(raw, pos, 4)
+		default: // 0xc1, never used
+			return false
+		}
+		if size <= 0 || n < 0 { // cut short
+			return false
+		}
+		pos += size
+		left += n
+	}
+	return false
+}
+
+// bigEndian reads the w-byte big-endian length or count after the type
+// byte raw[pos], or returns a number so negative that a size or count
+// made of it stays negative if raw ends first.
+func bigEndian[T ~string | ~[]byte](raw T, pos, w int) int {
+	if pos+1+w > len(raw) {
+		return -1 << 30
+	}
+	v := 0
+	for i := pos + 1; i <= pos+w; i++ {
+		v = v<<8 | int(raw[i])
+	}
+	return v
+}
+
+// be32 reads 4 big-endian bytes at raw[i:].
+func be32[T ~string | ~[]byte](raw T, i int) uint32 {
+	return uint32(raw[i])<<24 | uint32(raw[i+1])<<16 | uint32(raw[i+2])<<8 | uint32(raw[i+3])
 }

@@ -3,6 +3,8 @@ package value
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 
 	"github.com/distkv-go/distkv/core/pack"
@@ -122,5 +124,85 @@ func BenchmarkEqual(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestHasNaN(t *testing.T) {
+	cases := []struct {
+		name string
+		hex  string
+		want bool
+	}{
+		{"float64 NaN", "cb 7ff8000000000000", true},
+		{"float64 NaN, other payload", "cb 7ff0000000000001", true},
+		{"float64 NaN, sign set", "cb fff8000000000abc", true},
+		{"float32 NaN", "ca 7fc00000", true},
+		{"float32 NaN, other payload and sign", "ca ff800001", true},
+		{"infinity", "cb 7ff0000000000000", false},
+		{"float32 infinity", "ca ff800000", false},
+		{"a number", "cb 3ff8000000000000", false},
+		{"in an array", "93 01 a161 cb 7ff8000000000000", true},
+		{"after an array", "92 92 01 02 ca 7fc00000", true},
+		{"a map's value", "82 a161 01 a162 ca 7fc00000", true},
+		{"a map's key", "81 cb 7ff8000000000000 01", true},
+		{"deep", "91 81 a178 91 91 cb 7ff8000000000000", true},
+		{"array16 and map16", "dc 0001 de 0001 01 ca 7fc00000", true},
+		{"NaN bytes in a string", "a9 cb7ff8000000000000", false},
+		{"NaN bytes in a bin", "c4 09 cb7ff8000000000000", false},
+		{"NaN bytes in an ext", "c7 09 05 cb7ff8000000000000", false},
+		{"NaN bytes in a fixext", "d8 05 cb7ff80000000000 0000000000000000", false},
+		{"NaN bytes in an int", "cf cb7ff80000000000", false},
+		{"0xca inside a float", "cb 40694000000000ca", false},
+		{"after strings and ints", "95 d9 02 6162 cd 0102 d3 0000000000000001 c3 ca 7fc00001", true},
+		{"cut short", "cb 7ff8", false},
+		{"malformed", "c1 cb 7ff8000000000000", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := HasNaN(mustHex(t, c.hex)); got != c.want {
+				t.Errorf("HasNaN(%s) = %v, want %v", c.hex, got, c.want)
+			}
+		})
+	}
+}
+
+// hasNaN is the reference for HasNaN: the decoded value, walked.
+func hasNaN(v any) bool {
+	switch v := v.(type) {
+	case float64:
+		return math.IsNaN(v)
+	case []any:
+		return slices.ContainsFunc(v, hasNaN)
+	case pack.Map:
+		return slices.ContainsFunc(v, func(kv pack.KV) bool { return hasNaN(kv.Key) || hasNaN(kv.Value) })
+	}
+	return false
+}
+
+// FuzzHasNaN checks HasNaN, which reads msgpack on its own, against the
+// decoded value.
+func FuzzHasNaN(f *testing.F) {
+	fuzzSeeds(f)
+	f.Add(mustHex(f, "82 a161 cb 7ff8000000000000 ca 7fc00000 92 01 02"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := HasNaN(data)
+		if HasNaN(string(data)) != got {
+			t.Fatalf("HasNaN(%x) differs for a string", data)
+		}
+		v, err := Decode(data)
+		if err != nil {
+			return // of a malformed value, anything found
+		}
+		if want := hasNaN(v); got != want {
+			t.Fatalf("HasNaN(%x) = %v, want %v (%#v)", data, got, want, v)
+		}
+	})
+}
+
+func TestHasNaNDoesNotAllocate(t *testing.T) {
+	b := mustHex(t, "93 01 a161 cb 3ff8000000000000")
+	s := string(b)
+	if n := testing.AllocsPerRun(100, func() { HasNaN(s); HasNaN(b) }); n != 0 {
+		t.Errorf("HasNaN allocates %.0f times", n)
 	}
 }

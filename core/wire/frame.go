@@ -10,7 +10,11 @@
 //
 // Requests carry increasing seq numbers; replies carry the seq of their
 // request and may come in any order, so one connection runs many requests
-// at once. Multi-reply items carry depth-compressed paths: "depth" leading
+// at once. A request under the seq of one still open on the connection (a
+// multi-reply that has not ended, a change whose acknowledgement waits for
+// the disk) is refused with an error under that seq and not run; a seq is
+// free again once its request's last message is out. Seq 0 is the hello,
+// never a request. Multi-reply items carry depth-compressed paths: "depth" leading
 // elements of the previous item's path, then "path" (an array of the rest).
 // Paths in requests are msgpack ext type 3 or plain arrays. The error-code
 // table (Code, ErrorFor) lets a client return the error the server raised.
