@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -393,4 +395,65 @@ func TestSyntaxErrorExcerpt(t *testing.T) {
 	if msg := err.Error(); len(msg) > 200 || !strings.Contains(msg, `a.a.:bad.a.a`) || !strings.HasPrefix(msg, `path …"`) || !strings.Contains(msg, "position 2000") {
 		t.Errorf("message %q", msg)
 	}
+}
+
+func TestBuilder(t *testing.T) {
+	var b Builder
+	a := b.Child(Root, Str("a"))
+	ab := b.Child(a, Str("b"))
+	abc := b.Child(ab, Str("c"))
+	abd := b.Child(ab, Str("d")) // not the tip: copies ab
+	x := b.Child(Root, Str("x"))
+	abdy := b.Child(abd, Str("y"))
+	for got, want := range map[Path]string{a: "a", ab: "a.b", abc: "a.b.c", abd: "a.b.d", x: "x", abdy: "a.b.d.y"} {
+		if got != P(want) {
+			t.Errorf("%v, want %s", got, want)
+		}
+	}
+	// Across chunks: every path stays what it was made.
+	var made []Path
+	var want []string
+	p, text := Root, ""
+	for i := range 3000 {
+		if i%7 == 0 {
+			p, text = Root, ""
+		}
+		e := Str(fmt.Sprint("e", i))
+		p = b.Child(p, e)
+		text += fmt.Sprint(".e", i)
+		made, want = append(made, p), append(want, text[1:])
+	}
+	for i := range made {
+		if made[i] != P(want[i]) {
+			t.Fatalf("path %d: %v, want %s", i, made[i], want[i])
+		}
+	}
+	if c := abc.Clone(); c != abc {
+		t.Errorf("Clone: %v", c)
+	}
+
+	// A chain of n entries costs O(n) bytes, not n²/2 as with Child.
+	e := Str(strings.Repeat("e", 100))
+	chain := func(child func(Path, Elem) Path) uint64 {
+		return allocated(func() {
+			p := Root
+			for range MaxElems {
+				p = child(p, e)
+			}
+		})
+	}
+	var bb Builder
+	built, byChild := chain(bb.Child), chain(Path.Child)
+	if want := uint64(MaxElems * 102 * 6); built > want || byChild < 10*built {
+		t.Errorf("a chain of %d elements of 102 bytes: %d bytes with a Builder (want at most %d), %d with Child", MaxElems, built, want, byChild)
+	}
+}
+
+// allocated returns the bytes that f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

@@ -519,6 +519,18 @@ func (t *Tree) Purge(horizon map[string]uint64) int {
 		}
 		return true
 	})
+	n := 0
+	// A batch at a time, as the walk: a million tombstones would keep
+	// writers waiting for the lock.
+	for len(doomed) > 0 {
+		batch := doomed[:min(len(doomed), 1024)]
+		doomed = doomed[len(batch):]
+		n += t.purge(batch, horizon)
+	}
+	return n
+}
+
+func (t *Tree) purge(doomed []path.Path, horizon map[string]uint64) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
@@ -570,6 +582,7 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var doomed []path.Path
+	var paths path.Builder
 	var visit func(e *entry, p path.Path)
 	visit = func(e *entry, p path.Path) {
 		if e.flags&unconfirmed != 0 {
@@ -584,7 +597,7 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 			for k := range e.kids.all() {
 				// Most entries are leaves, confirmed: no path to build.
 				if k.kids != nil || k.flags&unconfirmed != 0 {
-					visit(k, p.Child(k.elem()))
+					visit(k, paths.Child(p, k.elem()))
 				}
 			}
 		}
@@ -607,13 +620,22 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 // prune removes the entry at p and its parents while they hold nothing:
 // no value, no chain, no children. The tree is locked.
 func (t *Tree) prune(p path.Path) {
-	for !p.IsRoot() {
-		parent := t.lookup(p.Parent())
-		e := parent.kids.find(p.Last().Encoded())
-		if e == nil || e.chained() || e.flags&hasValue != 0 || (e.kids != nil && e.kids.n > 0) {
+	// The entries along p, found once: looking up each parent from the
+	// root would cost the square of p's length.
+	var stack [path.MaxElems + 1]*entry
+	line := append(stack[:0], &t.root)
+	e := &t.root
+	for el := range p.Elems() {
+		if e = e.kids.find(el.Encoded()); e == nil {
 			return
 		}
-		parent.kids.remove(p.Last().Encoded())
-		p = p.Parent()
+		line = append(line, e)
+	}
+	for i := len(line) - 1; i > 0; i-- {
+		e := line[i]
+		if e.chained() || e.flags&hasValue != 0 || (e.kids != nil && e.kids.n > 0) {
+			return
+		}
+		line[i-1].kids.remove(e.name())
 	}
 }
