@@ -242,3 +242,23 @@ func BenchmarkDecodeRequest(b *testing.B) {
 		}
 	}
 }
+
+// TestLongerLimits: depth compression cannot build a path beyond the
+// limits; the previous path stays the base of the next item.
+func TestLongerLimits(t *testing.T) {
+	elems := make([]any, path.MaxElems)
+	for i := range elems {
+		elems[i] = "a"
+	}
+	var l Longer
+	full := path.Must(elems...)
+	if p, err := l.Expand(0, full); err != nil || p != full {
+		t.Fatalf("%d elements: %v", path.MaxElems, err)
+	}
+	if _, err := l.Expand(path.MaxElems, path.P("b")); !errors.Is(err, path.ErrTooLong) {
+		t.Fatalf("one more: %v", err)
+	}
+	if p, err := l.Expand(path.MaxElems-1, path.P("c")); err != nil || p != full.Parent().Child(path.Str("c")) {
+		t.Fatalf("after the error: %v, %v", p, err)
+	}
+}
