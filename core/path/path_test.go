@@ -253,6 +253,9 @@ func FuzzFromEncoded(f *testing.F) {
 		b, _ := hex.DecodeString(h)
 		f.Add(b)
 	}
+	f.Add([]byte(strings.Repeat("\xa1a", MaxElems+1)))                     // too many elements
+	f.Add(append([]byte(strings.Repeat("\x91", 40)), 0x01))                // a tuple too deep
+	f.Add(append([]byte{0xda, 0x01, 0x00}, strings.Repeat("x", 1<<16)...)) // too many bytes
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := FromEncoded(b)
 		if err != nil {

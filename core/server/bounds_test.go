@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -259,3 +260,36 @@ func TestPeerUpdateWithLongPath(t *testing.T) {
 		t.Fatalf("DecodeUpdate: %v", err)
 	}
 }
+
+// TestDeepValues: values nested a million deep, as the value or the prev
+// condition, are refused with an error reply; the
+// connection answers the next request.
+func TestDeepValues(t *testing.T) {
+	s := startServer(t, server.Config{})
+	rc := dialRaw(t, s)
+	deep := rawValue(append(bytes.Repeat([]byte{0x91}, 1_000_000), 0x01))
+	deepMap := rawValue(append(bytes.Repeat([]byte{0x81, 0x01}, 1_000_000), 0x01))
+	if rep := rc.call("seq", int64(1), "action", "set_value", "path", path.P("v"), "value", int64(1)); get(rep, "error") != nil {
+		t.Fatal(rep)
+	}
+	for i, r := range [][]any{
+		{"action", "set_value", "path", path.P("v"), "value", deep},
+		{"action", "set_value", "path", path.P("v"), "value", deepMap},
+		{"action", "set_value", "path", path.P("v"), "value", int64(2), "prev", deep},
+	} {
+		seq := int64(10 + i)
+		rc.send(rawReq(t, append([]any{"seq", seq}, r...)...))
+		rep := rc.next()
+		if msg, _ := get(rep, "error").(string); get(rep, "seq") != seq || !strings.Contains(msg, "nested too deeply") {
+			t.Errorf("%v: %v", r[1], rep)
+		}
+		if rep := rc.call("seq", int64(100+i), "action", "get_value", "path", path.P("v")); get(rep, "value") != int64(1) {
+			t.Fatalf("after it: %v", rep)
+		}
+	}
+}
+
+// rawValue is msgpack bytes sent as they are.
+type rawValue []byte
+
+func (v rawValue) AppendMsgpack(b []byte) ([]byte, error) { return append(b, v...), nil }

@@ -216,6 +216,18 @@ func FuzzDecodeRequest(f *testing.F) {
 			f.Add(m)
 		}
 	}
+	// Paths beyond the limits (an array of 300 elements, ext 3 of 257)
+	// and a value nested beyond pack.MaxDepth.
+	set := func(path, value []byte) []byte {
+		b := pack.AppendMapHeader(nil, 4)
+		b = pack.AppendInt(pack.AppendString(b, "seq"), 1)
+		b = pack.AppendString(pack.AppendString(b, "action"), "set_value")
+		b = append(pack.AppendString(b, "path"), path...)
+		return append(pack.AppendString(b, "value"), value...)
+	}
+	f.Add(set(append(pack.AppendArrayHeader(nil, 300), bytes.Repeat([]byte{0x01}, 300)...), []byte{0x01}))
+	f.Add(set(append([]byte{0xc8, 0x02, 0x02, 0x03}, bytes.Repeat([]byte{0xa1, 'a'}, 257)...), []byte{0x01}))
+	f.Add(set([]byte{0x91, 0xa1, 'a'}, append(bytes.Repeat([]byte{0x91}, pack.MaxDepth+1), 0x01)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Request
 		if err := DecodeRequest(b, &r); err != nil {
