@@ -177,7 +177,8 @@ func skipSystem(next func(path.Path) bool) func(path.Path) bool {
 func (w *walker) visit(e *entry, p path.Path, depth int, after path.Path, resuming, skip bool) bool {
 	if !resuming {
 		want := w.wants(e, depth)
-		if want && len(w.batch) == cap(w.batch) || w.worked() {
+		// At least one entry per hold, so that every hold makes progress.
+		if want && len(w.batch) == cap(w.batch) || w.work > 0 && w.worked() {
 			return false // before pruning: the next batch comes back here
 		}
 		w.work++
