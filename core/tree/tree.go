@@ -582,27 +582,48 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var doomed []path.Path
+	// The entries from the root down to the one visited, and the paths
+	// of the first of them, made only when an entry is doomed: most are
+	// not, and a path made for every entry would cost its length each.
+	var line []*entry
+	var made []path.Path
 	var paths path.Builder
-	var visit func(e *entry, p path.Path)
-	visit = func(e *entry, p path.Path) {
+	pathOf := func() path.Path {
+		for len(made) < len(line) {
+			parent := path.Root
+			if len(made) > 0 {
+				parent = made[len(made)-1]
+			}
+			made = append(made, paths.Child(parent, line[len(made)].elem()))
+		}
+		if len(line) == 0 {
+			return path.Root
+		}
+		return made[len(line)-1]
+	}
+	var visit func(e *entry)
+	visit = func(e *entry) {
 		if e.flags&unconfirmed != 0 {
 			e.flags &^= unconfirmed
 			if e.node != nil {
 				if h, ok := horizon[e.node.Name]; ok && e.tick <= h {
-					doomed = append(doomed, p)
+					doomed = append(doomed, pathOf())
 				}
 			}
 		}
 		if e.kids != nil {
 			for k := range e.kids.all() {
-				// Most entries are leaves, confirmed: no path to build.
+				// Most entries are leaves, confirmed: nothing to do.
 				if k.kids != nil || k.flags&unconfirmed != 0 {
-					visit(k, paths.Child(p, k.elem()))
+					line = append(line, k)
+					visit(k)
+					line = line[:len(line)-1]
+					made = made[:min(len(made), len(line))]
 				}
 			}
 		}
 	}
-	visit(&t.root, path.Root)
+	visit(&t.root)
 	for _, p := range doomed {
 		e := t.lookup(p)
 		if e == nil {
