@@ -118,7 +118,8 @@ type Conn struct {
 	// Queue is how many messages a connection may have waiting to be sent
 	// before the server acts on the slow client (at least 10).
 	Queue int `yaml:"queue"`
-	// MaxMessage is the largest request a client may send (at least 64KiB).
+	// MaxMessage is the largest request a client may send (64KiB to
+	// 255MiB: a change must fit in a message to a peer).
 	MaxMessage Size `yaml:"max_message"`
 	// InputBudget is the memory that requests and peer messages not yet
 	// received whole may take, all client and peer connections together

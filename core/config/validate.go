@@ -36,7 +36,10 @@ func (c *Config) validate() []*Error {
 	check("server.log.sync", oneOf(s.Log.Sync, SyncAlways, SyncInterval, SyncNever))
 	check("server.log.interval", positive(s.Log.Interval))
 	check("server.conn.queue", atLeast(s.Conn.Queue, 10))
-	check("server.conn.max_message", atLeast(s.Conn.MaxMessage, 64*KiB))
+	// A change must also fit in a message to a peer and in a log record
+	// (256 MiB each, with room for the path and the chain): a bigger one
+	// would be applied here and stop replication.
+	check("server.conn.max_message", sizeIn(s.Conn.MaxMessage, 64*KiB, 255*MiB))
 	check("server.conn.input_budget", atLeast(s.Conn.InputBudget, MiB))
 	check("server.serf.bind", hostPort(s.Serf.Bind))
 	check("server.serf.port", inRange(s.Serf.Port, 1, 65535))
@@ -66,6 +69,13 @@ func inRange(v, lo, hi int) error {
 func atLeast[T interface{ ~int | ~int64 }](v, lo T) error {
 	if v < lo {
 		return fmt.Errorf("%w %v: want at least %v", ErrInvalid, v, lo)
+	}
+	return nil
+}
+
+func sizeIn(v, lo, hi Size) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%w %v: want %v to %v", ErrInvalid, v, lo, hi)
 	}
 	return nil
 }

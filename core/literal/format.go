@@ -14,10 +14,12 @@ import (
 
 // Format writes v as a literal that Parse reads back to the same value.
 // It is compact: no spaces after commas, so that it can live inside a path.
-// Arrays are written as tuples: (1,2), (1,) and ().
+// Arrays are written as tuples: (1,2), (1,) and (). What is nested more
+// than pack.MaxDepth deep is written as <too deep> (Parse reads no more
+// than MaxDepth anyway).
 func Format(v any) string {
 	var sb strings.Builder
-	write(&sb, v)
+	write(&sb, v, 0)
 	return sb.String()
 }
 
@@ -25,16 +27,24 @@ func Format(v any) string {
 // parentheses (the form a tuple takes in a path: `:1,2`).
 func FormatTupleItems(items []any) string {
 	var sb strings.Builder
+	writeItems(&sb, items, 0)
+	return sb.String()
+}
+
+func writeItems(sb *strings.Builder, items []any, depth int) {
 	for i, e := range items {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		write(&sb, e)
+		write(sb, e, depth)
 	}
-	return sb.String()
 }
 
-func write(sb *strings.Builder, v any) {
+func write(sb *strings.Builder, v any, depth int) {
+	if depth > pack.MaxDepth {
+		sb.WriteString("<too deep>")
+		return
+	}
 	switch v := v.(type) {
 	case nil:
 		sb.WriteString("None")
@@ -58,7 +68,7 @@ func write(sb *strings.Builder, v any) {
 		sb.WriteString(QuoteBytes(v))
 	case []any:
 		sb.WriteByte('(')
-		sb.WriteString(FormatTupleItems(v))
+		writeItems(sb, v, depth+1)
 		if len(v) == 1 {
 			sb.WriteByte(',')
 		}
@@ -69,9 +79,9 @@ func write(sb *strings.Builder, v any) {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			write(sb, kv.Key)
+			write(sb, kv.Key, depth+1)
 			sb.WriteByte(':')
-			write(sb, kv.Value)
+			write(sb, kv.Value, depth+1)
 		}
 		sb.WriteByte('}')
 	default:

@@ -159,6 +159,10 @@ func FuzzDecode(f *testing.F) {
 		b, _ := hex.DecodeString(h)
 		f.Add(b)
 	}
+	// Nesting beyond MaxDepth: arrays, maps, map keys.
+	f.Add(append(bytes.Repeat([]byte{0x91}, MaxDepth+1), 0x01))
+	f.Add(append(bytes.Repeat([]byte{0x81, 0x01}, 10000), 0x01))
+	f.Add(append(bytes.Repeat([]byte{0x81}, MaxDepth+1), 0x01, 0x01))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := NewReader(b)
 		skipErr := r.Skip()

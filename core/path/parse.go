@@ -14,10 +14,30 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("path %q: %s at position %d", e.Text, e.Msg, e.Pos)
+	return fmt.Sprintf("path %s: %s at position %d", excerpt(e.Text, e.Pos), e.Msg, e.Pos)
 }
 
-// Parse reads a path in text form (see the package documentation).
+// excerpt quotes text, or for a long one the characters around pos: an
+// error about a path of a megabyte should not be a megabyte long.
+func excerpt(text string, pos int) string {
+	const around = 30
+	r := []rune(text)
+	if len(r) <= 3*around {
+		return fmt.Sprintf("%q", text)
+	}
+	lo, hi := max(0, pos-around), min(len(r), pos+around)
+	s := fmt.Sprintf("%q", string(r[lo:hi]))
+	if lo > 0 {
+		s = "…" + s
+	}
+	if hi < len(r) {
+		s += "…"
+	}
+	return s
+}
+
+// Parse reads a path in text form (see the package documentation). A
+// path beyond the limits is an error wrapping ErrTooLong.
 func Parse(text string) (Path, error) {
 	if text == "" {
 		return Root, ErrEmpty
@@ -30,7 +50,8 @@ func Parse(text string) (Path, error) {
 	}
 	p := parser{text: text}
 	var b []byte
-	for p.pos < len(text) {
+	n := 0
+	for ; p.pos < len(text); n++ {
 		var v any
 		var err error
 		switch {
@@ -56,6 +77,12 @@ func Parse(text string) (Path, error) {
 		if b, err = appendElem(b, v, 0); err != nil {
 			return Root, p.errAt(p.start, err.Error())
 		}
+	}
+	if n > MaxElems {
+		return Root, tooManyElems(n)
+	}
+	if len(b) > MaxBytes {
+		return Root, tooManyBytes(len(b))
 	}
 	return Path{string(b)}, nil
 }

@@ -24,6 +24,16 @@
 //
 // Compare orders paths element by element; CompareElem documents the order
 // of elements. Listings use it, so they are stable across nodes.
+//
+// # Limits
+//
+// A path has at most MaxElems (256) elements and MaxBytes (64 KiB) of
+// encoding; a tuple element nests at most 32 deep. Every way in from
+// outside refuses longer ones with an error wrapping ErrTooLong: the
+// decoders (Read, FromEncoded), Parse, New and Strings. Child and Join do
+// not check (a program builds its own paths); Check tells whether a path
+// built so is within the limits. Every walk and every change along a path
+// costs work in its length, and a server holds its lock meanwhile.
 package path
 
 import (
@@ -40,6 +50,43 @@ import (
 // Path is a sequence of elements. See the package documentation.
 type Path struct{ enc string }
 
+// The limits of a path (see the package documentation).
+const (
+	MaxElems = 256      // elements
+	MaxBytes = 64 << 10 // bytes of the encoding: the payload of ext type 3
+)
+
+// ErrTooLong is the error of a path beyond MaxElems or MaxBytes.
+var ErrTooLong = errors.New("path too long")
+
+// tooManyElems is the error of a path of n elements (0: more than
+// MaxElems, how many is not known).
+func tooManyElems(n int) error {
+	if n == 0 {
+		return fmt.Errorf("%w: more than the limit of %d elements", ErrTooLong, MaxElems)
+	}
+	return fmt.Errorf("%w: %d elements, more than the limit of %d", ErrTooLong, n, MaxElems)
+}
+
+func tooManyBytes(n int) error {
+	return fmt.Errorf("%w: %d bytes encoded, more than the limit of %d", ErrTooLong, n, MaxBytes)
+}
+
+// Check reports whether p is within MaxElems and MaxBytes; the error
+// wraps ErrTooLong.
+func (p Path) Check() error {
+	if len(p.enc) > MaxBytes {
+		return tooManyBytes(len(p.enc))
+	}
+	n := 0
+	for rest := p.enc; rest != ""; rest = rest[elemLen(rest):] {
+		if n++; n > MaxElems {
+			return tooManyElems(p.Len())
+		}
+	}
+	return nil
+}
+
 // Root is the empty path.
 var Root Path
 
@@ -51,6 +98,12 @@ func New(elems ...any) (Path, error) {
 		if b, err = appendElem(b, e, 0); err != nil {
 			return Root, fmt.Errorf("path element %d: %w", i, err)
 		}
+	}
+	if len(elems) > MaxElems {
+		return Root, tooManyElems(len(elems))
+	}
+	if len(b) > MaxBytes {
+		return Root, tooManyBytes(len(b))
 	}
 	return Path{string(b)}, nil
 }
@@ -76,6 +129,9 @@ func P(text string) Path {
 
 // Strings returns the path of the given string elements.
 func Strings(elems ...string) (Path, error) {
+	if len(elems) > MaxElems {
+		return Root, tooManyElems(len(elems))
+	}
 	n := 0
 	for _, s := range elems {
 		n += len(s) + 5
@@ -87,20 +143,31 @@ func Strings(elems ...string) (Path, error) {
 		}
 		b = pack.AppendString(b, s)
 	}
+	if len(b) > MaxBytes {
+		return Root, tooManyBytes(len(b))
+	}
 	return Path{string(b)}, nil
 }
 
 // FromEncoded checks and canonicalises the msgpack encodings of elements
-// given one after another (the payload of ext type 3).
+// given one after another (the payload of ext type 3). A path beyond the
+// limits (MaxElems, MaxBytes of canonical encoding) is an error wrapping
+// ErrTooLong; FromEncoded stops reading as soon as it knows.
 func FromEncoded(enc []byte) (Path, error) {
 	var stack [256]byte
 	out := stack[:0]
 	r := pack.NewReader(enc)
-	for r.Len() > 0 {
+	for n := 1; r.Len() > 0; n++ {
+		if n > MaxElems {
+			return Root, tooManyElems(0)
+		}
 		at := r.Pos()
 		var err error
 		if out, err = canonElem(r, out, 0); err != nil {
 			return Root, fmt.Errorf("path element at byte %d: %w", at, err)
+		}
+		if len(out) > MaxBytes {
+			return Root, tooManyBytes(len(out))
 		}
 	}
 	if string(out) == string(enc) {
@@ -128,9 +195,13 @@ func Read(r *pack.Reader) (Path, error) {
 		}
 		return FromEncoded(data)
 	case pack.KindArray:
+		at := r.Pos()
 		n, err := r.ReadArrayHeader()
 		if err != nil {
 			return Root, err
+		}
+		if n > MaxElems {
+			return Root, fmt.Errorf("at byte %d: %w", at, tooManyElems(n))
 		}
 		start := r.Pos()
 		for range n {
@@ -180,7 +251,9 @@ func (p Path) Elems() iter.Seq[Elem] {
 }
 
 // elemLen returns the length of the first element encoding in enc, which
-// must be well-formed.
+// must be well-formed. It reads headers in place: copying the rest of a
+// path to scan one element would make every walk along a path cost the
+// square of its length.
 func elemLen(enc string) int {
 	c := enc[0]
 	switch {
@@ -188,12 +261,54 @@ func elemLen(enc string) int {
 		return 1
 	case c >= 0xa0 && c <= 0xbf:
 		return 1 + int(c&0x1f)
+	case c >= 0x90 && c <= 0x9f:
+		return tupleLen(enc, 1, int(c&0x0f))
 	}
-	r := pack.NewReader([]byte(enc)) // rare: longer strings, numbers, tuples
-	if err := r.Skip(); err != nil {
-		panic("path: corrupt encoding: " + err.Error())
+	switch c {
+	case 0xcc, 0xd0:
+		return 2
+	case 0xcd, 0xd1:
+		return 3
+	case 0xca, 0xce, 0xd2:
+		return 5
+	case 0xcb, 0xcf, 0xd3:
+		return 9
+	case 0xc4, 0xd9:
+		return 2 + int(enc[1])
+	case 0xc5, 0xda:
+		return 3 + int(be16(enc[1:]))
+	case 0xc6, 0xdb:
+		return 5 + int(be32(enc[1:]))
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+		return 2 + 1<<(c-0xd4)
+	case 0xc7:
+		return 3 + int(enc[1])
+	case 0xc8:
+		return 4 + int(be16(enc[1:]))
+	case 0xc9:
+		return 6 + int(be32(enc[1:]))
+	case 0xdc:
+		return tupleLen(enc, 3, int(be16(enc[1:])))
+	case 0xdd:
+		return tupleLen(enc, 5, int(be32(enc[1:])))
 	}
-	return r.Pos()
+	panic(fmt.Sprintf("path: corrupt encoding: type byte 0x%02x", c))
+}
+
+// tupleLen returns the length of a tuple of n elements after a header of
+// hdr bytes (nesting is at most maxTupleDepth deep).
+func tupleLen(enc string, hdr, n int) int {
+	off := hdr
+	for range n {
+		off += elemLen(enc[off:])
+	}
+	return off
+}
+
+func be16(s string) uint16 { return uint16(s[0])<<8 | uint16(s[1]) }
+
+func be32(s string) uint32 {
+	return uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3])
 }
 
 // Len returns the number of elements.

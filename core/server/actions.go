@@ -124,10 +124,19 @@ func (c *conn) handle(req *wire.Request) {
 	r := &c.gated
 	*r = call{Request: req, sess: c.sess}
 	switch a.scope {
-	case scopeData:
-		r.path = c.root.Join(req.Path)
-	case scopeSystem:
-		r.path = systemRoot.Join(req.Path)
+	case scopeData, scopeSystem:
+		base := c.root
+		if a.scope == scopeSystem {
+			base = systemRoot
+		}
+		// The request's path is within the limits, as it was decoded;
+		// below the connection's root (or None) it may not be, and the
+		// tree and the other servers hold only paths that are.
+		r.path = base.Join(req.Path)
+		if err := r.path.Check(); err != nil {
+			c.sendError(req.Seq, true, fmt.Errorf("%w: field \"path\" below %v: %w", wire.ErrBadRequest, base, err))
+			return
+		}
 	case scopeServer:
 		r.path = systemRoot
 	case scopeTopic:

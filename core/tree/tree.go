@@ -557,6 +557,18 @@ func (t *Tree) Purge(horizon map[string]uint64) int {
 		}
 		return true
 	})
+	n := 0
+	// A batch at a time, as the walk: a million tombstones would keep
+	// writers waiting for the lock.
+	for len(doomed) > 0 {
+		batch := doomed[:min(len(doomed), 1024)]
+		doomed = doomed[len(batch):]
+		n += t.purge(batch, horizon)
+	}
+	return n
+}
+
+func (t *Tree) purge(doomed []path.Path, horizon map[string]uint64) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
@@ -608,26 +620,48 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var doomed []path.Path
-	var visit func(e *entry, p path.Path)
-	visit = func(e *entry, p path.Path) {
+	// The entries from the root down to the one visited, and the paths
+	// of the first of them, made only when an entry is doomed: most are
+	// not, and a path made for every entry would cost its length each.
+	var line []*entry
+	var made []path.Path
+	var paths path.Builder
+	pathOf := func() path.Path {
+		for len(made) < len(line) {
+			parent := path.Root
+			if len(made) > 0 {
+				parent = made[len(made)-1]
+			}
+			made = append(made, paths.Child(parent, line[len(made)].elem()))
+		}
+		if len(line) == 0 {
+			return path.Root
+		}
+		return made[len(line)-1]
+	}
+	var visit func(e *entry)
+	visit = func(e *entry) {
 		if e.flags&unconfirmed != 0 {
 			e.flags &^= unconfirmed
 			if e.node != nil {
 				if h, ok := horizon[e.node.Name]; ok && e.tick <= h {
-					doomed = append(doomed, p)
+					doomed = append(doomed, pathOf())
 				}
 			}
 		}
 		if e.kids != nil {
 			for k := range e.kids.all() {
-				// Most entries are leaves, confirmed: no path to build.
+				// Most entries are leaves, confirmed: nothing to do.
 				if k.kids != nil || k.flags&unconfirmed != 0 {
-					visit(k, p.Child(k.elem()))
+					line = append(line, k)
+					visit(k)
+					line = line[:len(line)-1]
+					made = made[:min(len(made), len(line))]
 				}
 			}
 		}
 	}
-	visit(&t.root, path.Root)
+	visit(&t.root)
 	for _, p := range doomed {
 		e := t.lookup(p)
 		if e == nil {
@@ -645,13 +679,22 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 // prune removes the entry at p and its parents while they hold nothing:
 // no value, no chain, no children. The tree is locked.
 func (t *Tree) prune(p path.Path) {
-	for !p.IsRoot() {
-		parent := t.lookup(p.Parent())
-		e := parent.kids.find(p.Last().Encoded())
-		if e == nil || e.chained() || e.flags&hasValue != 0 || (e.kids != nil && e.kids.n > 0) {
+	// The entries along p, found once: looking up each parent from the
+	// root would cost the square of p's length.
+	var stack [path.MaxElems + 1]*entry
+	line := append(stack[:0], &t.root)
+	e := &t.root
+	for el := range p.Elems() {
+		if e = e.kids.find(el.Encoded()); e == nil {
 			return
 		}
-		parent.kids.remove(p.Last().Encoded())
-		p = p.Parent()
+		line = append(line, e)
+	}
+	for i := len(line) - 1; i > 0; i-- {
+		e := line[i]
+		if e.chained() || e.flags&hasValue != 0 || (e.kids != nil && e.kids.n > 0) {
+			return
+		}
+		line[i-1].kids.remove(e.name())
 	}
 }

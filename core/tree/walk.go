@@ -40,43 +40,60 @@ type WalkOptions struct {
 // Walk reports the entries under prefix in path order (see path.Compare),
 // depth first, parents before children. It collects up to opt.Batch items
 // under the read lock, then releases it and calls fn, so fn may block
-// without stalling writers; fn must not keep the slice. Walk stops when fn
-// returns false. Each item is a consistent state of its entry, but the
-// tree may change between batches: an entry added meanwhile behind the
-// walk's position, or in a list of children the walk is already inside,
-// is not reported.
+// without stalling writers; fn must not keep the slice. It also releases
+// the lock after visiting a few thousand entries it does not report
+// (deleted or pruned ones, parents), so every hold of the lock is short.
+// Walk stops when fn returns false. Each item is a consistent state of
+// its entry, but the tree may change between batches: an entry added
+// meanwhile behind the walk's position, or in a list of children the
+// walk is already inside, is not reported. The items' paths share memory
+// (see path.Builder): Clone one to keep it long.
 func (t *Tree) Walk(prefix path.Path, opt WalkOptions, fn func([]Item) bool) {
+	t.walk(prefix, opt, fn, max(visitsPerLock, 4*opt.Batch))
+}
+
+// walk is Walk with the work that one hold of the lock may do, and it
+// returns how often it took the lock.
+func (t *Tree) walk(prefix path.Path, opt WalkOptions, fn func([]Item) bool, visits int) (holds int) {
 	if opt.Batch <= 0 {
 		opt.Batch = 256
 	}
-	w := walker{t: t, opt: opt, prefix: prefix, prune: opt.Prune, batch: make([]Item, 0, opt.Batch)}
+	w := walker{t: t, opt: opt, prefix: prefix, prune: opt.Prune, batch: make([]Item, 0, opt.Batch), visits: visits}
 	if opt.SkipSystem && prefix.IsRoot() {
 		w.prune = skipSystem(opt.Prune)
 	}
-	resume, resuming := path.Root, false
-	for {
+	resume, resuming, skip := path.Root, false, false
+	for ; ; holds++ {
 		w.batch = w.batch[:0]
+		w.work, w.made = 0, w.paths.Made()
 		t.mu.RLock()
 		done := true
 		if e := t.lookup(prefix); e != nil {
-			done = w.visit(e, prefix, 0, resume, resuming)
+			done = w.visit(e, prefix, 0, resume, resuming, skip)
 		}
 		t.mu.RUnlock()
 		if w.sortFor != nil {
 			w.sortOutside()
 		}
-		if len(w.batch) > 0 {
+		if !done {
 			resume, _ = w.last.TrimPrefix(prefix)
-			resuming = true
-			if !fn(w.batch) {
-				return
-			}
+			resuming, skip = true, w.pruned
 		}
-		if done {
-			return
+		if len(w.batch) > 0 && !fn(w.batch) || done {
+			return holds + 1
 		}
 	}
 }
+
+// A walk releases the lock after visiting this many entries (or four
+// batches, if more), or after making this many bytes of paths, whether
+// or not it has a batch of items to report: a walk through a million
+// deleted or hidden entries, or along long paths, must not keep writers
+// waiting.
+const (
+	visitsPerLock    = 4096
+	pathBytesPerLock = 1 << 20
+)
 
 type walker struct {
 	t      *Tree
@@ -84,7 +101,12 @@ type walker struct {
 	prefix path.Path
 	prune  func(path.Path) bool // opt.Prune, and SkipSystem's
 	batch  []Item
-	last   path.Path // path of the last item collected
+	paths  path.Builder // makes the paths of the entries visited
+	last   path.Path    // path of the last entry visited
+	pruned bool         // last was pruned: a resumed walk skips its subtree
+	work   int          // entries visited and path bytes/256 pruned under this hold of the lock
+	made   int          // w.paths.Made() when this hold of the lock began
+	visits int          // how much work one hold of the lock may do
 	// inside holds the sorted children of the entries the walk is inside
 	// of (those on the path to last). A resumed walk continues in these
 	// lists instead of sorting again: a change to a big directory drops
@@ -148,22 +170,31 @@ func skipSystem(next func(path.Path) bool) func(path.Path) bool {
 
 // visit walks e, at p, depth elements below the prefix. While resuming,
 // it skips everything up to and including the path after (relative to
-// p): the walk has been there, so it has not pruned the entries on the
-// way to it. It returns false when the batch filled up before the
-// subtree was done.
-func (w *walker) visit(e *entry, p path.Path, depth int, after path.Path, resuming bool) bool {
+// p), and with skip the subtree at after too: the walk has been there,
+// so it has not pruned the entries on the way to it (and it pruned the
+// one at after, if skip). It returns false when the batch filled up, or
+// the work for one hold of the lock is done, before the subtree was.
+func (w *walker) visit(e *entry, p path.Path, depth int, after path.Path, resuming, skip bool) bool {
 	if !resuming {
 		want := w.wants(e, depth)
-		if want && len(w.batch) == cap(w.batch) {
+		// At least one entry per hold, so that every hold makes progress.
+		if want && len(w.batch) == cap(w.batch) || w.work > 0 && w.worked() {
 			return false // before pruning: the next batch comes back here
 		}
-		if w.prune != nil && w.prune(p) {
+		w.work++
+		if w.prune != nil { // it may read all of p
+			w.work += len(p.Encoded()) / (pathBytesPerLock / visitsPerLock)
+		}
+		// The next batch resumes after p (and its subtree, if pruned).
+		w.last, w.pruned = p, w.prune != nil && w.prune(p)
+		if w.pruned {
 			return true
 		}
 		if want {
 			w.batch = append(w.batch, w.t.item(p, e))
-			w.last = p
 		}
+	} else if skip && after.IsRoot() {
+		return true
 	}
 	if w.opt.MaxDepth >= 0 && depth >= w.opt.MaxDepth {
 		return true
@@ -193,7 +224,7 @@ func (w *walker) visit(e *entry, p path.Path, depth int, after path.Path, resumi
 		}
 		start = lo
 		if start < len(kids) && kids[start].name() == first.Encoded() {
-			if !w.visit(kids[start], p.Child(first), depth+1, rest, true) {
+			if !w.visit(kids[start], w.paths.Child(p, first), depth+1, rest, true, skip) {
 				w.pause(e, kids)
 				return false
 			}
@@ -201,13 +232,19 @@ func (w *walker) visit(e *entry, p path.Path, depth int, after path.Path, resumi
 		}
 	}
 	for _, k := range kids[start:] {
-		if !w.visit(k, p.Child(k.elem()), depth+1, path.Root, false) {
+		if !w.visit(k, w.paths.Child(p, k.elem()), depth+1, path.Root, false, false) {
 			w.pause(e, kids)
 			return false
 		}
 	}
 	delete(w.inside, e)
 	return true
+}
+
+// worked reports whether this hold of the lock has done its work:
+// entries visited, and bytes of paths made or pruned.
+func (w *walker) worked() bool {
+	return w.work+(w.paths.Made()-w.made)/(pathBytesPerLock/visitsPerLock) >= w.visits
 }
 
 // pause keeps the children of e, which the walk is inside of, for the

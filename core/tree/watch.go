@@ -7,6 +7,7 @@ import (
 // watches maps a watched prefix (its encoding) to its watchers.
 type watches struct {
 	byPrefix map[string][]*watcher
+	lens     map[int]int // how many watched prefixes have each length in bytes
 	n        int
 	cur      Item // the change being told, so that no Item goes to the heap
 }
@@ -30,6 +31,12 @@ func (t *Tree) Watch(prefix path.Path, fn func(*Item)) (tock uint64, cancel func
 		t.watches.byPrefix = make(map[string][]*watcher)
 	}
 	k := prefix.Encoded()
+	if len(t.watches.byPrefix[k]) == 0 {
+		if t.watches.lens == nil {
+			t.watches.lens = make(map[int]int)
+		}
+		t.watches.lens[len(k)]++
+	}
 	t.watches.byPrefix[k] = append(t.watches.byPrefix[k], w)
 	t.watches.n++
 	// The next change gets tock+1; entries at tock or below are state.
@@ -49,7 +56,12 @@ func (t *Tree) unwatch(w *watcher) {
 		}
 	}
 	if len(ws) == 0 {
-		delete(t.watches.byPrefix, k)
+		if _, ok := t.watches.byPrefix[k]; ok {
+			delete(t.watches.byPrefix, k)
+			if t.watches.lens[len(k)]--; t.watches.lens[len(k)] == 0 {
+				delete(t.watches.lens, len(k))
+			}
+		}
 	} else {
 		t.watches.byPrefix[k] = ws
 	}
@@ -71,9 +83,13 @@ func (t *Tree) notify(item Item) {
 		}
 	}
 	call("")
+	// Only prefixes of a watched length are looked up: hashing every
+	// prefix would cost the square of the path's length.
 	n := 0
 	for el := range it.Path.Elems() {
 		n += len(el.Encoded())
-		call(enc[:n])
+		if t.watches.lens[n] > 0 {
+			call(enc[:n])
+		}
 	}
 }

@@ -38,6 +38,15 @@
 // FromYAML(parse(YAML(v))) equals v, with strings and bytes, and integers
 // and floats, kept apart.
 //
+// # Limits
+//
+// Values nest at most pack.MaxDepth (512) arrays and maps deep: Validate,
+// Decode, Encode, YAML and FromYAML refuse deeper ones with pack.ErrDepth,
+// Equal finds them unequal to anything but their own bytes, and Top
+// prints them without recursing further. A path inside a value has the
+// limits of package path. Equal costs the size of the values, however
+// their maps nest and whatever their order.
+//
 // # Concurrency
 //
 // All functions are safe for concurrent use; none keeps state.

@@ -2,6 +2,9 @@ package value
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"slices"
 
@@ -25,8 +28,13 @@ import (
 // Identical bytes are equal without a look inside, even when malformed.
 // Otherwise a malformed value is unequal to anything (but path payloads
 // with identical bytes are not checked). Values whose maps are in the same
-// order are compared without allocating; maps in different orders are
-// compared in a canonical form, which allocates.
+// order are compared without allocating. Maps in different orders are
+// compared with their pairs sorted by a hash of their contents: that
+// reads each byte a few times whatever the nesting (sorting the pairs'
+// encodings would copy a map's contents once per map around it, and a
+// server compares under its write lock). Pairs whose 64-bit hashes
+// collide (a chance of one in 2^64 per pair, the hash seeded at random)
+// may make equal values compare unequal, never the other way round.
 func Equal(a, b []byte) bool {
 	if bytes.Equal(a, b) {
 		return true
@@ -38,12 +46,7 @@ func Equal(a, b []byte) bool {
 	case differ:
 		return false
 	}
-	ca, err := canonical(a)
-	if err != nil {
-		return false
-	}
-	cb, err := canonical(b)
-	return err == nil && bytes.Equal(ca, cb)
+	return equalUnordered(a, b)
 }
 
 type result uint8
@@ -51,7 +54,7 @@ type result uint8
 const (
 	same   result = iota
 	differ        // certainly different (or malformed)
-	unsure        // a map's pairs differ in order at least: compare canonically
+	unsure        // a map's pairs differ in order at least: compare sorted
 )
 
 // compare compares the values at a[pa:] and b[pb:] and returns where they
@@ -65,19 +68,7 @@ func compare(a, b []byte, pa, pb, depth int) (int, int, result) {
 		return pa, pb, differ
 	}
 	pa, pb = pa+ha.size, pb+hb.size
-	eq := true
 	switch ha.kind {
-	case pack.KindBool:
-		eq = ha.u == hb.u
-	case pack.KindInt:
-		eq = sameInt(&ha, &hb)
-	case pack.KindFloat:
-		eq = sameFloat(&ha, &hb)
-	case pack.KindStr, pack.KindBin:
-		eq = bytes.Equal(ha.data, hb.data)
-	case pack.KindExt:
-		eq = ha.ext == hb.ext && (bytes.Equal(ha.data, hb.data) ||
-			ha.ext == pack.ExtPath && samePath(ha.data, hb.data))
 	case pack.KindArray, pack.KindMap:
 		if ha.n != hb.n {
 			return pa, pb, differ
@@ -95,11 +86,30 @@ func compare(a, b []byte, pa, pb, depth int) (int, int, result) {
 				return pa, pb, r
 			}
 		}
+		return pa, pb, same
 	}
-	if !eq {
+	if !sameScalar(&ha, &hb) {
 		return pa, pb, differ
 	}
 	return pa, pb, same
+}
+
+// sameScalar compares two heads of the same kind, not containers.
+func sameScalar(ha, hb *head) bool {
+	switch ha.kind {
+	case pack.KindBool:
+		return ha.u == hb.u
+	case pack.KindInt:
+		return sameInt(ha, hb)
+	case pack.KindFloat:
+		return sameFloat(ha, hb)
+	case pack.KindStr, pack.KindBin:
+		return bytes.Equal(ha.data, hb.data)
+	case pack.KindExt:
+		return ha.ext == hb.ext && (bytes.Equal(ha.data, hb.data) ||
+			ha.ext == pack.ExtPath && samePath(ha.data, hb.data))
+	}
+	return true // nil
 }
 
 func samePath(a, b []byte) bool {
@@ -111,102 +121,180 @@ func samePath(a, b []byte) bool {
 	return err == nil && pa == pb
 }
 
-// canonical returns the canonical encoding of raw, which must hold exactly
-// one valid value: integers, lengths and extension headers shortest, floats
-// as float 64 (one NaN), paths canonical, and the pairs of every map
-// sorted by their canonical bytes. Two values are equal exactly when their
-// canonical encodings are.
-func canonical(raw []byte) ([]byte, error) {
-	out, pos, err := appendCanonical(nil, raw, 0, 0)
-	if err != nil {
-		return nil, err
+// equalUnordered compares two values whose maps may differ in order. A
+// hash of each value that equal values share (map pairs hashed one by
+// one and combined in the order of their hashes) tells most unequal
+// values apart; equal hashes are confirmed by comparing the values with
+// the pairs of every map in the order of their hashes.
+func equalUnordered(a, b []byte) bool {
+	sa, sb := sorter{raw: a}, sorter{raw: b}
+	var ha, hb maphash.Hash
+	ha.SetSeed(hashSeed)
+	hb.SetSeed(hashSeed)
+	if end, err := sa.hash(&ha, 0, 0); err != nil || end != len(a) {
+		return false
 	}
-	if pos != len(raw) {
-		return nil, failAt(pos, ErrExtra)
+	if end, err := sb.hash(&hb, 0, 0); err != nil || end != len(b) {
+		return false
 	}
-	return out, nil
+	if ha.Sum64() != hb.Sum64() {
+		return false
+	}
+	_, _, ok := sameSorted(&sa, &sb, 0, 0)
+	return ok
 }
 
-func appendCanonical(out, raw []byte, pos, depth int) ([]byte, int, error) {
+// hashSeed is the seed of the hashes that order map pairs: random, so
+// that nobody can make pairs collide on purpose.
+var hashSeed = maphash.MakeSeed()
+
+// sorter holds a value and, for each map in it, its pairs in the order
+// of their hashes.
+type sorter struct {
+	raw  []byte
+	maps map[int]sortedMap // by the map's offset
+}
+
+type sortedMap struct {
+	pairs []int // offsets of the pairs, sorted
+	end   int   // where the map ends
+}
+
+// hash writes a canonical form of the value at pos to h (a token per
+// scalar, a count per container, and for a map the sorted hashes of its
+// pairs), records the order of the pairs of each map, and returns where
+// the value ends. Equal values write the same.
+func (s *sorter) hash(h *maphash.Hash, pos, depth int) (int, error) {
 	if depth > pack.MaxDepth {
-		return out, pos, failAt(pos, pack.ErrDepth)
+		return pos, failAt(pos, pack.ErrDepth)
 	}
-	var h head
-	if err := readHead(&h, raw, pos); err != nil {
-		return out, pos, err
+	var hd head
+	if err := readHead(&hd, s.raw, pos); err != nil {
+		return pos, err
 	}
-	var err error
 	start := pos
-	pos += h.size
-	switch h.kind {
-	case pack.KindNil:
-		out = pack.AppendNil(out)
-	case pack.KindBool:
-		out = pack.AppendBool(out, h.u != 0)
-	case pack.KindInt:
-		switch {
-		case h.neg:
-			out = pack.AppendInt(out, int64(h.u))
-		case h.data != nil:
-			out = append(pack.AppendExtHeader(out, pack.ExtBigInt, len(h.data)), h.data...)
-		default:
-			out = pack.AppendUint(out, h.u)
-		}
-	case pack.KindFloat:
-		f := h.float()
-		if math.IsNaN(f) {
-			f = math.NaN()
-		}
-		out = pack.AppendFloat(out, f)
-	case pack.KindStr:
-		out = pack.AppendStringBytes(out, h.data)
-	case pack.KindBin:
-		out = pack.AppendBytes(out, h.data)
-	case pack.KindExt:
-		if h.ext != pack.ExtPath {
-			out = append(pack.AppendExtHeader(out, h.ext, len(h.data)), h.data...)
-			break
-		}
-		p, err := path.FromEncoded(h.data)
-		if err != nil {
-			return out, start, failAt(start, err)
-		}
-		out = p.Append(out)
+	pos += hd.size
+	var err error
+	switch hd.kind {
 	case pack.KindArray:
-		out = pack.AppendArrayHeader(out, h.n)
-		for range h.n {
-			if out, pos, err = appendCanonical(out, raw, pos, depth+1); err != nil {
-				return out, pos, err
+		writeToken(h, 'a', uint64(hd.n), nil)
+		for range hd.n {
+			if pos, err = s.hash(h, pos, depth+1); err != nil {
+				return pos, err
 			}
 		}
 	case pack.KindMap:
-		out = pack.AppendMapHeader(out, h.n)
-		body := len(out)
-		ends := make([]int, h.n) // where each pair ends, relative to body
-		for i := range h.n {
+		type pairHash struct {
+			h  uint64
+			at int
+		}
+		pairs := make([]pairHash, hd.n)
+		var ph maphash.Hash
+		ph.SetSeed(hashSeed)
+		for i := range pairs {
+			ph.Reset()
+			pairs[i].at = pos
 			for range 2 {
-				if out, pos, err = appendCanonical(out, raw, pos, depth+1); err != nil {
-					return out, pos, err
+				if pos, err = s.hash(&ph, pos, depth+1); err != nil {
+					return pos, err
 				}
 			}
-			ends[i] = len(out) - body
+			pairs[i].h = ph.Sum64()
 		}
-		pairs := make([][]byte, h.n)
-		enc := slices.Clone(out[body:])
-		for i, e := range ends {
-			s := 0
-			if i > 0 {
-				s = ends[i-1]
+		slices.SortFunc(pairs, func(x, y pairHash) int { return cmp.Compare(x.h, y.h) })
+		sm := sortedMap{pairs: make([]int, hd.n), end: pos}
+		writeToken(h, 'm', uint64(hd.n), nil)
+		for i, p := range pairs {
+			sm.pairs[i] = p.at
+			writeToken(h, 'p', p.h, nil)
+		}
+		if s.maps == nil {
+			s.maps = make(map[int]sortedMap)
+		}
+		s.maps[start] = sm
+	case pack.KindNil:
+		writeToken(h, 'n', 0, nil)
+	case pack.KindBool:
+		writeToken(h, 'b', hd.u, nil)
+	case pack.KindInt:
+		switch {
+		case hd.neg:
+			writeToken(h, '-', hd.u, nil)
+		default:
+			writeToken(h, 'i', hd.u, hd.data)
+		}
+	case pack.KindFloat:
+		bits := hd.u
+		if f := hd.float(); f != f {
+			bits = math.Float64bits(math.NaN()) // every NaN is equal
+		}
+		writeToken(h, 'f', bits, nil)
+	case pack.KindStr:
+		writeToken(h, 's', uint64(len(hd.data)), hd.data)
+	case pack.KindBin:
+		writeToken(h, 'y', uint64(len(hd.data)), hd.data)
+	case pack.KindExt:
+		data := hd.data
+		if hd.ext == pack.ExtPath {
+			p, err := path.FromEncoded(data)
+			if err != nil {
+				return start, failAt(start, err)
 			}
-			pairs[i] = enc[s:e]
+			data = []byte(p.Encoded())
 		}
-		slices.SortFunc(pairs, bytes.Compare)
-		out = out[:body]
-		for _, p := range pairs {
-			out = append(out, p...)
-		}
+		writeToken(h, 'e', uint64(uint8(hd.ext))<<32|uint64(len(data)), data)
 	}
-	return out, pos, nil
+	return pos, nil
+}
+
+// writeToken writes a kind letter, a number and data to h.
+func writeToken(h *maphash.Hash, kind byte, n uint64, data []byte) {
+	var b [9]byte
+	b[0] = kind
+	binary.LittleEndian.PutUint64(b[1:], n)
+	h.Write(b[:])
+	h.Write(data)
+}
+
+// sameSorted compares the values at a.raw[pa:] and b.raw[pb:], both hashed,
+// the pairs of their maps in the order of their hashes, and returns where
+// they end.
+func sameSorted(a, b *sorter, pa, pb int) (int, int, bool) {
+	var ha, hb head
+	if readHead(&ha, a.raw, pa) != nil || readHead(&hb, b.raw, pb) != nil || ha.kind != hb.kind {
+		return pa, pb, false
+	}
+	switch ha.kind {
+	case pack.KindArray:
+		if ha.n != hb.n {
+			return pa, pb, false
+		}
+		pa, pb = pa+ha.size, pb+hb.size
+		for range ha.n {
+			var ok bool
+			if pa, pb, ok = sameSorted(a, b, pa, pb); !ok {
+				return pa, pb, false
+			}
+		}
+		return pa, pb, true
+	case pack.KindMap:
+		ma, mb := a.maps[pa], b.maps[pb]
+		if ha.n != hb.n {
+			return pa, pb, false
+		}
+		for i := range ma.pairs {
+			ka, kb := ma.pairs[i], mb.pairs[i]
+			va, vb, ok := sameSorted(a, b, ka, kb) // the key
+			if !ok {
+				return pa, pb, false
+			}
+			if _, _, ok := sameSorted(a, b, va, vb); !ok { // the value
+				return pa, pb, false
+			}
+		}
+		return ma.end, mb.end, true
+	}
+	return pa + ha.size, pb + hb.size, sameScalar(&ha, &hb)
 }
 
 // HasNaN reports whether the raw value holds a NaN (float 32 or 64, any

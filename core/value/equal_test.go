@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -205,4 +207,125 @@ func TestHasNaNDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { HasNaN(s); HasNaN(b) }); n != 0 {
 		t.Errorf("HasNaN allocates %.0f times", n)
 	}
+}
+
+// TestEqualUnorderedCostsTheSize: comparing nested maps in different
+// orders reads the values a few times, whatever the nesting. Sorting the
+// pairs' encodings at every map copied each map's contents once per map
+// around it: 518 MB and 0.7 s for a value of 1 MiB nested 256 deep, and
+// a server compares under its write lock (prev, idem).
+func TestEqualUnorderedCostsTheSize(t *testing.T) {
+	big := make([]byte, 1<<20)
+	for _, depth := range []int{1, 64, pack.MaxDepth - 1} {
+		var a, b any = big, big
+		for range depth {
+			a = pack.Map{{Key: "z", Value: int64(0)}, {Key: "a", Value: a}}
+			b = pack.Map{{Key: "a", Value: b}, {Key: "z", Value: int64(0)}}
+		}
+		ea, eb := mustEncode(t, a), mustEncode(t, b)
+		var eq bool
+		n := allocated(func() { eq = Equal(ea, eb) })
+		if !eq {
+			t.Fatalf("depth %d: not equal", depth)
+		}
+		if n > uint64(len(ea)) {
+			t.Errorf("depth %d: %d bytes allocated to compare two values of %d", depth, n, len(ea))
+		}
+	}
+}
+
+// TestEqualReordered: a value equals itself with the pairs of every map
+// shuffled, and no longer when a scalar deep inside changes.
+func TestEqualReordered(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var gen func(depth int) any
+	gen = func(depth int) any {
+		switch k := rng.IntN(8); {
+		case depth > 4 || k < 3:
+			return []any{int64(rng.IntN(3)), "s", []byte("s"), 1.5, nil, true, uint64(1 << 63)}[rng.IntN(7)]
+		case k < 5:
+			a := make([]any, rng.IntN(4))
+			for i := range a {
+				a[i] = gen(depth + 1)
+			}
+			return a
+		default:
+			m := make(pack.Map, rng.IntN(5))
+			for i := range m {
+				m[i] = pack.KV{Key: gen(depth + 2), Value: gen(depth + 1)}
+			}
+			return m
+		}
+	}
+	var shuffle func(v any) any
+	shuffle = func(v any) any {
+		switch v := v.(type) {
+		case []any:
+			out := make([]any, len(v))
+			for i, e := range v {
+				out[i] = shuffle(e)
+			}
+			return out
+		case pack.Map:
+			out := make(pack.Map, len(v))
+			for i, kv := range v {
+				out[i] = pack.KV{Key: shuffle(kv.Key), Value: shuffle(kv.Value)}
+			}
+			rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+			return out
+		}
+		return v
+	}
+	// change replaces the scalar at a random place by another one.
+	var change func(v any) (any, bool)
+	change = func(v any) (any, bool) {
+		switch v := v.(type) {
+		case []any:
+			out := slices.Clone(v)
+			for _, i := range rng.Perm(len(v)) {
+				if c, ok := change(v[i]); ok {
+					out[i] = c
+					return out, true
+				}
+			}
+			return v, false
+		case pack.Map:
+			out := slices.Clone(v)
+			for _, i := range rng.Perm(len(v)) {
+				if c, ok := change(v[i].Value); ok {
+					out[i].Value = c
+					return out, true
+				}
+			}
+			return v, false
+		case string:
+			return v + "x", true
+		case int64:
+			return v + 10, true
+		}
+		return v, false
+	}
+	for range 2000 {
+		v := gen(0)
+		a := mustEncode(t, v)
+		if b := mustEncode(t, shuffle(v)); !Equal(a, b) || !Equal(b, a) {
+			t.Fatalf("%x and its shuffle %x differ", a, b)
+		}
+		if c, ok := change(v); ok {
+			if b := mustEncode(t, shuffle(c)); Equal(a, b) || Equal(b, a) {
+				t.Fatalf("%x and the changed %x are equal", a, b)
+			}
+		}
+	}
+}
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }

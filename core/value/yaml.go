@@ -29,8 +29,8 @@ const (
 // double-quoted with Go's escapes ("Duh"), an integer in decimal (123), a
 // float as Python's repr (1.5, 1e+16, inf), true, false and null; anything
 // else (bytes, lists, maps, paths, extensions) as the YAML document. The
-// result has no trailing newline. A value that YAML refuses is shown with
-// fmt's %v, after a "!error" line saying why.
+// result has no trailing newline. A value that YAML refuses is shown as a
+// literal (see literal.Format), after a "!error" line saying why.
 func Top(v any) string {
 	switch v := v.(type) {
 	case string:
@@ -52,7 +52,9 @@ func Top(v any) string {
 	}
 	b, err := YAML(v)
 	if err != nil {
-		return fmt.Sprintf("!error %v\n%v", err, v)
+		// Not fmt's %v: it recurses without a bound, and a value too deep
+		// for YAML would exhaust the stack.
+		return fmt.Sprintf("!error %v\n%s", err, literal.Format(v))
 	}
 	return strings.TrimSuffix(string(b), "\n")
 }

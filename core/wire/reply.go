@@ -172,11 +172,16 @@ type Longer struct {
 }
 
 // Expand returns the full path of an item with the given depth and rest.
+// A path beyond the limits of package path is an error (the previous one
+// stays the base of the next).
 func (l *Longer) Expand(depth int, rest path.Path) (path.Path, error) {
 	if depth > l.last.Len() {
 		return path.Root, errors.New("depth beyond the previous path")
 	}
 	p := l.last.Prefix(depth).Join(rest)
+	if err := p.Check(); err != nil {
+		return path.Root, err
+	}
 	l.last = p
 	return p, nil
 }

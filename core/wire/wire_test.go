@@ -216,6 +216,18 @@ func FuzzDecodeRequest(f *testing.F) {
 			f.Add(m)
 		}
 	}
+	// Paths beyond the limits (an array of 300 elements, ext 3 of 257)
+	// and a value nested beyond pack.MaxDepth.
+	set := func(path, value []byte) []byte {
+		b := pack.AppendMapHeader(nil, 4)
+		b = pack.AppendInt(pack.AppendString(b, "seq"), 1)
+		b = pack.AppendString(pack.AppendString(b, "action"), "set_value")
+		b = append(pack.AppendString(b, "path"), path...)
+		return append(pack.AppendString(b, "value"), value...)
+	}
+	f.Add(set(append(pack.AppendArrayHeader(nil, 300), bytes.Repeat([]byte{0x01}, 300)...), []byte{0x01}))
+	f.Add(set(append([]byte{0xc8, 0x02, 0x02, 0x03}, bytes.Repeat([]byte{0xa1, 'a'}, 257)...), []byte{0x01}))
+	f.Add(set([]byte{0x91, 0xa1, 'a'}, append(bytes.Repeat([]byte{0x91}, pack.MaxDepth+1), 0x01)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Request
 		if err := DecodeRequest(b, &r); err != nil {
@@ -240,5 +252,25 @@ func BenchmarkDecodeRequest(b *testing.B) {
 		if err := DecodeRequest(msg, &r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLongerLimits: depth compression cannot build a path beyond the
+// limits; the previous path stays the base of the next item.
+func TestLongerLimits(t *testing.T) {
+	elems := make([]any, path.MaxElems)
+	for i := range elems {
+		elems[i] = "a"
+	}
+	var l Longer
+	full := path.Must(elems...)
+	if p, err := l.Expand(0, full); err != nil || p != full {
+		t.Fatalf("%d elements: %v", path.MaxElems, err)
+	}
+	if _, err := l.Expand(path.MaxElems, path.P("b")); !errors.Is(err, path.ErrTooLong) {
+		t.Fatalf("one more: %v", err)
+	}
+	if p, err := l.Expand(path.MaxElems-1, path.P("c")); err != nil || p != full.Parent().Child(path.Str("c")) {
+		t.Fatalf("after the error: %v, %v", p, err)
 	}
 }
