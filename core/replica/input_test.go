@@ -1,12 +1,11 @@
 package replica
 
 import (
+	"github.com/distkv-go/distkv/internal/emfile"
 	"net"
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,25 +103,6 @@ func TestPeerInputBudget(t *testing.T) {
 	}
 }
 
-// failingListener fails its first Accepts with EMFILE, as a process out of
-// file descriptors does.
-type failingListener struct {
-	net.Listener
-	mu    sync.Mutex
-	fails int
-}
-
-func (l *failingListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	fail := l.fails > 0
-	l.fails--
-	l.mu.Unlock()
-	if fail {
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: syscall.EMFILE}
-	}
-	return l.Listener.Accept()
-}
-
 // The peer listener goes on after "too many open files" (it used to stop
 // for good).
 func TestPeerListenerSurvivesEMFILE(t *testing.T) {
@@ -131,7 +111,7 @@ func TestPeerListenerSurvivesEMFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	net0 := newFakeNet()
-	a := net0.add(t, "a", "key", func(c *Config) { c.Listener = &failingListener{Listener: ln, fails: 5} })
+	a := net0.add(t, "a", "key", func(c *Config) { c.Listener = emfile.New(ln, 5) })
 	a.rep.Start()
 	p := dialRaw(t, a.rep.Addr())
 	p.c.SetDeadline(time.Now().Add(20 * time.Second))

@@ -3,12 +3,12 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"github.com/distkv-go/distkv/internal/emfile"
 	"net"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,32 +141,13 @@ func TestInputBudgetLargeMessages(t *testing.T) {
 	waitFor(t, "the budget to be given back", func() bool { return server.InputUsed(s) == 0 })
 }
 
-// failingListener fails its first Accepts with EMFILE, as a process out of
-// file descriptors does.
-type failingListener struct {
-	net.Listener
-	mu    sync.Mutex
-	fails int
-}
-
-func (l *failingListener) Accept() (net.Conn, error) {
-	l.mu.Lock()
-	fail := l.fails > 0
-	l.fails--
-	l.mu.Unlock()
-	if fail {
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: syscall.EMFILE}
-	}
-	return l.Listener.Accept()
-}
-
 // The client listener goes on after "too many open files".
 func TestClientListenerSurvivesEMFILE(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, server.Config{Listener: &failingListener{Listener: ln, fails: 5}})
+	s := startServer(t, server.Config{Listener: emfile.New(ln, 5)})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	addr := s.Addr().(*net.TCPAddr)
