@@ -395,7 +395,12 @@ func (r *Replica) wakeConfirmed() {
 // PeersUp reports whether another server of the network is up, one that
 // could confirm a change.
 func (r *Replica) PeersUp() bool {
-	return len(r.cfg.Gossip.Peers()) > 0
+	r.mu.Lock()
+	connected := len(r.out) > 0
+	r.mu.Unlock()
+	// Peers may ask an external agent (a network call): only when no
+	// connection is up, as when a server starts.
+	return connected || len(r.cfg.Gossip.Peers()) > 0
 }
 
 // Confirmed reports whether another server has applied this node's change

@@ -10,6 +10,29 @@
 // them. Replies go through the connection's output buffer, which whoever
 // produced data writes out (no writer goroutine, no handoff); see conn.go
 // for what happens when a client stops reading.
+//
+// # Ticks
+//
+// A server's changes are numbered by its ticks, and a change is known
+// everywhere by its server's name and tick: a tick used twice makes two
+// changes pass for one. So a server starts its ticks above the highest of
+// its own that it loads (-l) or that a peer has seen (replica.Sync waits
+// for every peer it reached to say), and at least at its clock in
+// microseconds since 1970 (Config.TickFloor, ClockTick). The clock alone
+// covers a restart with no log and no peer in reach, as long as it does
+// not go back across the restart by more than the time since the
+// previous start: a server makes far fewer than one change per
+// microsecond. The ticks skipped are given up once every member of the
+// network has said it lacks them (replica's giveUp).
+//
+// # Acknowledgements
+//
+// A change is acknowledged when it is applied here (ack local), or once
+// another server has applied it too (ack peer: the request's "ack", or
+// Config.Ack); with the log's sync "always", also only once it is on
+// disk. Held acknowledgements wait in request order (heldReply in
+// conn.go); one that no peer confirms within Config.AckTimeout becomes an
+// error (wire.ErrUnconfirmed).
 package server
 
 import (
@@ -79,8 +102,8 @@ type Config struct {
 // ClockTick is the default tick floor: the clock in microseconds since
 // 1970. A server counts one tick per change, far fewer than one per
 // microsecond, so a server that starts again after a crash starts above
-// every tick it used before, without a log and without asking anyone; see
-// the package doc for the clock this needs.
+// every tick it used before, without a log and without asking anyone (see
+// the package doc for the clock this needs).
 func ClockTick() uint64 { return uint64(time.Now().UnixMicro()) }
 
 // Version is what the greeting reports (the original's protocol version).
