@@ -33,8 +33,12 @@ func (h *chaos) check() {
 	}
 	summary := fmt.Sprintf("%d acknowledged writes, %d kills", len(h.acks), len(h.kills))
 	for _, s := range h.servers {
-		summary += fmt.Sprintf("; %s: %d acknowledged, %d unknown (error or no answer), %d entries at the end", s.name,
-			h.count(func(a chaosAck) bool { return a.srv == s.idx }), h.unknown[s.idx], len(dumps[s]))
+		end := fmt.Sprintf("%d entries at the end", len(dumps[s]))
+		if dumps[s] == nil {
+			end = "not running at the end"
+		}
+		summary += fmt.Sprintf("; %s: %d acknowledged, %d unknown (error or no answer), %s", s.name,
+			h.count(func(a chaosAck) bool { return a.srv == s.idx }), h.unknown[s.idx], end)
 	}
 	t.Log(summary)
 	if len(h.acks) == 0 {

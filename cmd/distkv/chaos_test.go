@@ -7,14 +7,15 @@ package main
 //
 // CI runs a few cycles. By hand, run it for minutes, or repeat a run:
 //
-//	go test ./cmd/distkv -run TestChaos -timeout 0 -chaos.cycles 100
+//	go test ./cmd/distkv -run TestChaos -timeout 0 -chaos.cycles 100 -chaos.rate 1000
 //	go test ./cmd/distkv -run TestChaos -chaos.seed 1234
 //	go test ./cmd/distkv -run TestChaos -chaos.rate 1000 -v   # prints the counts when it passes
 //	go test ./cmd/distkv -run TestChaos -chaos.bin /tmp/distkv-old  # another build
 //
 // Every key is new (but for a few overwritten ones), so the data grows
 // all the time (about 300,000 entries after 30 cycles at the default
-// rate), and restarts slow down with it.
+// rate, a million after 55), and restarts slow down with it: for 100
+// cycles in some 15 minutes, add -chaos.rate 1000.
 //
 // The seed picks which server logs with which sync policy and the order
 // and timing of kills; the writes themselves depend on the scheduler, so a
@@ -71,6 +72,10 @@ const (
 	// settleTime bounds the wait for the copies to agree after the chaos;
 	// on loopback they agree within a second when nothing is wrong.
 	settleTime = 30 * time.Second
+	// startTime bounds a (re)start. A long run makes restarts slow: a
+	// server loads its log at some 50,000 records/s here, besides the
+	// writes, and a million entries take 20 s.
+	startTime = 2 * time.Minute
 )
 
 // chaosVariant is an acknowledgement level TestChaos runs with.
@@ -235,7 +240,7 @@ func (h *chaos) launch(s *chaosServer) (time.Duration, error) {
 			args = append(args, "-l", s.logs[len(s.logs)-1])
 		}
 	}
-	sp, err := launchServerProc(h.t, h.bin, s.port, s.args(append(args, s.name)...)...)
+	sp, err := launchServerProc(h.t, h.bin, s.port, startTime, s.args(append(args, s.name)...)...)
 	up := h.since()
 	if sp != nil {
 		s.procs = append(s.procs, sp)

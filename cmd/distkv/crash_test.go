@@ -26,17 +26,18 @@ type serverProc struct {
 
 func startServerProc(t *testing.T, bin string, port int, args ...string) *serverProc {
 	t.Helper()
-	sp, err := launchServerProc(t, bin, port, args...)
+	sp, err := launchServerProc(t, bin, port, 30*time.Second, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sp
 }
 
-// launchServerProc starts a server and waits until it prints "Running.";
-// the error of one that ends first or takes too long holds its log. The
-// test's cleanup kills it.
-func launchServerProc(t *testing.T, bin string, port int, args ...string) (*serverProc, error) {
+// launchServerProc starts a server and waits up to timeout until it
+// prints "Running."; the error of one that ends first or takes too long
+// holds its log, and the process comes with it. The test's cleanup kills
+// it.
+func launchServerProc(t *testing.T, bin string, port int, timeout time.Duration, args ...string) (*serverProc, error) {
 	t.Helper()
 	// Later -C arguments win, so args may override these.
 	full := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1", "-C", "server.bind_default.port=" + strconv.Itoa(port)}, loopbackGossip()...)
@@ -65,10 +66,10 @@ func launchServerProc(t *testing.T, bin string, port int, args ...string) (*serv
 		if !ok {
 			c.Process.Kill()
 			c.Wait() // its stderr is complete then
-			return nil, fmt.Errorf("server %v did not start:\n%s", args, sp.log())
+			return sp, fmt.Errorf("server %v did not start:\n%s", args, sp.log())
 		}
-	case <-time.After(30 * time.Second):
-		return nil, fmt.Errorf("server %v did not start in time:\n%s", args, sp.log())
+	case <-time.After(timeout):
+		return sp, fmt.Errorf("server %v did not start within %v:\n%s", args, timeout, sp.log())
 	}
 	return sp, nil
 }
