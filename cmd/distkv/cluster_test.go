@@ -160,14 +160,27 @@ func (n *node) connect(t *testing.T) {
 // treeDump is everything below p on a node: paths, values and chains.
 func treeDump(t *testing.T, cl *client.Client, p path.Path) string {
 	t.Helper()
+	entries, err := treeEntries(context.Background(), cl, p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var sb strings.Builder
-	for e, err := range cl.GetTree(context.Background(), p, client.TreeOptions{Chains: -1}) {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range entries {
 		fmt.Fprintf(&sb, "%v %x %v\n", e.Path, e.Raw, e.Chain)
 	}
 	return sb.String()
+}
+
+// treeEntries is every entry below p on a node, with its whole chain.
+func treeEntries(ctx context.Context, cl *client.Client, p path.Path) ([]client.Entry, error) {
+	var entries []client.Entry
+	for e, err := range cl.GetTree(ctx, p, client.TreeOptions{Chains: -1}) {
+		if err != nil {
+			return entries, err
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
 }
 
 // waitConverged waits until the nodes hold the same entries below p,

@@ -17,7 +17,7 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 )
 
-// server is a distkv server process of a test.
+// serverProc is a distkv server process of a test.
 type serverProc struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex // protects stderr
@@ -26,18 +26,31 @@ type serverProc struct {
 
 func startServerProc(t *testing.T, bin string, port int, args ...string) *serverProc {
 	t.Helper()
+	sp, err := launchServerProc(t, bin, port, 30*time.Second, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// launchServerProc starts a server and waits up to timeout until it
+// prints "Running."; the error of one that ends first or takes too long
+// holds its log, and the process comes with it. The test's cleanup kills
+// it.
+func launchServerProc(t *testing.T, bin string, port int, timeout time.Duration, args ...string) (*serverProc, error) {
+	t.Helper()
 	// Later -C arguments win, so args may override these.
 	full := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1", "-C", "server.bind_default.port=" + strconv.Itoa(port)}, loopbackGossip()...)
 	full = append(full, args...)
 	c := exec.Command(bin, full...)
 	stdout, err := c.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	sp := &serverProc{cmd: c, stderr: &strings.Builder{}}
 	c.Stderr = syncWriter{sp.stderr, &sp.mu}
 	if err := c.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
 	ready := make(chan bool, 1)
@@ -53,12 +66,12 @@ func startServerProc(t *testing.T, bin string, port int, args ...string) *server
 		if !ok {
 			c.Process.Kill()
 			c.Wait() // its stderr is complete then
-			t.Fatalf("server %v did not start:\n%s", args, sp.log())
+			return sp, fmt.Errorf("server %v did not start:\n%s", args, sp.log())
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server %v did not start in time:\n%s", args, sp.log())
+	case <-time.After(timeout):
+		return sp, fmt.Errorf("server %v did not start within %v:\n%s", args, timeout, sp.log())
 	}
-	return sp
+	return sp, nil
 }
 
 // log is what the server wrote to stderr so far.
