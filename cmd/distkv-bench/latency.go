@@ -14,6 +14,8 @@ import (
 // at a fixed rate, each value stamped with its send time, while a watcher
 // on every other server reads the changes; a change's latency is from the
 // write going out to that watcher reading it (one clock, this process's).
+// The writes' acknowledgement latency is measured too (with -S
+// server.ack=peer, that of ack peer).
 func (b *bench) latency(ctx context.Context, res *Result, run int) error {
 	cl, err := b.startCluster(ctx, b.cli.Servers)
 	if err != nil {
@@ -62,6 +64,7 @@ func (b *bench) latency(ctx context.Context, res *Result, run int) error {
 	res.Conns, res.Pipeline = 1, 1
 	res.Rate = rate
 	res.setStats(&st) // the writes: count, rate, errors
+	res.AckP50us, res.AckP99us, res.AckP999us = percentiles(&st.hist)
 	res.setLatency(&all.hist)
 	res.Errors += all.errors
 	if res.FirstError == "" {

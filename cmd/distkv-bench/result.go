@@ -41,8 +41,13 @@ type Result struct {
 	FileBytes   int64   `json:"file_bytes,omitempty"`   // load: the save file's size
 
 	// The cluster workloads (replicate, latency, join).
-	Servers         int          `json:"servers,omitempty"`
-	Rate            float64      `json:"rate,omitempty"`             // latency: the writes/s asked for
+	Servers int     `json:"servers,omitempty"`
+	Rate    float64 `json:"rate,omitempty"` // latency: the writes/s asked for
+	// latency: the writes' acknowledgement latency (P50us… are the
+	// propagation's)
+	AckP50us        float64      `json:"ack_p50_us,omitempty"`
+	AckP99us        float64      `json:"ack_p99_us,omitempty"`
+	AckP999us       float64      `json:"ack_p999_us,omitempty"`
 	ConvergeSeconds float64      `json:"converge_seconds,omitempty"` // replicate: from the last acknowledged write until every node held every write
 	JoinSeconds     float64      `json:"join_seconds,omitempty"`     // join: the last server's start to "Running."
 	Nodes           []NodeResult `json:"nodes,omitempty"`
@@ -123,6 +128,9 @@ func median(runs []Result) Result {
 	m.LoadSeconds = f(func(r *Result) float64 { return r.LoadSeconds })
 	m.FileBytes = i(func(r *Result) int64 { return r.FileBytes })
 	m.Rate = f(func(r *Result) float64 { return r.Rate })
+	m.AckP50us = f(func(r *Result) float64 { return r.AckP50us })
+	m.AckP99us = f(func(r *Result) float64 { return r.AckP99us })
+	m.AckP999us = f(func(r *Result) float64 { return r.AckP999us })
 	m.ConvergeSeconds = f(func(r *Result) float64 { return r.ConvergeSeconds })
 	m.JoinSeconds = f(func(r *Result) float64 { return r.JoinSeconds })
 	m.Nodes = nil
@@ -214,8 +222,8 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&sb, " %.0f replicated writes/s: %d writes in %.2f s from the first write until every node held them (acknowledged at %.0f/s, ack latency %s; all held %.3f s after the last ack), %d errors",
 			r.PerSec, r.Ops, r.Seconds, r.SetsPerSec, lat, r.ConvergeSeconds, r.Errors)
 	case "latency":
-		fmt.Fprintf(&sb, " %d writes at %.0f/s (asked %.0f/s), propagation latency to the other servers %s, %d errors",
-			r.Ops, r.PerSec, r.Rate, lat, r.Errors)
+		fmt.Fprintf(&sb, " %d writes at %.0f/s (asked %.0f/s), propagation latency to the other servers %s, ack latency p50 %s  p99 %s  p99.9 %s, %d errors",
+			r.Ops, r.PerSec, r.Rate, lat, ms(r.AckP50us), ms(r.AckP99us), ms(r.AckP999us), r.Errors)
 	case "join":
 		fmt.Fprintf(&sb, " %d entries: the server joining last ran with all of them after %.3f s, its RSS %s (bench1 filled at %.0f sets/s), %d errors",
 			r.Ops, r.JoinSeconds, mb(r.RSSBytes), r.SetsPerSec, r.Errors)
