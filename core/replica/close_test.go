@@ -144,6 +144,9 @@ func replicaGoroutines() []string {
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		for _, line := range strings.Split(g, "\n") {
+			if strings.HasPrefix(line, "created by ") {
+				continue // where it started, not what it runs
+			}
 			if (strings.Contains(line, "replica.(*Replica).") || strings.Contains(line, "replica.(*peerConn).")) &&
 				!strings.Contains(line, "replica.(*Replica).goFunc.func1") {
 				out = append(out, g)

@@ -300,8 +300,10 @@ func splitHeal(t *testing.T, size, cycles int) {
 			default:
 				res, err = n.tree.Set(p, v, tree.Cond{})
 			}
-			if errors.Is(err, tree.ErrChain) || errors.Is(err, tree.ErrExists) {
-				refused++ // a change arrived between Get and Set: not acknowledged
+			if errors.Is(err, tree.ErrChain) || errors.Is(err, tree.ErrExists) || errors.Is(err, tree.ErrNotFound) {
+				// A change arrived between Get and Set (a deletion: not
+				// found): not acknowledged.
+				refused++
 				continue
 			}
 			if err != nil {
