@@ -701,16 +701,19 @@ func TestGiveUpUnheldTicks(t *testing.T) {
 	net.HealAll()
 	waitSame(t, a, b, c)
 	// One that gave up tells the others it knows those ticks (as it
-	// would of superseded ones), so some need not give up themselves.
-	var most uint64
+	// would of superseded ones), so others need not give up all of them
+	// themselves; but none gives up more than the 9 nobody holds, and
+	// together they gave up all 9 (waitSame: nothing is missing).
+	var most, all uint64
 	for _, n := range []*testNode{a, b, c} {
 		if it, ok := n.tree.Get(path.P("kept")); !ok || !it.HasValue {
 			t.Fatalf("%s lacks the change only c held", n.name)
 		}
 		most = max(most, n.rep.Stats().Unheld)
+		all += n.rep.Stats().Unheld
 	}
-	if most != 9 {
-		t.Errorf("gave up %d ticks, want the 9 nobody holds", most)
+	if most > 9 || all < 9 {
+		t.Errorf("gave up at most %d ticks on one server, %d in all; want 9 nobody holds", most, all)
 	}
 }
 
