@@ -44,6 +44,10 @@ running server, then serves (with -l: when it finds its network running;
 otherwise it serves what it loaded); while it waits it says why every few
 seconds, and server.sync_timeout ends the wait with an error.
 
+A change is acknowledged once this server has applied it, or with
+server.ack=peer (or a client's --ack peer) once another server has it too,
+so that no single server's crash loses it.
+
 The name must be unique: a server refuses to start while another server
 of the network has its name, and one that loses its name to another
 (after a network split) stops with an error. Stopped (SIGTERM, Ctrl-C),
