@@ -1,0 +1,2 @@
+// Package acl matches paths against ACL rules.
+package acl
