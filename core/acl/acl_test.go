@@ -191,3 +191,28 @@ func TestMatchHashBlowup(t *testing.T) {
 		t.Fatalf("Match = %v %v, want #.b", r, ok)
 	}
 }
+
+// TestMatchConcurrent: one ACL, many readers, each with its own memo.
+func TestMatchConcurrent(t *testing.T) {
+	a := compile(t, "a.#.c.#.d=r", "a.#=w", "#.x=c")
+	paths := map[string]acl.Modes{"a.b.c.e.d": acl.ModeRead, "a.b.c": acl.ModeWrite, "q.x": acl.ModeCreate}
+	done := make(chan error)
+	for range 8 {
+		go func() {
+			for range 200 {
+				for p, want := range paths {
+					if got := a.Allowed(path.P(p)); got != want {
+						done <- errors.New(p + ": got " + got.String() + ", want " + want.String())
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
