@@ -2,8 +2,8 @@ package server
 
 import (
 	"fmt"
-	"strings"
 
+	"github.com/distkv-go/distkv/core/acl"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/wire"
@@ -29,47 +29,25 @@ type Session struct {
 // rootSession is the session of a connection nobody logged in on.
 var rootSession = &Session{}
 
-// Modes is a set of access modes, the original's ACL letters.
-type Modes uint16
+// Modes and its constants live in core/acl, which matches ACLs; these
+// aliases keep the gate's users unchanged.
+type Modes = acl.Modes
 
-// The access modes.
+// The access modes (see core/acl).
 const (
-	ModeRead    Modes = 1 << iota // r: read the value
-	ModeWrite                     // w: change an existing value
-	ModeCreate                    // c: set a value where there is none
-	ModeDelete                    // d: delete a value
-	ModeAccess                    // x: reach specific children (root into it)
-	ModeEnum                      // e: list the children
-	ModeNew                       // n: create new children
-	ModeReadACL                   // a: read the ACL flags
-
-	AllModes = ModeRead | ModeWrite | ModeCreate | ModeDelete | ModeAccess | ModeEnum | ModeNew | ModeReadACL
+	ModeRead    = acl.ModeRead
+	ModeWrite   = acl.ModeWrite
+	ModeCreate  = acl.ModeCreate
+	ModeDelete  = acl.ModeDelete
+	ModeAccess  = acl.ModeAccess
+	ModeEnum    = acl.ModeEnum
+	ModeNew     = acl.ModeNew
+	ModeReadACL = acl.ModeReadACL
+	AllModes    = acl.AllModes
 )
 
-const modeLetters = "rwcdxena"
-
-// ParseModes reads a string of mode letters.
-func ParseModes(s string) (Modes, error) {
-	var m Modes
-	for _, r := range s {
-		i := strings.IndexRune(modeLetters, r)
-		if i < 0 {
-			return 0, fmt.Errorf("%q is not an access mode (one of %s)", r, modeLetters)
-		}
-		m |= 1 << i
-	}
-	return m, nil
-}
-
-func (m Modes) String() string {
-	var b strings.Builder
-	for i := range len(modeLetters) {
-		if m&(1<<i) != 0 {
-			b.WriteByte(modeLetters[i])
-		}
-	}
-	return b.String()
-}
+// ParseModes reads a string of mode letters (acl.ParseModes).
+func ParseModes(s string) (Modes, error) { return acl.ParseModes(s) }
 
 // Grant is what a session may do at one path, and why.
 type Grant struct {
