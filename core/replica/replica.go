@@ -38,6 +38,11 @@
 // no server waits for a driver that may have failed, and a node that
 // could reach only some peers during the split repairs like any other.
 //
+// Ticks that no member of the network holds (a restarted server skips
+// ticks up to its clock, see core/server; a crash may lose some) are
+// given up once every member has said so twice (giveUp), so they are not
+// looked for for ever.
+//
 // Nothing rests on gossip delivering an announcement: they are repeated,
 // a handshake carries the tick too, and peers tell each other the highest
 // tick they know of every node, so a change that reached only one server
@@ -58,11 +63,16 @@
 // handshake proves nothing: anyone who reaches the port is a peer. The
 // stream itself is neither encrypted nor authenticated, so someone on
 // the path between two servers can read and change it.
-// Then the dialing side sends pushes {op: push, path, value, chain, tock},
-// every Check interval {op: ticks, ticks: {node: highest tick known}}, and
-// requests {op: pull, seq, want: {node: ranges}} and {op: dump, seq}, which the
-// other side answers with {op: update, seq, …}, {op: known, seq, node,
-// ranges} and finally {op: done, seq}. A malformed message ends the
+// Then the dialing side sends pushes {op: push, path, value, chain, tock}
+// (its own changes only: a push in another node's name ends the
+// connection), every Check interval {op: ticks, ticks: {node: highest tick
+// known}, complete: {node: gap-free horizon}, yours: ranges of the other
+// side's ticks seen here}, and requests {op: pull, seq, want: {node:
+// ranges}} and {op: dump, seq}, which the other side answers with {op:
+// update, seq, …}, {op: known, seq, node, ranges} and finally {op: done,
+// seq}. If the dialer's hello said acks, the other side acknowledges pushes
+// with {op: acked, tick} once it has applied them (see Confirmed: ack peer).
+// Ticks and tocks above chain.MaxTick are refused, never let wrap. A malformed message ends the
 // connection (with a log line); the dialer connects again later.
 package replica
 
