@@ -206,7 +206,13 @@ func (e Elem) writeText(sb *strings.Builder) {
 		case 1:
 			escape(sb, "("+literal.FormatTupleItems(v)+",)")
 		default:
-			escape(sb, literal.FormatTupleItems(v))
+			items := literal.FormatTupleItems(v)
+			if items[0] >= 'a' && items[0] <= 'z' {
+				// A bytes literal first (b'…'): bare, ":b" would read as
+				// a base-2 number.
+				items = "(" + items + ")"
+			}
+			escape(sb, items)
 		}
 	default: // numbers
 		sb.WriteByte(':')
