@@ -19,6 +19,9 @@ import (
 // session is replaced whole (at a login), never changed in place, so a
 // stream may keep the one it started with.
 type Session struct {
+	// Method is the login method the user logged in with ("password",
+	// "_test"); "" before any login.
+	Method string
 	// User is the logged-in user; "" before any login, when the
 	// connection has the rights of root (the start state).
 	User string
