@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/config"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
@@ -60,11 +61,17 @@ type Config struct {
 	// reconnect: it doubles from MinBackoff up to MaxBackoff, and a random
 	// part of up to half of it is taken off. [100ms, 30s]
 	MinBackoff, MaxBackoff time.Duration
+
+	// Auth is the login, `METHOD key=value …` (see auth.ParseLogin), used
+	// when the server wants one; every new connection logs in with it.
+	// Prompt asks for the values of key?=Label parameters, once, at Open.
+	Auth   string
+	Prompt func(label string) (string, error)
 }
 
 // FromConfig takes the connect section of the distkv configuration.
 func FromConfig(c config.Connect) Config {
-	return Config{Host: c.Host, Port: c.Port, Timeout: time.Duration(c.Timeout)}
+	return Config{Host: c.Host, Port: c.Port, Timeout: time.Duration(c.Timeout), Auth: c.Auth}
 }
 
 func (cfg Config) withDefaults() Config {
@@ -116,6 +123,8 @@ type Greeting struct {
 	Tick uint64 // its last tick
 	Tock uint64
 	Qlen int // its queue length (flow control)
+	// Auth is the login method the server wants; "" while logins are off.
+	Auth string
 }
 
 // Client is a connection to one server, re-established if
@@ -128,6 +137,8 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the connection goroutine and the goroutines it starts
 	done   chan struct{}  // closed when the client has ended for good
+
+	cred *auth.Login // Config.Auth, parsed; nil: none
 
 	mu       sync.Mutex    // protects the fields below; taken after a conn's wmu
 	cn       *conn         // the connection; nil while reconnecting
@@ -166,6 +177,13 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 		up:      make(chan struct{}),
 		pending: make(map[uint64]*call),
 		watches: make(map[*Stream]bool),
+	}
+	if cfg.Auth != "" {
+		l, err := auth.ParseLogin(cfg.Auth, cfg.Prompt)
+		if err != nil {
+			return nil, err
+		}
+		c.cred = &l
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	cn, g, err := c.dial(ctx, path.Root)

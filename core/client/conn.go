@@ -29,6 +29,9 @@ type conn struct {
 	wmu    sync.Mutex // serialises writes and protects the fields below
 	bw     *bufio.Writer
 	broken error // a write failed
+
+	dhMu  sync.Mutex // serialises the key exchange (SealPassword)
+	dhKey *[32]byte  // the key agreed with the server, once made
 }
 
 // write writes the parts of one or more messages and flushes; c.wmu must
@@ -111,7 +114,17 @@ func (c *Client) greet(cn *conn, root path.Path) (Greeting, error) {
 	hello := wire.Begin(nil)
 	hello.Uint("seq", 0)
 	hello.Uint("qlen", uint64(cn.qlen))
-	parts := [][]byte{hello.End()}
+	if err := cn.write(hello.End()); err != nil {
+		return Greeting{}, err
+	}
+	current, err := methods(g.Auth)
+	if err != nil {
+		return Greeting{}, err
+	}
+	if err := c.login(cn, current); err != nil {
+		return Greeting{}, err
+	}
+	var parts [][]byte
 	var seq uint64
 	if !root.IsRoot() {
 		r, err := newRequest("root", Args{{Key: "path", Value: root}})
@@ -124,10 +137,10 @@ func (c *Client) greet(cn *conn, root path.Path) (Greeting, error) {
 		c.mu.Unlock()
 		parts = append(parts, r.header(seq), r.body)
 	}
-	if err := cn.write(parts...); err != nil {
-		return Greeting{}, err
-	}
 	if seq != 0 {
+		if err := cn.write(parts...); err != nil {
+			return Greeting{}, err
+		}
 		var rep wire.Reply
 		msg, err := cn.fr.Next()
 		if err == nil {
@@ -143,7 +156,7 @@ func (c *Client) greet(cn *conn, root path.Path) (Greeting, error) {
 			return Greeting{}, fmt.Errorf("root the connection at %v again: %w", root, err)
 		}
 	}
-	return Greeting{Node: g.Node, Tick: g.Tick, Tock: g.Tock, Qlen: g.Qlen}, nil
+	return Greeting{Node: g.Node, Tick: g.Tick, Tock: g.Tock, Qlen: g.Qlen, Auth: current}, nil
 }
 
 // read hands the server's messages to their calls until the connection

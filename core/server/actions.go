@@ -20,6 +20,9 @@ type action struct {
 	streamed bool
 	scope    scope // where its path lives
 	need     Modes // what the session must be granted there before it runs
+	// beforeLogin: the action may run before the connection logged in
+	// while logins are on (the login itself).
+	beforeLogin bool
 }
 
 // scope tells the gate how to resolve an action's path.
@@ -38,6 +41,9 @@ const (
 	scopeServer
 	// scopeTopic: msg_send's and msg_monitor's topic.
 	scopeTopic
+	// scopeAuth: a user record or `None auth`, named by typ and ident
+	// (see authPath).
+	scopeAuth
 )
 
 // call is a request that passed the gate.
@@ -80,6 +86,14 @@ func init() {
 
 		wire.GetTock: {run: (*conn).getTock},
 		wire.Stop:    {run: (*conn).stop},
+
+		wire.DiffieHellman: {run: (*conn).diffieHellman, beforeLogin: true},
+		wire.Auth:          {run: (*conn).login, beforeLogin: true},
+		wire.AuthInfo:      {run: (*conn).getValue, scope: scopeAuth, need: ModeRead},
+		wire.AuthGet:       {run: (*conn).authGet, scope: scopeAuth, need: ModeRead},
+		wire.AuthList:      {run: (*conn).authList, streamed: true, scope: scopeAuth, need: ModeRead | ModeEnum},
+		wire.AuthSet:       {run: (*conn).authSet, scope: scopeAuth}, // write or create
+		wire.SetAuthTyp:    {run: (*conn).setAuthTyp, scope: scopeAuth, need: ModeWrite},
 	}
 }
 
@@ -119,6 +133,10 @@ func (c *conn) handle(req *wire.Request) {
 	if req.Action == wire.GetValue && req.HasNode && !req.HasPath {
 		a = getEventAction
 	}
+	if c.needsLogin(&a) {
+		c.sendError(req.Seq, true, fmt.Errorf("%w using: %s", wire.ErrAuthRequired, c.s.AuthMethod()))
+		return
+	}
 	// The reader goroutine's own call, reused: a call on the stack would
 	// move to the heap through the action's func value, once per request.
 	r := &c.gated
@@ -141,6 +159,13 @@ func (c *conn) handle(req *wire.Request) {
 		r.path = systemRoot
 	case scopeTopic:
 		r.path = req.Topic
+	case scopeAuth:
+		p, err := authPath(req)
+		if err != nil {
+			c.sendError(req.Seq, true, err)
+			return
+		}
+		r.path = p
 	}
 	if a.scope != scopeConn {
 		r.grant = c.s.grant(r.sess, req.Action, r.path)

@@ -93,6 +93,12 @@ type conn struct {
 	root  path.Path // set by the root action; owned by the reader goroutine
 	sess  *Session  // replaced whole at a login; owned by the reader goroutine
 	gated call      // the request being handled; owned by the reader goroutine
+
+	// The login's state, owned by the reader goroutine: whether the key
+	// exchange was made and its key, and how many logins failed.
+	dhUsed     bool
+	dhKey      *[32]byte
+	loginFails int
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -157,6 +163,12 @@ func (c *conn) serve() {
 
 func (c *conn) greet() {
 	tick, tock := c.s.tree.Ticks()
+	// "auth" names the methods, the current one first (nil if none),
+	// once any method has users: the original client logs in by it.
+	var methods []any
+	if m := c.s.authMethods(); len(m) > 1 || m[0] != nil {
+		methods = m
+	}
 	c.write(func(b []byte) []byte {
 		m := wire.Begin(b)
 		m.Uint("seq", 0)
@@ -169,6 +181,10 @@ func (c *conn) greet() {
 		m.Uint("tick", tick)
 		m.Uint("tock", tock)
 		m.Uint("qlen", uint64(c.s.cfg.Queue))
+		if methods != nil {
+			m.Key("auth")
+			m.B, _ = pack.Append(m.B, methods)
+		}
 		return m.End()
 	})
 	c.flush()

@@ -43,10 +43,12 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/distkv-go/distkv/core/accept"
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/budget"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
@@ -95,6 +97,14 @@ type Config struct {
 	// them at 0.
 	TickFloor func() uint64
 
+	// Exposed, if not "", says how other machines can reach this server
+	// as a peer without a proof (a gossip or peer port beyond loopback
+	// without server.serf.key, server.peer.insecure not set). Logins would
+	// then protect nothing, as anyone could join as a server and copy the
+	// data: such a server refuses to switch logins on, and refuses to
+	// start while they are on. cmd/distkv fills it in.
+	Exposed string
+
 	// Listener, if set, is the client listener, and Listen is not used.
 	Listener net.Listener
 }
@@ -134,6 +144,9 @@ type Server struct {
 	failed  chan struct{} // closed with failErr set
 
 	msgs msgSubs // msg_monitor streams
+
+	authCurrent atomic.Pointer[string] // the current login method (see login.go)
+	throttle    *auth.Throttle         // slows down failed logins
 }
 
 // New returns a server with an empty tree; call Init or Load, then Start.
@@ -180,13 +193,15 @@ func New(cfg Config) (*Server, error) {
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
-		failed: make(chan struct{}),
+		failed:   make(chan struct{}),
+		throttle: auth.NewThrottle(),
 		tree: tree.New(tree.Config{
 			Node:        cfg.Node,
 			ChainLength: cfg.ChainLength,
 			Equal:       equalValues,
 		}),
 	}
+	s.watchLogins()
 	if floor := cfg.TickFloor(); floor > 0 {
 		if err := s.tree.Announce(cfg.Node, floor); err != nil {
 			return nil, fmt.Errorf("server: TickFloor: %w", err)
@@ -238,6 +253,11 @@ func (s *Server) Start() error {
 	}
 	if err := s.checkName(); err != nil {
 		return err
+	}
+	if s.AuthMethod() != "" {
+		if err := s.loginsAllowed(); err != nil {
+			return err
+		}
 	}
 	ln := s.cfg.Listener
 	if ln == nil {

@@ -24,6 +24,15 @@ const (
 	DeleteInternal  = "delete_internal"
 	EnumInternal    = "enum_internal"
 	GetTreeInternal = "get_tree_internal"
+
+	// Logins and users (see core/auth).
+	DiffieHellman = "diffie_hellman" // agree on a key for the password
+	Auth          = "auth"           // log in
+	AuthInfo      = "auth_info"      // the value of None auth: the current method
+	AuthList      = "auth_list"      // the users of a method
+	AuthGet       = "auth_get"       // one user, without secrets
+	AuthSet       = "auth_set"       // add or change a user
+	SetAuthTyp    = "set_auth_typ"   // switch the current method
 )
 
 // Actions lists every action of the protocol.
@@ -31,4 +40,5 @@ var Actions = []string{
 	GetValue, SetValue, DeleteValue, GetTree, DeleteTree, Watch, Root,
 	Stop, GetState, GetTock, Save, Log, Enum, TestACL, MsgSend, MsgMonitor,
 	GetInternal, SetInternal, DeleteInternal, EnumInternal, GetTreeInternal,
+	DiffieHellman, Auth, AuthInfo, AuthList, AuthGet, AuthSet, SetAuthTyp,
 }

@@ -21,6 +21,11 @@ var (
 	// talks to, but no other server confirmed it in time (ack: peer). It
 	// may or may not survive that server's death.
 	ErrUnconfirmed = errors.New("no other server confirmed the change")
+	// ErrAuthRequired: logins are on and the connection has not logged in.
+	ErrAuthRequired = errors.New("log in first")
+	// ErrLogin: a login failed (unknown user or wrong password: which of
+	// the two is not said).
+	ErrLogin = errors.New("login failed")
 )
 
 // codes is the one table that maps errors to the "etype" of an error
@@ -44,6 +49,8 @@ var codes = []struct {
 	{"access", ErrAccess},
 	{"log", ErrLog},
 	{"unconfirmed", ErrUnconfirmed},
+	{"auth_required", ErrAuthRequired},
+	{"login", ErrLogin},
 }
 
 // Code returns the etype for err ("" if err matches no entry).

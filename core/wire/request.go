@@ -59,6 +59,20 @@ type Request struct {
 	Qlen     int
 	HasQlen  bool
 
+	// Logins (see core/auth): the method, the user, the kind of record
+	// ("user"), a Diffie-Hellman public key and length, a sealed password,
+	// a user record's aux data (raw msgpack). Typ may be nil in
+	// set_auth_typ (logins off): HasTyp without Typ.
+	Typ      string
+	HasTyp   bool
+	Ident    string
+	Kind     string
+	PubKey   []byte
+	Length   int
+	Password []byte
+	Aux      []byte
+	HasAux   bool
+
 	// Flags holds other boolean fields (get_state's "nodes", "known", …).
 	Flags map[string]bool
 }
@@ -228,6 +242,38 @@ func DecodeRequest(msg []byte, req *Request) error {
 			if err != nil {
 				return fail(string(kb), err)
 			}
+		case "typ":
+			req.HasTyp = true
+			if !r.TryNil() {
+				if req.Typ, err = r.ReadString(); err != nil {
+					return fail(string(kb), err)
+				}
+			}
+		case "ident":
+			if req.Ident, err = r.ReadString(); err != nil {
+				return fail(string(kb), err)
+			}
+		case "kind":
+			if req.Kind, err = r.ReadString(); err != nil {
+				return fail(string(kb), err)
+			}
+		case "pubkey":
+			if req.PubKey, err = r.ReadBin(); err != nil {
+				return fail(string(kb), err)
+			}
+		case "length":
+			if req.Length, err = readIntOrBool(r); err != nil {
+				return fail(string(kb), err)
+			}
+		case "password":
+			if req.Password, err = r.ReadBin(); err != nil {
+				return fail(string(kb), err)
+			}
+		case "aux":
+			if req.Aux, err = r.Raw(); err != nil {
+				return fail(string(kb), err)
+			}
+			req.HasAux = true
 		case "qlen":
 			if req.Qlen, err = readIntOrBool(r); err != nil {
 				return fail(string(kb), err)
@@ -348,6 +394,9 @@ func (req *Request) Own() {
 	req.Raw = clone(req.Raw)
 	req.Data = clone(req.Data)
 	req.Prev = clone(req.Prev)
+	req.PubKey = clone(req.PubKey)
+	req.Password = clone(req.Password)
+	req.Aux = clone(req.Aux)
 }
 
 func clone(b []byte) []byte {
