@@ -186,13 +186,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg:    cfg,
-		hooks:  cfg.Hooks,
-		input:  budget.New(cfg.InputBudget),
-		log:    cfg.Logger,
-		ctx:    ctx,
-		cancel: cancel,
-		conns:  make(map[*conn]struct{}),
+		cfg:      cfg,
+		hooks:    cfg.Hooks,
+		input:    budget.New(cfg.InputBudget),
+		log:      cfg.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		conns:    make(map[*conn]struct{}),
 		failed:   make(chan struct{}),
 		throttle: auth.NewThrottle(),
 		tree: tree.New(tree.Config{
