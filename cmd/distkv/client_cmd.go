@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/alecthomas/kong"
+	"golang.org/x/term"
 
 	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/literal"
@@ -23,6 +29,7 @@ type ClientCmd struct {
 	Internal InternalCmd `cmd:"" help:"Look at the server's internal data and state."`
 	Log      LogCmd      `cmd:"" help:"Save the server's data to files."`
 	Msg      MsgCmd      `cmd:"" help:"Send and receive messages across the network (small and lossy)."`
+	AuthCmd  AuthCmd     `cmd:"" name:"auth" help:"Manage logins and users."`
 }
 
 func (ClientCmd) Help() string {
@@ -37,14 +44,17 @@ type connector struct {
 	cmd *ClientCmd
 	g   *globals // its config is loaded after parsing, before Run
 	c   *client.Client
+
+	stdin *bufio.Reader // for prompts when standard input is no terminal
 }
 
 func (k *connector) get(ctx context.Context) (*client.Client, error) {
 	if k.c == nil {
-		if k.cmd.Auth != "" || k.g.cfg.Connect.Auth != "" {
-			k.g.log.Warn("this version has no logins yet: the login (-a, connect.auth) is ignored")
-		}
 		cfg := client.FromConfig(k.g.cfg.Connect)
+		if k.cmd.Auth != "" {
+			cfg.Auth = k.cmd.Auth
+		}
+		cfg.Prompt = k.prompt
 		if k.cmd.Host != "" {
 			cfg.Host = k.cmd.Host
 		}
@@ -182,4 +192,25 @@ func (c *LogStopCmd) Run(ctx context.Context, k *connector) error {
 	}
 	_, err = cl.Request(ctx, "log", nil)
 	return err
+}
+
+// prompt asks for a login's key?=Label value: on a terminal it prints
+// "Label: " and reads without echo; otherwise it reads one line of
+// standard input (so a script can pipe a password in).
+func (k *connector) prompt(label string) (string, error) {
+	fd := int(os.Stdin.Fd())
+	if term.IsTerminal(fd) {
+		fmt.Fprintf(os.Stderr, "%s: ", label)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(os.Stderr)
+		return string(b), err
+	}
+	if k.stdin == nil {
+		k.stdin = bufio.NewReader(os.Stdin)
+	}
+	line, err := k.stdin.ReadString('\n')
+	if err != nil && (err != io.EOF || line == "") {
+		return "", fmt.Errorf("read %s from standard input: %w", label, err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/config"
 	"github.com/distkv-go/distkv/core/wire"
 )
@@ -248,6 +249,11 @@ func newLogger(g *globals, w io.Writer, client bool) *slog.Logger {
 // printError prints an error as the tutorial shows: errors the server
 // raised as "ServerError: …".
 func printError(w io.Writer, err error) {
+	var are *client.AuthRequiredError
+	if errors.As(err, &are) {
+		fmt.Fprintln(w, "ClientAuthRequiredError:", are.Error())
+		return
+	}
 	var se *wire.ServerError
 	if errors.As(err, &se) {
 		fmt.Fprintln(w, "ServerError:", se.Msg)

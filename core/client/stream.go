@@ -58,7 +58,7 @@ func (c *Client) stream(ctx context.Context, action string, args, resume Args) (
 // the server sends whole, as fast as it can.
 func snapshotFirst(action string, args Args) bool {
 	switch action {
-	case "get_tree", "get_tree_internal", "delete_tree":
+	case "get_tree", "get_tree_internal", "delete_tree", "auth_list":
 		return true
 	case "watch":
 		for _, kv := range args {

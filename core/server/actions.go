@@ -89,7 +89,7 @@ func init() {
 
 		wire.DiffieHellman: {run: (*conn).diffieHellman, beforeLogin: true},
 		wire.Auth:          {run: (*conn).login, beforeLogin: true},
-		wire.AuthInfo:      {run: (*conn).getValue, scope: scopeAuth, need: ModeRead},
+		wire.AuthInfo:      {run: (*conn).authInfo, scope: scopeAuth, need: ModeRead},
 		wire.AuthGet:       {run: (*conn).authGet, scope: scopeAuth, need: ModeRead},
 		wire.AuthList:      {run: (*conn).authList, streamed: true, scope: scopeAuth, need: ModeRead | ModeEnum},
 		wire.AuthSet:       {run: (*conn).authSet, scope: scopeAuth}, // write or create

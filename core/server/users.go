@@ -106,6 +106,12 @@ func parseAux(raw []byte) (any, error) {
 	return m, nil
 }
 
+// authInfo is get_value of `None auth` (which holds the current method).
+func (c *conn) authInfo(r *call) error {
+	r.HasPath = true
+	return c.getValue(r)
+}
+
 // userInfo is what may be told about a user: never the password's hash.
 func userInfo(m *wire.Msg, typ, ident string, it *tree.Item, nchain int) {
 	m.Str("typ", typ)
