@@ -230,7 +230,9 @@ func (n *Network) update() {
 		changed = false
 		for _, o := range open {
 			for p := range o.group {
-				if !p.closed || o.sees(p, Left) {
+				// A node that joined after p closed never knew p: there is
+				// nothing for it to see leave.
+				if k := o.view[p.name]; !p.closed || k == nil || k.node != p || o.sees(p, Left) {
 					continue
 				}
 				heard := p.told[o]

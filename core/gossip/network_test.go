@@ -165,6 +165,21 @@ func TestNetworkLeave(t *testing.T) {
 	waitFor(t, fakeWait, "b is back", seesAll([]Gossip{a, c, b2}, "a", "b", "c"))
 }
 
+// TestNetworkJoinAfterLeave: a node that joins after another left never
+// knew it; the leave does not concern it (this used to panic).
+func TestNetworkJoinAfterLeave(t *testing.T) {
+	n := NewNetwork()
+	gs, _ := fakeNodes(t, n, "a", "b")
+	if err := gs[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := n.Node("c", nil)
+	if _, err := c.Join([]string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fakeWait, "a and c see each other", seesAll([]Gossip{gs[0], c}, "a", "c"))
+}
+
 func TestNetworkBroadcast(t *testing.T) {
 	n := NewNetwork(FailAfter(time.Hour))
 	gs, rs := fakeNodes(t, n, "a", "b", "c")
