@@ -177,7 +177,8 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 		}
 		peer = net.JoinHostPort(host, "0")
 	}
-	return &server.Cluster{Gossip: gs, Root: g.cfg.Server.Root, Key: key, PeerListen: peer}, nil
+	return &server.Cluster{Gossip: gs, Root: g.cfg.Server.Root, Key: key, PeerListen: peer,
+		Login: g.cfg.Connect.Auth, Insecure: g.cfg.Server.Peer.Insecure}, nil
 }
 
 // joinNetwork applies the start-up rules: -i only starts a new network,

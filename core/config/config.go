@@ -86,6 +86,12 @@ type Peer struct {
 	// Bind is where the peer listener binds ("host:port"); empty: the host
 	// of serf.bind with a free port.
 	Bind string `yaml:"bind"`
+	// Insecure allows logins to be on while the gossip or peer port is
+	// reachable beyond loopback without server.serf.key. Without it such a
+	// server refuses to switch logins on and to start while they are on:
+	// anyone who reaches the ports could join as a server and copy all
+	// data, logins or not.
+	Insecure bool `yaml:"insecure"`
 }
 
 // Bind is a listener address.

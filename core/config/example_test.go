@@ -65,6 +65,7 @@ func ExampleConfig_YAML() {
 	//     profile: lan
 	//   peer:
 	//     bind: ""
+	//     insecure: false
 	//   sync_timeout: 0s
 	//   ack: local
 	//   ack_timeout: 5s

@@ -71,57 +71,97 @@ func (pc *peerConn) handshake(role string) error {
 	nonce := make([]byte, nonceSize)
 	rand.Read(nonce)
 	tick, _ := r.cfg.Tree.Ticks()
+	dh, err := r.peerDH()
+	if err != nil {
+		return err
+	}
 	w := bufio.NewWriter(pc.nc)
 	send := func(b []byte) error {
 		w.Write(b)
 		return w.Flush()
 	}
+	h := hello{root: r.cfg.Root, node: r.cfg.Node, tick: tick, nonce: nonce, login: r.cfg.Login != nil}
+	if dh != nil {
+		h.dh = dh.Pub
+	}
 	s := session{root: r.cfg.Root}
-	var hello msg
-	var err error
+	var other msg
 	if role == initiator {
-		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, 0, true)); err != nil {
+		h.acks = true
+		if err = send(appendHello(nil, h)); err != nil {
 			return err
 		}
-		if hello, err = pc.readHello(); err != nil {
+		if other, err = pc.readHello(); err != nil {
 			return err
 		}
-		s.initiator, s.responder, s.iNonce, s.rNonce = r.cfg.Node, hello.node, nonce, hello.nonce
+		s.initiator, s.responder, s.iNonce, s.rNonce = r.cfg.Node, other.node, nonce, other.nonce
 		if err := send(appendProof(nil, s.proof(r.cfg.Key, initiator))); err != nil {
 			return err
 		}
-		if err := pc.checkProof(&s, responder, hello.node); err != nil {
+		if err := pc.checkProof(&s, responder, other.node); err != nil {
 			return err
 		}
 	} else {
-		if hello, err = pc.readHello(); err != nil {
+		if other, err = pc.readHello(); err != nil {
 			return err
 		}
 		// Tell the dialer the highest tick of its own that this side has
 		// seen: a server that restarted without (all of) its log must not
 		// issue those ticks again.
-		you := r.cfg.Tree.NodeTicks()[hello.node]
-		if err = send(appendHello(nil, r.cfg.Root, r.cfg.Node, tick, nonce, you, false)); err != nil {
+		h.you = r.cfg.Tree.NodeTicks()[other.node]
+		if err = send(appendHello(nil, h)); err != nil {
 			return err
 		}
-		s.initiator, s.responder, s.iNonce, s.rNonce = hello.node, r.cfg.Node, hello.nonce, nonce
-		if err := pc.checkProof(&s, initiator, hello.node); err != nil {
+		s.initiator, s.responder, s.iNonce, s.rNonce = other.node, r.cfg.Node, other.nonce, nonce
+		if err := pc.checkProof(&s, initiator, other.node); err != nil {
 			return err
 		}
 		if err := send(appendProof(nil, s.proof(r.cfg.Key, responder))); err != nil {
 			return err
 		}
 	}
-	pc.name = hello.node
-	pc.sendAcks = role == responder && hello.acks
-	pc.trusted()
-	if err := r.cfg.Tree.Announce(hello.node, hello.tick); err != nil {
-		return fmt.Errorf("peer %q: %w", hello.node, err)
+	// Both proved the key: the logins (see login.go), the dialer's first.
+	var key *[32]byte
+	if dh != nil && len(other.dh) > 0 {
+		if key, err = dh.Key(other.dh); err != nil {
+			return fmt.Errorf("peer %q: %w", other.node, err)
+		}
 	}
-	if hello.you != 0 {
+	sendLogin := func() error {
+		if r.cfg.Login == nil {
+			return nil
+		}
+		b, err := appendLogin(nil, r.cfg.Login, key)
+		if err != nil {
+			return fmt.Errorf("log in to peer %q: %w", other.node, err)
+		}
+		return send(b)
+	}
+	if role == initiator {
+		if err := sendLogin(); err != nil {
+			return err
+		}
+		if err := pc.peerLogin(other.login, other.node, key); err != nil {
+			return err
+		}
+	} else {
+		if err := pc.peerLogin(other.login, other.node, key); err != nil {
+			return err
+		}
+		if err := sendLogin(); err != nil {
+			return err
+		}
+	}
+	pc.name = other.node
+	pc.sendAcks = role == responder && other.acks
+	pc.trusted()
+	if err := r.cfg.Tree.Announce(other.node, other.tick); err != nil {
+		return fmt.Errorf("peer %q: %w", other.node, err)
+	}
+	if other.you != 0 {
 		// raises this node's tick
-		if err := r.cfg.Tree.Announce(r.cfg.Node, hello.you); err != nil {
-			return fmt.Errorf("peer %q says: %w", hello.node, err)
+		if err := r.cfg.Tree.Announce(r.cfg.Node, other.you); err != nil {
+			return fmt.Errorf("peer %q says: %w", other.node, err)
 		}
 	}
 	return nil
@@ -158,24 +198,42 @@ func (pc *peerConn) checkProof(s *session, role, peer string) error {
 	return nil
 }
 
-// appendHello appends {op: hello, root, node, tick, nonce, you?, acks?}:
-// you, if not 0, is the highest tick of the other side's node that this
-// side has seen; acks, from the dialing side, asks the other to
-// acknowledge pushes ({op: acked, tick}), which a server that predates
-// them does not know to do.
-func appendHello(b []byte, root, node string, tick uint64, nonce []byte, you uint64, acks bool) []byte {
+// hello is what a side says first: its network, name, highest tick
+// and fresh nonce; you, if not 0, the highest tick of the other side's
+// node that this side has seen; acks, from the dialing side, asks the
+// other to acknowledge pushes ({op: acked, tick}), which a server that
+// predates them does not know to do; dh and login are for logins (see
+// login.go).
+type hello struct {
+	root, node string
+	tick, you  uint64
+	nonce, dh  []byte
+	acks       bool
+	login      bool
+}
+
+// appendHello appends {op: hello, root, node, tick, nonce, you?, acks?,
+// dh?, login?}.
+func appendHello(b []byte, h hello) []byte {
 	m := wire.Begin(b)
 	m.Str("op", "hello")
-	m.Str("root", root)
-	m.Str("node", node)
-	m.Uint("tick", tick)
+	m.Str("root", h.root)
+	m.Str("node", h.node)
+	m.Uint("tick", h.tick)
 	m.Key("nonce")
-	m.B = pack.AppendBytes(m.B, nonce)
-	if you != 0 {
-		m.Uint("you", you)
+	m.B = pack.AppendBytes(m.B, h.nonce)
+	if h.you != 0 {
+		m.Uint("you", h.you)
 	}
-	if acks {
+	if h.acks {
 		m.Bool("acks", true)
+	}
+	if h.dh != nil {
+		m.Key("dh")
+		m.B = pack.AppendBytes(m.B, h.dh)
+	}
+	if h.login {
+		m.Bool("login", true)
 	}
 	return m.End()
 }

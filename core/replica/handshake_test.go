@@ -78,8 +78,8 @@ func (p *rawPeer) refused() {
 func (p *rawPeer) login(node, key string) (s session, sent []byte) {
 	p.t.Helper()
 	nonce := bytes.Repeat([]byte{7}, nonceSize)
-	hello := appendHello(nil, "test", node, 1, nonce, 0, true)
-	p.send(hello)
+	hi := appendHello(nil, hello{root: "test", node: node, tick: 1, nonce: nonce, acks: true})
+	p.send(hi)
 	theirs := p.next()
 	if theirs.op != "hello" {
 		p.t.Fatalf("got %q, want the replica's hello", theirs.op)
@@ -87,7 +87,7 @@ func (p *rawPeer) login(node, key string) (s session, sent []byte) {
 	s = session{root: "test", initiator: node, responder: theirs.node, iNonce: nonce, rNonce: theirs.nonce}
 	proof := appendProof(nil, s.proof([]byte(key), initiator))
 	p.send(proof)
-	return s, append(hello, proof...)
+	return s, append(hi, proof...)
 }
 
 // loggedIn completes a login: the replica proves the key in turn.
@@ -204,10 +204,10 @@ func TestHandshakeAttacks(t *testing.T) {
 		b := net0.add(t, "b", "key")
 		b.rep.Start()
 		toA := dialRaw(t, addr)
-		toA.send(appendHello(nil, "test", "b", 1, bytes.Repeat([]byte{1}, nonceSize), 0, true))
+		toA.send(appendHello(nil, hello{root: "test", node: "b", tick: 1, nonce: bytes.Repeat([]byte{1}, nonceSize), acks: true}))
 		helloA := toA.next()
 		toB := dialRaw(t, b.rep.Addr())
-		toB.send(appendHello(nil, "test", "a", 1, helloA.nonce, 0, true))
+		toB.send(appendHello(nil, hello{root: "test", node: "a", tick: 1, nonce: helloA.nonce, acks: true}))
 		if m := toB.next(); m.op != "hello" {
 			t.Fatalf("b sent %q, want a hello", m.op)
 		}
@@ -245,9 +245,9 @@ func TestHandshakeAttacks(t *testing.T) {
 			t.Fatalf("a sent %q", helloA.op)
 		}
 		toA := dialRaw(t, addr)
-		toA.send(appendHello(nil, "test", "c", 1, helloA.nonce, 0, true))
+		toA.send(appendHello(nil, hello{root: "test", node: "c", tick: 1, nonce: helloA.nonce, acks: true}))
 		answer := toA.next() // a, responder
-		fromA.send(appendHello(nil, "test", "c", 1, answer.nonce, 0, true))
+		fromA.send(appendHello(nil, hello{root: "test", node: "c", tick: 1, nonce: answer.nonce, acks: true}))
 		proofA := fromA.next()
 		if proofA.op != "proof" {
 			t.Fatalf("a sent %q, want its proof", proofA.op)
@@ -264,7 +264,7 @@ func TestHandshakeAttacks(t *testing.T) {
 		// from a peer whose hello claims "n".
 		p := dialRaw(t, addr)
 		nonce := bytes.Repeat([]byte{9}, nonceSize)
-		p.send(appendHello(nil, "test", "n", 1, nonce, 0, true))
+		p.send(appendHello(nil, hello{root: "test", node: "n", tick: 1, nonce: nonce, acks: true}))
 		theirs := p.next()
 		s := session{root: "test", initiator: "m", responder: theirs.node, iNonce: nonce, rNonce: theirs.nonce}
 		p.send(appendProof(nil, s.proof([]byte("key"), initiator)))

@@ -113,12 +113,17 @@ type msg struct {
 	seq, tick, you       uint64
 	nonce, mac           []byte
 	acks                 bool
-	ranges               []any
-	yours                []any             // op ticks: the receiver's ticks the sender has seen
-	want                 map[string][]any  // op pull: the missing ranges per node
-	ticks                map[string]uint64 // op ticks: the highest tick known per node
-	complete             map[string]uint64 // op ticks: the gap-free horizon per node
-	raw                  []byte            // the whole message, for updates
+	// The handshake's login parts (see login.go): a Diffie-Hellman public
+	// key and the login flag in hellos; the login itself.
+	dh, password []byte
+	login        bool
+	typ, ident   string
+	ranges       []any
+	yours        []any             // op ticks: the receiver's ticks the sender has seen
+	want         map[string][]any  // op pull: the missing ranges per node
+	ticks        map[string]uint64 // op ticks: the highest tick known per node
+	complete     map[string]uint64 // op ticks: the gap-free horizon per node
+	raw          []byte            // the whole message, for updates
 }
 
 func decodeMsg(raw []byte) (msg, error) {
@@ -154,6 +159,16 @@ func decodeMsg(raw []byte) (msg, error) {
 			m.nonce, err = readBin(r)
 		case "mac":
 			m.mac, err = readBin(r)
+		case "dh":
+			m.dh, err = readBin(r)
+		case "password":
+			m.password, err = readBin(r)
+		case "login":
+			m.login, err = r.ReadBool()
+		case "typ":
+			m.typ, err = r.ReadString()
+		case "ident":
+			m.ident, err = r.ReadString()
 		case "ticks":
 			m.ticks, err = readTickMap(r)
 		case "complete":

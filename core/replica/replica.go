@@ -86,6 +86,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/budget"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
@@ -149,6 +150,12 @@ type Config struct {
 	// no bound but the size of a message (256 MiB). Before its handshake
 	// a peer's messages may have 4 KiB at most, outside the budget.
 	Budget *budget.Budget
+
+	// Login is this server's login for its peers (connect.auth); nil:
+	// none. CheckLogin, if set, decides whether a peer may be one: it
+	// gets the peer's login (nil if it sent none) and returns why not.
+	Login      *auth.Login
+	CheckLogin func(peer string, l *PeerLogin) error
 }
 
 // Stats count what replication did.

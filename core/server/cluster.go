@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/gossip"
 	"github.com/distkv-go/distkv/core/replica"
 )
@@ -26,6 +27,13 @@ type Cluster struct {
 	PeerListen string
 	// Dial connects to peers (tests cut links with it). Default net.Dialer.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// Login is how this server logs in to its peers (connect.auth, see
+	// auth.ParseLogin); "" for none. Once logins are on, a server accepts
+	// only peers that log in as a user without an ACL.
+	Login string
+	// Insecure lets logins be on although the gossip or peer port is
+	// reachable beyond loopback without a Key (server.peer.insecure).
+	Insecure bool
 	// Announce and Check are replication's intervals (default 1 s); Purge
 	// how often tombstones every member has seen are dropped (default 1 m).
 	Announce, Check, Purge time.Duration
@@ -66,11 +74,22 @@ func (s *Server) startCluster() error {
 	if err != nil {
 		return err
 	}
+	var login *auth.Login
+	if c.Login != "" {
+		l, err := auth.ParseLogin(c.Login, nil)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("the login for peers (connect.auth): %w", err)
+		}
+		if l.Method != auth.Root {
+			login = &l
+		}
+	}
 	ad := &gossipAdapter{g: c.Gossip, ann: make(chan replica.Announcement, 256), msgs: s.deliverMsg, log: s.log}
 	rep, err := replica.New(replica.Config{
 		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
 		Listener: ln, Dial: c.Dial, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
-		Logger: s.log, Budget: s.input,
+		Logger: s.log, Budget: s.input, Login: login, CheckLogin: s.checkPeerLogin,
 	})
 	if err != nil {
 		ln.Close()

@@ -20,6 +20,10 @@ func (s *Server) warnExposure(c *Cluster, peerAddr string) {
 	}
 	if w := exposureWarning(len(c.Key) > 0, gossipAddr, peerAddr); w != "" {
 		s.log.Warn(w, "gossip", gossipAddr, "peer", peerAddr)
+		if !c.Insecure {
+			why := fmt.Sprintf("the gossip port (%s) or the peer port (%s) is reachable beyond loopback without server.serf.key", gossipAddr, peerAddr)
+			s.exposed.Store(&why)
+		}
 	}
 }
 

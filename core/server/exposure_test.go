@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -72,6 +74,30 @@ func TestWarnExposure(t *testing.T) {
 		s.warnExposure(&Cluster{Gossip: localOnly{addr: netip.MustParseAddrPort(tc.addr)}, Key: tc.key}, "127.0.0.1:40000")
 		if got := buf.String(); tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("gossip at %s, key %q: logged %q, want %q", tc.addr, tc.key, got, tc.want)
+		}
+	}
+}
+
+// TestExposedRefusesLogins: a server whose gossip port is reachable
+// beyond loopback without a key may not have logins on, unless the
+// cluster is Insecure.
+func TestExposedRefusesLogins(t *testing.T) {
+	for _, tc := range []struct {
+		addr     string
+		key      []byte
+		insecure bool
+		refused  bool
+	}{
+		{"10.0.0.1:7000", nil, false, true},
+		{"10.0.0.1:7000", nil, true, false},
+		{"10.0.0.1:7000", []byte("k"), false, false},
+		{"127.0.0.1:7000", nil, false, false},
+	} {
+		s := &Server{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		s.warnExposure(&Cluster{Gossip: localOnly{addr: netip.MustParseAddrPort(tc.addr)}, Key: tc.key, Insecure: tc.insecure}, "127.0.0.1:40000")
+		err := s.loginsAllowed()
+		if tc.refused != (err != nil) || err != nil && !errors.Is(err, ErrExposed) {
+			t.Errorf("%+v: loginsAllowed = %v", tc, err)
 		}
 	}
 }

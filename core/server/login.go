@@ -8,6 +8,7 @@ import (
 	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/replica"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/wire"
 )
@@ -199,28 +200,39 @@ func (c *conn) login(r *call) error {
 	return nil
 }
 
-// checkLogin reports whether the proof is right. An unknown user costs
-// the work of a wrong password.
+// checkLogin reports whether a client's proof is right.
 func (c *conn) checkLogin(method, name string, sealed []byte) (bool, error) {
-	var it tree.Item
-	found := false
-	if auth.CheckUserName(name) == nil {
-		it, found = c.s.tree.Get(userPath(method, name))
-		found = found && it.HasValue
-	}
-	if method == auth.Test {
-		return found, nil
-	}
-	digest, err := c.unseal(sealed)
-	if err != nil {
+	var digest []byte
+	if method == auth.Password {
+		d, err := c.unseal(sealed)
 		if errors.Is(err, wire.ErrBadRequest) {
 			return false, err
 		}
-		return false, nil
+		if err != nil {
+			auth.VerifyNobody(make([]byte, 32))
+			return false, nil
+		}
+		digest = d
+	}
+	return c.s.verifyLogin(method, name, digest), nil
+}
+
+// verifyLogin reports whether name is a user of method and, for
+// password, digest its password's. An unknown user costs the work of a
+// wrong password.
+func (s *Server) verifyLogin(method, name string, digest []byte) bool {
+	var it tree.Item
+	found := false
+	if auth.CheckUserName(name) == nil {
+		it, found = s.tree.Get(userPath(method, name))
+		found = found && it.HasValue
+	}
+	if method == auth.Test {
+		return found
 	}
 	if !found {
 		auth.VerifyNobody(digest)
-		return false, nil
+		return false
 	}
 	rec, err := decodeRecord(it.Value)
 	var h auth.Hash
@@ -228,35 +240,86 @@ func (c *conn) checkLogin(method, name string, sealed []byte) (bool, error) {
 		h, err = auth.ParseHash(rec)
 	}
 	if err != nil {
-		c.log.Error("a user record cannot be used: nobody can log in as this user until it is set again", "user", name, "err", err)
+		s.log.Error("a user record cannot be used: nobody can log in as this user until it is set again", "user", name, "err", err)
 		auth.VerifyNobody(digest)
-		return false, nil
+		return false
 	}
 	if !h.Verify(digest) {
-		return false, nil
+		return false
 	}
 	if h.Plain {
-		c.upgrade(userPath(method, name), it, rec, digest)
+		s.upgrade(userPath(method, name), it, rec, digest)
 	}
-	return true, nil
+	return true
 }
 
 // upgrade replaces an original's plain sha256 record by an argon2id one,
 // if nobody changed the record meanwhile.
-func (c *conn) upgrade(p path.Path, it tree.Item, rec pack.Map, digest []byte) {
+func (s *Server) upgrade(p path.Path, it tree.Item, rec pack.Map, digest []byte) {
 	h, err := auth.NewHash(digest)
 	var raw []byte
 	if err == nil {
 		raw, err = pack.Append(nil, auth.SetFields(rec, h.Fields()))
 	}
 	if err == nil {
-		_, err = c.s.tree.Set(p, string(raw), tree.Cond{Chain: &tree.Want{Node: it.Head.Node.Name, Tick: it.Head.Tick}})
+		_, err = s.tree.Set(p, string(raw), tree.Cond{Chain: &tree.Want{Node: it.Head.Node.Name, Tick: it.Head.Tick}})
 	}
 	if err != nil {
-		c.log.Warn("could not re-hash a plain password record", "path", p, "err", err)
+		s.log.Warn("could not re-hash a plain password record", "path", p, "err", err)
 		return
 	}
-	c.log.Info("re-hashed a plain password record with argon2id", "path", p)
+	s.log.Info("re-hashed a plain password record with argon2id", "path", p)
+}
+
+// userACL returns the name of the ACL a user is bound by, "" if none:
+// the original's parameter entry `… user NAME acl` ({key: ACL}) if there
+// is one, else the record's _aux.acl. "*" means none.
+func (s *Server) userACL(method, name string) string {
+	acl := ""
+	if it, ok := s.tree.Get(userPath(method, name).Join(path.Must("acl"))); ok && it.HasValue {
+		if m, err := decodeRecord(it.Value); err == nil {
+			k, _ := m.Get("key")
+			acl, _ = k.(string)
+		}
+	} else if it, ok := s.tree.Get(userPath(method, name)); ok && it.HasValue {
+		if m, err := decodeRecord(it.Value); err == nil {
+			if aux, ok := m.Get("_aux"); ok {
+				if am, ok := aux.(pack.Map); ok {
+					k, _ := am.Get("acl")
+					acl, _ = k.(string)
+				}
+			}
+		}
+	}
+	if acl == "*" {
+		acl = ""
+	}
+	return acl
+}
+
+// checkPeerLogin decides whether another server may be this one's peer
+// (replica.Config.CheckLogin): while logins are on it must log in, with
+// the current method, as a user bound by no ACL.
+func (s *Server) checkPeerLogin(peer string, l *replica.PeerLogin) error {
+	cur := s.AuthMethod()
+	if cur == "" {
+		return nil
+	}
+	if l == nil {
+		return fmt.Errorf("sent no login, and logins are on (method %s): give that server connect.auth", cur)
+	}
+	if l.Method != cur {
+		return fmt.Errorf("logs in using %s; this network uses %s", l.Method, cur)
+	}
+	if !s.verifyLogin(l.Method, l.User, l.Digest) {
+		s.throttle.Failed(l.User)
+		s.log.Warn("failed peer login", "peer", peer, "method", l.Method, "user", l.User)
+		return errLoginFailed
+	}
+	if acl := s.userACL(l.Method, l.User); acl != "" {
+		return fmt.Errorf("logs in as %s, whom ACL %s restricts; a server logs in as a user without an ACL", l.User, acl)
+	}
+	return nil
 }
 
 func decodeRecord(raw string) (pack.Map, error) {
@@ -272,13 +335,18 @@ func decodeRecord(raw string) (pack.Map, error) {
 }
 
 // ErrExposed: logins are on (or asked for) while other machines can join
-// this server's network without a proof (Config.Exposed).
+// this server's network without a proof: its gossip or peer port is
+// reachable beyond loopback without a key (see warnExposure), and
+// Cluster.Insecure does not say that this is wanted. Logins would then
+// protect nothing, as anyone could join as a server and copy the data.
+// Redis's protected mode is the model.
 var ErrExposed = errors.New("logins would protect nothing")
 
-// loginsAllowed returns an error if logins cannot be on (Config.Exposed).
+// loginsAllowed returns an error if logins cannot be on (ErrExposed).
 func (s *Server) loginsAllowed() error {
-	if s.cfg.Exposed == "" {
+	why := s.exposed.Load()
+	if why == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: %s, so anyone there can join as a server and copy every entry. Set server.serf.key on every server (distkv keygen makes one), bind the ports to loopback, or set server.peer.insecure: true if this is what you want", ErrExposed, s.cfg.Exposed)
+	return fmt.Errorf("%w: %s, so anyone there can join as a server and copy every entry. Set server.serf.key on every server (distkv keygen makes one), bind the ports to loopback, or set server.peer.insecure: true if this is what you want", ErrExposed, *why)
 }

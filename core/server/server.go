@@ -97,14 +97,6 @@ type Config struct {
 	// them at 0.
 	TickFloor func() uint64
 
-	// Exposed, if not "", says how other machines can reach this server
-	// as a peer without a proof (a gossip or peer port beyond loopback
-	// without server.serf.key, server.peer.insecure not set). Logins would
-	// then protect nothing, as anyone could join as a server and copy the
-	// data: such a server refuses to switch logins on, and refuses to
-	// start while they are on. cmd/distkv fills it in.
-	Exposed string
-
 	// Listener, if set, is the client listener, and Listen is not used.
 	Listener net.Listener
 }
@@ -146,6 +138,7 @@ type Server struct {
 	msgs msgSubs // msg_monitor streams
 
 	authCurrent atomic.Pointer[string] // the current login method (see login.go)
+	exposed     atomic.Pointer[string] // why logins cannot be on (see warnExposure); nil: they can
 	throttle    *auth.Throttle         // slows down failed logins
 }
 
