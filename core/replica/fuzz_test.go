@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
@@ -30,7 +31,8 @@ func peerMessages(t testing.TB) map[string][]byte {
 	rs.AddTick(9)
 	ticks := map[string]uint64{"a": 3, "b": 9}
 	return map[string][]byte{
-		"hello":  appendHello(nil, hello{root: "test", node: "b", tick: 3, nonce: bytes.Repeat([]byte{5}, nonceSize), you: 7, acks: true}),
+		"hello":  appendHello(nil, hello{root: "test", node: "b", tick: 3, nonce: bytes.Repeat([]byte{5}, nonceSize), you: 7, acks: true, dh: []byte{9, 9}, login: true}),
+		"login":  appendLoginOf(t, "password name=joe password=secret1"),
 		"proof":  appendProof(nil, bytes.Repeat([]byte{6}, 32)),
 		"error":  appendError(nil, "refused"),
 		"push":   appendUpdate(nil, "push", 0, &set.Item),
@@ -43,6 +45,18 @@ func peerMessages(t testing.TB) map[string][]byte {
 		"done":   appendOp(nil, "done", 7),
 		"tick":   appendTick(nil, "b", 9),
 	}
+}
+
+func appendLoginOf(t testing.TB, spec string) []byte {
+	l, err := auth.ParseLogin(spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := appendLogin(nil, &l, new([32]byte))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // hugeHeaders claim 2^32-1 elements or bytes in a few bytes.
@@ -147,6 +161,7 @@ func stream(msgs map[string][]byte, ops ...string) []byte {
 func FuzzHandshake(f *testing.F) {
 	msgs := peerMessages(f)
 	f.Add(stream(msgs, "hello", "proof"))
+	f.Add(stream(msgs, "hello", "proof", "login"))
 	f.Add(stream(msgs, "hello"))
 	f.Add(stream(msgs, "error"))
 	f.Add(slices.Concat(msgs["hello"], hugeHeaders[3]))
