@@ -78,6 +78,7 @@ package replica
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +90,7 @@ import (
 	"github.com/distkv-go/distkv/core/budget"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/tree"
 )
 
@@ -133,6 +135,15 @@ type Config struct {
 	Listen   string
 	// Dial connects to a peer [net.Dialer]; tests cut links with it.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// TLS, if set, makes the peer listener speak TLS; DialTLS, if set,
+	// is TLS on connections to peers, its ServerName set to the peer's
+	// node name, which the peer's certificate must carry. When TLS
+	// requires client certificates (ClientAuth), a peer that connects
+	// must present one that carries the node name its hello claims.
+	// TLSFiles names the files they were made of, for log lines. nil:
+	// plain TCP.
+	TLS, DialTLS *tls.Config
+	TLSFiles     tlsconf.Files
 
 	Announce time.Duration // how often to announce this node's tick [1s]
 	Check    time.Duration // how often to look for missing ticks and new peers [1s]
