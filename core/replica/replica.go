@@ -62,7 +62,9 @@
 // 256 MiB, drawing on the server's input budget). Without a key the
 // handshake proves nothing: anyone who reaches the port is a peer. The
 // stream itself is neither encrypted nor authenticated, so someone on
-// the path between two servers can read and change it.
+// the path between two servers can read and change it, unless it runs
+// over TLS (Config.TLS and DialTLS; the TLS handshake comes first, in the
+// connection's goroutine, within the handshake timeout).
 // Then the dialing side sends pushes {op: push, path, value, chain, tock}
 // (its own changes only: a push in another node's name ends the
 // connection), every Check interval {op: ticks, ticks: {node: highest tick
