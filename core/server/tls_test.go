@@ -114,3 +114,36 @@ func TestPeerTLSRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerTLSAgainstPlain: a server whose peers speak TLS and one whose
+// peers do not cannot talk, and the TLS side says why.
+func TestPeerTLSAgainstPlain(t *testing.T) {
+	ca := testcert.NewCA(t, "net")
+	gn := gossip.NewNetwork(gossip.NetworkLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	leaf := ca.Leaf(t, "a")
+	f := tlsconf.Files{Setting: "server.peer.ssl", Cert: leaf.CertFile, Key: leaf.KeyFile, CA: ca.File}
+	listen, dial, err := tlsconf.Peer(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logA, logB := &logBuffer{}, &logBuffer{}
+	a := startServer(t, server.Config{Node: "a", Logger: slog.New(slog.NewTextHandler(logA, nil)), Cluster: &server.Cluster{
+		Gossip: gn.Node("a", nil), Root: ":test", Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond,
+		TLS: listen, DialTLS: dial, TLSFiles: f}})
+	gb := gn.Node("b", nil)
+	if _, err := gb.Join([]string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	b := startServer(t, server.Config{Node: "b", Logger: slog.New(slog.NewTextHandler(logB, nil)), Cluster: &server.Cluster{
+		Gossip: gb, Root: ":test", Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond}})
+	waitLog(t, logA, `TLS: peer \"b\" does not speak TLS: set server.peer.ssl there, or leave server.peer.ssl empty here`)
+	waitLog(t, logA, "TLS: the peer does not speak TLS; server.peer.ssl needs it")
+	waitLog(t, logB, "this server's peer listener speaks TLS: set server.peer.ssl")
+	ctx := ctxT(t)
+	if _, err := connect(t, a).Set(ctx, path.P("secret"), "s"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := connect(t, b).Get(ctx, path.P("secret")); err != nil || e.HasValue {
+		t.Fatalf("b has a's value: %+v, %v", e, err)
+	}
+}
