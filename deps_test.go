@@ -43,6 +43,7 @@ func TestImportRules(t *testing.T) {
 		"core/path":    {"core/pack", "core/literal"},
 		"core/value":   {"core/pack", "core/literal", "core/path"},
 		"core/config":  {},
+		"core/tlsconf": {},
 		"core/persist": {},
 		"core/change":  {"core/chain", "core/path"},
 	}

@@ -72,11 +72,17 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return fmt.Errorf("server.ack: %w", err)
 	}
+	clientTLS, clientTLSFiles, err := serverTLS("server.bind_default.ssl", cfg.BindDefault.SSL)
+	if err != nil {
+		return err
+	}
 	cluster, err := c.cluster(g)
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Config{
+		TLS:         clientTLS,
+		TLSFiles:    clientTLSFiles,
 		Cluster:     cluster,
 		Node:        c.Name,
 		Listen:      net.JoinHostPort(cfg.BindDefault.Host, strconv.Itoa(cfg.BindDefault.Port)),
@@ -150,10 +156,13 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 		}
 		key = keys[0]
 	}
+	peerListenTLS, peerDialTLS, peerTLSFiles, err := peerTLS(g.cfg.Server.Peer.SSL)
+	if err != nil {
+		return nil, err
+	}
 	join := append(append([]string(nil), sc.Join...), c.Join...)
 	c.join = join
 	var gs gossip.Gossip
-	var err error
 	if sc.Host != "" {
 		gs, err = gossip.NewAgent(gossip.AgentConfig{
 			Addr: net.JoinHostPort(sc.Host, strconv.Itoa(sc.Port)), Root: g.cfg.Server.Root,
@@ -178,7 +187,8 @@ func (c *ServerCmd) cluster(g *globals) (*server.Cluster, error) {
 		peer = net.JoinHostPort(host, "0")
 	}
 	return &server.Cluster{Gossip: gs, Root: g.cfg.Server.Root, Key: key, PeerListen: peer,
-		Login: g.cfg.Connect.Auth, Insecure: g.cfg.Server.Peer.Insecure}, nil
+		Login: g.cfg.Connect.Auth, Insecure: g.cfg.Server.Peer.Insecure,
+		TLS: peerListenTLS, DialTLS: peerDialTLS, TLSFiles: peerTLSFiles}, nil
 }
 
 // joinNetwork applies the start-up rules: -i only starts a new network,

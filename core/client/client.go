@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/distkv-go/distkv/core/config"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/wire"
 )
 
@@ -67,11 +69,21 @@ type Config struct {
 	// Prompt asks for the values of key?=Label parameters, once, at Open.
 	Auth   string
 	Prompt func(label string) (string, error)
+	// TLS, if set, makes the client speak TLS; its ServerName, if empty,
+	// is Host. nil: plain TCP, unless TLSFiles names files, from which
+	// Open then builds it (tlsconf.Client). TLSFiles also names the
+	// setting in errors.
+	TLS      *tls.Config
+	TLSFiles tlsconf.Files
 }
 
 // FromConfig takes the connect section of the distkv configuration.
 func FromConfig(c config.Connect) Config {
-	return Config{Host: c.Host, Port: c.Port, Timeout: time.Duration(c.Timeout), Auth: c.Auth}
+	cfg := Config{Host: c.Host, Port: c.Port, Timeout: time.Duration(c.Timeout), Auth: c.Auth}
+	if ssl := c.SSL; ssl.On() {
+		cfg.TLSFiles = tlsconf.Files{Setting: "connect.ssl", CA: ssl.CA, Cert: ssl.Cert, Key: ssl.Key, ServerName: ssl.ServerName}
+	}
+	return cfg
 }
 
 func (cfg Config) withDefaults() Config {
@@ -169,6 +181,12 @@ func Open(ctx context.Context, cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.TLS == nil && cfg.TLSFiles != (tlsconf.Files{Setting: cfg.TLSFiles.Setting}) {
+		var err error
+		if cfg.TLS, err = tlsconf.Client(cfg.TLSFiles); err != nil {
+			return nil, err
+		}
 	}
 	c := &Client{
 		cfg:     cfg,

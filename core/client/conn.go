@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/wire"
 )
 
@@ -75,8 +77,18 @@ func (c *Client) dial(ctx context.Context, root path.Path) (*conn, Greeting, err
 	}
 	dl, _ := ctx.Deadline()
 	nc.SetDeadline(dl)
-	// Close (or the caller's ctx) interrupts the greeting.
+	// Close (or the caller's ctx) interrupts the handshake and the
+	// greeting.
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	if c.cfg.TLS != nil {
+		tc := tls.Client(nc, c.tlsConfig())
+		if err = tc.Handshake(); err != nil {
+			stop()
+			nc.Close()
+			return nil, Greeting{}, fmt.Errorf("connect to %s: %w", c.addr, c.explainTLS(err))
+		}
+		nc = tc
+	}
 	cn := &conn{nc: nc, fr: wire.NewFramer(nc, maxReply), bw: bufio.NewWriterSize(nc, 64<<10), done: make(chan struct{})}
 	g, err := c.greet(cn, root)
 	if !stop() && err == nil {
@@ -87,11 +99,31 @@ func (c *Client) dial(ctx context.Context, root path.Path) (*conn, Greeting, err
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 		}
-		return nil, Greeting{}, fmt.Errorf("greet %s: %w", c.addr, err)
+		return nil, Greeting{}, fmt.Errorf("greet %s: %w", c.addr, c.explainTLS(err))
 	}
 	nc.SetDeadline(time.Time{})
 	cn.unwatch = context.AfterFunc(c.ctx, func() { nc.Close() })
 	return cn, g, nil
+}
+
+// tlsConfig is Config.TLS with the server name set.
+func (c *Client) tlsConfig() *tls.Config {
+	cfg := c.cfg.TLS
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = c.cfg.Host
+	}
+	return cfg
+}
+
+// explainTLS says what a failed TLS handshake means. With TLS 1.3 a
+// server that refuses the client's certificate says so only at the first
+// read, the greeting's.
+func (c *Client) explainTLS(err error) error {
+	if c.cfg.TLS == nil {
+		return err
+	}
+	return tlsconf.Explain(err, c.cfg.TLSFiles, "the server", "server.bind_default.ssl")
 }
 
 func (c *Client) greet(cn *conn, root path.Path) (Greeting, error) {

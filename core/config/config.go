@@ -92,6 +92,10 @@ type Peer struct {
 	// anyone who reaches the ports could join as a server and copy all
 	// data, logins or not.
 	Insecure bool `yaml:"insecure"`
+	// SSL makes the peer listener speak TLS with this certificate, and
+	// the server's dialer present it to its peers and verify theirs
+	// against SSL.CA; empty: plain TCP.
+	SSL ServerSSL `yaml:"ssl,omitempty"`
 }
 
 // Bind is a listener address.
@@ -100,7 +104,42 @@ type Bind struct {
 	Host string `yaml:"host"`
 	// Port is the TCP port to listen on; 0 picks any free port.
 	Port int `yaml:"port"`
+	// SSL makes the listener speak TLS; empty: plain TCP.
+	SSL ServerSSL `yaml:"ssl,omitempty"`
 }
+
+// ServerSSL is the TLS side of a listener, in the shape of the original's
+// ssl setting ({cert, key}). An empty Cert means plain TCP.
+type ServerSSL struct {
+	// Cert is the PEM file of the certificate (its chain may follow).
+	Cert string `yaml:"cert"`
+	// Key is the PEM file of the certificate's private key.
+	Key string `yaml:"key"`
+	// CA, if set, is a PEM file of CA certificates: then the other side
+	// must present a certificate signed by one of them.
+	CA string `yaml:"ca"`
+}
+
+// On says whether TLS is configured.
+func (s ServerSSL) On() bool { return s != ServerSSL{} }
+
+// ClientSSL is the TLS side of a client. It is on when any field is set.
+type ClientSSL struct {
+	// CA is a PEM file of the CA certificates that may sign the server's
+	// certificate; empty: the system's roots.
+	CA string `yaml:"ca"`
+	// Cert is a client certificate (PEM file), for a server that
+	// requires one.
+	Cert string `yaml:"cert"`
+	// Key is the client certificate's private key (PEM file).
+	Key string `yaml:"key"`
+	// ServerName is the name the server's certificate must carry; empty:
+	// the host connected to.
+	ServerName string `yaml:"server_name"`
+}
+
+// On says whether TLS is configured.
+func (s ClientSSL) On() bool { return s != ClientSSL{} }
 
 // Change configures change chains.
 type Change struct {
@@ -144,6 +183,8 @@ type Connect struct {
 	Auth string `yaml:"auth"`
 	// Timeout bounds connecting and waiting for the server's greeting.
 	Timeout Duration `yaml:"timeout"`
+	// SSL makes the client speak TLS; empty: plain TCP.
+	SSL ClientSSL `yaml:"ssl,omitempty"`
 }
 
 // DefaultPort is the client port of the original DistKV.

@@ -87,6 +87,9 @@ func (w *walker) mapping(v reflect.Value, n *yaml.Node, prefix string) {
 			case isNull(val): // "server:" with every key commented out
 			case val.Kind == yaml.MappingNode:
 				w.mapping(fv, val, name+".")
+			case isFalse(val) && fv.Type().Implements(switchable):
+				// The original's "ssl: false": off, as when left out.
+				fv.Set(reflect.Zero(fv.Type()))
 			default:
 				w.fail(val.Line, name, fmt.Errorf("%w: a section wants a mapping of its keys, not %s", ErrType, describe(val)))
 			}
@@ -168,6 +171,15 @@ func setNode(v reflect.Value, n *yaml.Node) error {
 		return nil
 	}
 	return setText(v, n.Value)
+}
+
+// switchable is a section that may be switched off as a whole with
+// "false", as the original's ssl settings are.
+var switchable = reflect.TypeFor[interface{ On() bool }]()
+
+func isFalse(n *yaml.Node) bool {
+	b, ok := parseBool(n.Value)
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" && ok && !b
 }
 
 func resolve(n *yaml.Node) *yaml.Node {

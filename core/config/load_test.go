@@ -48,6 +48,8 @@ func TestLoadFiles(t *testing.T) {
 	nulls := writeFile(t, dir, "nulls.cfg", "---\nserver:\nconnect:\n")
 	tutorial := writeFile(t, dir, "test.cfg", "connect:\n    auth: \"_test name=joe\"\n    host: 127.0.0.1\n")
 	anchors := writeFile(t, dir, "anchors.cfg", "server: {bind_default: &b {host: 0.0.0.0, port: 5}}\nconnect: *b\n")
+	ssl := writeFile(t, dir, "ssl.cfg", "server:\n  bind_default:\n    ssl: {cert: s.pem, key: s.key}\nconnect:\n  ssl: {ca: ca.pem}\n")
+	noSSL := writeFile(t, dir, "nossl.cfg", "server:\n  bind_default: {ssl: false}\nconnect: {ssl: false}\n")
 
 	tests := []struct {
 		name  string
@@ -63,6 +65,8 @@ func TestLoadFiles(t *testing.T) {
 		{"empty sections", []string{nulls}, nil},
 		{"tutorial example", []string{tutorial}, map[string]string{"connect.auth": "_test name=joe", "connect.host": "127.0.0.1"}},
 		{"anchors", []string{anchors}, map[string]string{"server.bind_default.host": "0.0.0.0", "server.bind_default.port": "5", "connect.host": "0.0.0.0", "connect.port": "5"}},
+		{"ssl", []string{ssl}, map[string]string{"server.bind_default.ssl.cert": "s.pem", "server.bind_default.ssl.key": "s.key", "connect.ssl.ca": "ca.pem"}},
+		{"ssl false, as the original writes it", []string{ssl, noSSL}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

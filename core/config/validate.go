@@ -48,6 +48,8 @@ func (c *Config) validate() []*Error {
 	if s.Peer.Bind != "" {
 		check("server.peer.bind", hostPort(s.Peer.Bind))
 	}
+	check("server.bind_default.ssl", serverSSL(s.BindDefault.SSL))
+	check("server.peer.ssl", serverSSL(s.Peer.SSL))
 	if s.SyncTimeout < 0 {
 		check("server.sync_timeout", fmt.Errorf("%w %v: want 0 (wait for ever) or more", ErrInvalid, s.SyncTimeout))
 	}
@@ -56,6 +58,9 @@ func (c *Config) validate() []*Error {
 
 	check("connect.port", inRange(c.Connect.Port, 1, 65535))
 	check("connect.timeout", positive(c.Connect.Timeout))
+	if ssl := c.Connect.SSL; (ssl.Cert == "") != (ssl.Key == "") {
+		check("connect.ssl", fmt.Errorf("%w: a client certificate needs both cert and key", ErrInvalid))
+	}
 	return errs
 }
 
@@ -105,6 +110,16 @@ func serfKey(k string) error {
 	b, err := base64.StdEncoding.DecodeString(k)
 	if err != nil || (len(b) != 16 && len(b) != 24 && len(b) != 32) {
 		return fmt.Errorf("%w: want the base64 of 16, 24 or 32 bytes (serf keygen)", ErrInvalid)
+	}
+	return nil
+}
+
+func serverSSL(s ServerSSL) error {
+	switch {
+	case !s.On():
+		return nil
+	case s.Cert == "" || s.Key == "":
+		return fmt.Errorf("%w: TLS needs both cert and key", ErrInvalid)
 	}
 	return nil
 }

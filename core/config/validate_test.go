@@ -45,6 +45,12 @@ func TestValidate(t *testing.T) {
 		{"level verbose", func(c *Config) { c.Logging.Level = "verbose" }, "logging.level", `invalid value "verbose": want debug, info, warn, error`},
 		{"root empty", func(c *Config) { c.Server.Root = "" }, "server.root", "invalid value: the network name must not be empty"},
 		{"timeout -1s", func(c *Config) { c.Connect.Timeout = Duration(-time.Second) }, "connect.timeout", "invalid value -1s: want more than 0"},
+		{"ssl cert and key", func(c *Config) { c.Server.BindDefault.SSL = ServerSSL{Cert: "c", Key: "k"} }, "", ""},
+		{"ssl key only", func(c *Config) { c.Server.BindDefault.SSL.Key = "k" }, "server.bind_default.ssl", "invalid value: TLS needs both cert and key"},
+		{"ssl ca only", func(c *Config) { c.Server.BindDefault.SSL.CA = "ca" }, "server.bind_default.ssl", "invalid value: TLS needs both cert and key"},
+		{"peer ssl cert only", func(c *Config) { c.Server.Peer.SSL.Cert = "c" }, "server.peer.ssl", "invalid value: TLS needs both cert and key"},
+		{"connect ssl ca", func(c *Config) { c.Connect.SSL.CA = "ca" }, "", ""},
+		{"connect ssl cert only", func(c *Config) { c.Connect.SSL.Cert = "c" }, "connect.ssl", "invalid value: a client certificate needs both cert and key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

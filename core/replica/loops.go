@@ -3,6 +3,7 @@ package replica
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,33 +15,83 @@ import (
 	"github.com/distkv-go/distkv/core/accept"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/tree"
 )
 
 // accept serves incoming peer connections.
 func (r *Replica) accept() {
 	accept.Serve(r.ctx, r.ln, r.log, "peer", func(nc net.Conn) bool {
-		pc := newPeerConn(r, nc)
-		if !r.track(pc) {
+		if !r.goFunc(func() { r.incoming(nc) }) {
+			nc.Close()
 			return false
 		}
-		r.goFunc(func() {
-			defer func() {
-				pc.close()
-				pc.fr.Release() // gives its input budget back
-				r.untrack(pc)
-			}()
-			if err := pc.handshake(responder); err != nil {
-				r.log.Warn("refused a peer", "addr", nc.RemoteAddr().String(), "err", err)
-				pc.sendError(err)
-				return
-			}
-			if err := r.serve(pc); err != nil && !errors.Is(err, io.EOF) && r.ctx.Err() == nil {
-				r.log.Info("peer connection ended", "peer", pc.name, "err", err)
-			}
-		})
 		return true
 	})
+}
+
+// errTLSOnly is what a peer without TLS hears from a TLS peer listener.
+var errTLSOnly = errors.New("this server's peer listener speaks TLS: set server.peer.ssl")
+
+// incoming runs a connection from a peer: the TLS handshake if the
+// listener speaks TLS, the peer handshake, then the peer's requests.
+// Both handshakes run here, in the connection's goroutine, with a
+// deadline: a slow peer holds nothing but its own connection.
+func (r *Replica) incoming(nc net.Conn) {
+	if r.cfg.TLS != nil {
+		tc, err := tlsconf.Handshake(r.ctx, nc, r.cfg.TLS, 0, handshakeTimeout)
+		if err != nil {
+			if errors.Is(err, tlsconf.ErrNotTLS) {
+				nc.SetWriteDeadline(time.Now().Add(time.Second))
+				nc.Write(appendError(nil, errTLSOnly.Error()))
+			}
+			if r.ctx.Err() == nil && !errors.Is(err, io.EOF) {
+				r.log.Warn("refused a peer", "addr", nc.RemoteAddr().String(), "err", tlsconf.Explain(err, r.cfg.TLSFiles, "the peer", "server.peer.ssl"))
+			}
+			nc.Close()
+			return
+		}
+		nc = tc
+	}
+	pc := newPeerConn(r, nc)
+	if !r.track(pc) {
+		return
+	}
+	defer func() {
+		pc.close()
+		pc.fr.Release() // gives its input budget back
+		r.untrack(pc)
+	}()
+	err := pc.handshake(responder)
+	if err == nil {
+		err = r.checkPeerCert(pc)
+	}
+	if err != nil {
+		r.log.Warn("refused a peer", "addr", nc.RemoteAddr().String(), "err", err)
+		pc.sendError(err)
+		return
+	}
+	if err := r.serve(pc); err != nil && !errors.Is(err, io.EOF) && r.ctx.Err() == nil {
+		r.log.Info("peer connection ended", "peer", pc.name, "err", err)
+	}
+}
+
+// checkPeerCert checks that a peer which had to present a certificate
+// (server.peer.ssl.ca) presented one for the node its hello names: a
+// certificate of one server does not let another in under its name.
+func (r *Replica) checkPeerCert(pc *peerConn) error {
+	tc, ok := pc.nc.(*tls.Conn)
+	if !ok || r.cfg.TLS.ClientAuth != tls.RequireAndVerifyClientCert {
+		return nil
+	}
+	certs := tc.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return fmt.Errorf("peer %q presented no certificate", pc.name)
+	}
+	if err := certs[0].VerifyHostname(pc.name); err != nil {
+		return fmt.Errorf("peer %q presented a certificate for another name: %w", pc.name, err)
+	}
+	return nil
 }
 
 // track registers a connection that is not in out, for Close to close
@@ -234,11 +285,24 @@ func (r *Replica) dial(p Peer) {
 	}()
 	ctx, cancel := context.WithTimeout(r.ctx, handshakeTimeout)
 	nc, err := r.cfg.Dial(ctx, p.Addr)
-	cancel()
 	if err != nil {
+		cancel()
 		r.log.Debug("cannot reach a peer", "peer", p.Name, "addr", p.Addr, "err", err)
 		return
 	}
+	if r.cfg.DialTLS != nil {
+		cfg := r.cfg.DialTLS.Clone()
+		cfg.ServerName = p.Name
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			cancel()
+			nc.Close()
+			r.log.Warn("peer handshake failed", "peer", p.Name, "addr", p.Addr, "err", r.explainTLS(err, p.Name))
+			return
+		}
+		nc = tc
+	}
+	cancel()
 	pc := newPeerConn(r, nc)
 	defer pc.fr.Release() // gives its input budget back; this goroutine reads pc
 	if !r.track(pc) {
@@ -247,7 +311,7 @@ func (r *Replica) dial(p Peer) {
 	err = pc.handshake(initiator)
 	r.untrack(pc)
 	if err != nil {
-		r.log.Warn("peer handshake failed", "peer", p.Name, "err", err)
+		r.log.Warn("peer handshake failed", "peer", p.Name, "err", r.explainTLS(err, p.Name))
 		pc.close()
 		return
 	}
@@ -279,6 +343,16 @@ func (r *Replica) dial(p Peer) {
 	if err := pc.readLoop(); err != nil && r.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 		r.log.Debug("peer connection ended", "peer", pc.name, "err", err)
 	}
+}
+
+// explainTLS says what a failed TLS handshake with a peer means (with
+// TLS 1.3 a peer that refuses this server's certificate says so at the
+// first read, in the peer handshake).
+func (r *Replica) explainTLS(err error, peer string) error {
+	if r.cfg.DialTLS == nil {
+		return err
+	}
+	return tlsconf.Explain(err, r.cfg.TLSFiles, fmt.Sprintf("peer %q", peer), "server.peer.ssl")
 }
 
 // writeLoop writes queued requests and pushes, flushing when idle.

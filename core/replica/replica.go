@@ -62,7 +62,9 @@
 // 256 MiB, drawing on the server's input budget). Without a key the
 // handshake proves nothing: anyone who reaches the port is a peer. The
 // stream itself is neither encrypted nor authenticated, so someone on
-// the path between two servers can read and change it.
+// the path between two servers can read and change it, unless it runs
+// over TLS (Config.TLS and DialTLS; the TLS handshake comes first, in the
+// connection's goroutine, within the handshake timeout).
 // Then the dialing side sends pushes {op: push, path, value, chain, tock}
 // (its own changes only: a push in another node's name ends the
 // connection), every Check interval {op: ticks, ticks: {node: highest tick
@@ -78,6 +80,7 @@ package replica
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,6 +93,7 @@ import (
 	"github.com/distkv-go/distkv/core/budget"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/tree"
 )
 
@@ -134,6 +138,15 @@ type Config struct {
 	Listen   string
 	// Dial connects to a peer [net.Dialer]; tests cut links with it.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// TLS, if set, makes the peer listener speak TLS; DialTLS, if set,
+	// is TLS on connections to peers, its ServerName set to the peer's
+	// node name, which the peer's certificate must carry. When TLS
+	// requires client certificates (ClientAuth), a peer that connects
+	// must present one that carries the node name its hello claims.
+	// TLSFiles names the files they were made of, for log lines. nil:
+	// plain TCP.
+	TLS, DialTLS *tls.Config
+	TLSFiles     tlsconf.Files
 
 	Announce time.Duration // how often to announce this node's tick [1s]
 	Check    time.Duration // how often to look for missing ticks and new peers [1s]

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/gossip"
 	"github.com/distkv-go/distkv/core/replica"
+	"github.com/distkv-go/distkv/core/tlsconf"
 )
 
 // Cluster makes a server one of a network's servers (Config.Cluster).
@@ -34,6 +36,11 @@ type Cluster struct {
 	// Insecure lets logins be on although the gossip or peer port is
 	// reachable beyond loopback without a Key (server.peer.insecure).
 	Insecure bool
+	// TLS, if set, makes the peer listener speak TLS, and DialTLS is
+	// then how this server connects to its peers (see replica.Config);
+	// TLSFiles names the files they were made of, for log lines.
+	TLS, DialTLS *tls.Config
+	TLSFiles     tlsconf.Files
 	// Announce and Check are replication's intervals (default 1 s); Purge
 	// how often tombstones every member has seen are dropped (default 1 m).
 	Announce, Check, Purge time.Duration
@@ -88,7 +95,7 @@ func (s *Server) startCluster() error {
 	ad := &gossipAdapter{g: c.Gossip, ann: make(chan replica.Announcement, 256), msgs: s.deliverMsg, log: s.log}
 	rep, err := replica.New(replica.Config{
 		Tree: s.tree, Node: s.cfg.Node, Root: c.Root, Key: c.Key, Gossip: ad,
-		Listener: ln, Dial: c.Dial, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
+		Listener: ln, Dial: c.Dial, TLS: c.TLS, DialTLS: c.DialTLS, TLSFiles: c.TLSFiles, Announce: c.Announce, Check: c.Check, Purge: c.Purge,
 		Logger: s.log, Budget: s.input, Login: login, CheckLogin: s.checkPeerLogin,
 	})
 	if err != nil {

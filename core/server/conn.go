@@ -13,6 +13,7 @@ import (
 
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/wire"
 )
 
@@ -60,7 +61,8 @@ const (
 // conn is one client connection.
 type conn struct {
 	s   *Server
-	nc  net.Conn
+	nc  net.Conn // the TCP connection; closing it ends the connection
+	rw  net.Conn // what requests and replies go through: nc, or TLS over it (set by serve before it starts anything)
 	log *slog.Logger
 
 	ctx    context.Context
@@ -104,7 +106,7 @@ type conn struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
-		s: s, nc: nc, ctx: ctx, cancel: cancel,
+		s: s, nc: nc, rw: nc, ctx: ctx, cancel: cancel,
 		log:     s.log.With("client", nc.RemoteAddr().String()),
 		streams: make(map[uint64]*stream),
 		sess:    rootSession,
@@ -129,8 +131,11 @@ func (c *conn) serve() {
 		c.room.Broadcast()
 		c.mu.Unlock()
 	}()
+	if !c.startTLS() {
+		return
+	}
 	c.greet()
-	fr := wire.NewFramer(c.nc, c.s.cfg.MaxMessage)
+	fr := wire.NewFramer(c.rw, c.s.cfg.MaxMessage)
 	fr.UseBudget(c.ctx, c.s.input.Account())
 	defer fr.Release()
 	var req wire.Request
@@ -248,8 +253,8 @@ func (c *conn) flush() {
 		buf := c.out
 		c.out = c.spare[:0]
 		c.mu.Unlock()
-		c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := c.nc.Write(buf)
+		c.rw.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_, err := c.rw.Write(buf)
 		c.mu.Lock()
 		if cap(buf) <= maxSpare {
 			c.spare = buf[:0]
@@ -411,6 +416,42 @@ func (c *conn) releaseHeld() bool {
 }
 
 // sendError sends an error reply, with the code of err.
+// TLS on the client port (Config.TLS): the handshake runs in the
+// connection's goroutine, so a slow client holds nothing but its own
+// connection, and ends after tlsHandshakeTimeout. A client without TLS
+// sends nothing and waits for the greeting: one that has sent nothing
+// after tlsQuiet (a TLS client starts at once) gets a plain error
+// greeting that says the port speaks TLS.
+const (
+	tlsQuiet            = 2 * time.Second
+	tlsHandshakeTimeout = 10 * time.Second
+)
+
+// errTLSOnly is what a client without TLS hears from a TLS port.
+var errTLSOnly = errors.New("this server's client port speaks TLS: connect with TLS (connect.ssl, at least connect.ssl.ca)")
+
+// startTLS sets c.rw to TLS over c.nc after a TLS handshake, if the port
+// speaks TLS; false: the handshake failed, and the connection is to be
+// closed.
+func (c *conn) startTLS() bool {
+	if c.s.cfg.TLS == nil {
+		return true
+	}
+	tc, err := tlsconf.Handshake(c.ctx, c.nc, c.s.cfg.TLS, tlsQuiet, tlsHandshakeTimeout)
+	if err == nil {
+		c.rw = tc
+		return true
+	}
+	if errors.Is(err, tlsconf.ErrQuiet) {
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.nc.Write(appendError(nil, 0, true, errTLSOnly, c.s.tree.Tock()))
+	}
+	if c.ctx.Err() == nil && !errors.Is(err, io.EOF) {
+		c.log.Info("TLS handshake failed", "err", tlsconf.Explain(err, c.s.cfg.TLSFiles, "the client", "connect.ssl"))
+	}
+	return false
+}
+
 func (c *conn) sendError(seq uint64, hasSeq bool, err error) {
 	tock := c.s.tree.Tock()
 	c.write(func(b []byte) []byte { return appendError(b, seq, hasSeq, err, tock) })

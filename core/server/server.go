@@ -37,6 +37,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,7 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/replica"
+	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
 	"github.com/distkv-go/distkv/core/wire"
@@ -99,6 +101,12 @@ type Config struct {
 
 	// Listener, if set, is the client listener, and Listen is not used.
 	Listener net.Listener
+
+	// TLS, if set, makes the client listener speak TLS (see conn.go's
+	// startTLS); nil: plain TCP. TLSFiles names the files it was made
+	// of, for log lines that say which setting to look at.
+	TLS      *tls.Config
+	TLSFiles tlsconf.Files
 }
 
 // ClockTick is the default tick floor: the clock in microseconds since
