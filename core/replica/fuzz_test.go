@@ -31,7 +31,7 @@ func peerMessages(t testing.TB) map[string][]byte {
 	rs.AddTick(9)
 	ticks := map[string]uint64{"a": 3, "b": 9}
 	return map[string][]byte{
-		"hello":  appendHello(nil, hello{root: "test", node: "b", tick: 3, nonce: bytes.Repeat([]byte{5}, nonceSize), you: 7, acks: true, dh: []byte{9, 9}, login: true}),
+		"hello":  appendHello(nil, hello{root: "test", node: "b", tick: 3, nonce: bytes.Repeat([]byte{5}, nonceSize), you: 7, acks: true, dh: []byte{9, 9}}),
 		"login":  appendLoginOf(t, "password name=joe password=secret1"),
 		"proof":  appendProof(nil, bytes.Repeat([]byte{6}, 32)),
 		"error":  appendError(nil, "refused"),

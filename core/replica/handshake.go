@@ -80,7 +80,7 @@ func (pc *peerConn) handshake(role string) error {
 		w.Write(b)
 		return w.Flush()
 	}
-	h := hello{root: r.cfg.Root, node: r.cfg.Node, tick: tick, nonce: nonce, login: r.cfg.Login != nil}
+	h := hello{root: r.cfg.Root, node: r.cfg.Node, tick: tick, nonce: nonce}
 	if dh != nil {
 		h.dh = dh.Pub
 	}
@@ -127,8 +127,9 @@ func (pc *peerConn) handshake(role string) error {
 			return fmt.Errorf("peer %q: %w", other.node, err)
 		}
 	}
+	aware := len(other.dh) > 0 // the other side takes and sends logins
 	sendLogin := func() error {
-		if r.cfg.Login == nil {
+		if !aware || dh == nil {
 			return nil
 		}
 		b, err := appendLogin(nil, r.cfg.Login, key)
@@ -141,11 +142,11 @@ func (pc *peerConn) handshake(role string) error {
 		if err := sendLogin(); err != nil {
 			return err
 		}
-		if err := pc.peerLogin(other.login, other.node, key); err != nil {
+		if err := pc.peerLogin(aware && dh != nil, other.node, key); err != nil {
 			return err
 		}
 	} else {
-		if err := pc.peerLogin(other.login, other.node, key); err != nil {
+		if err := pc.peerLogin(aware && dh != nil, other.node, key); err != nil {
 			return err
 		}
 		if err := sendLogin(); err != nil {
@@ -202,18 +203,16 @@ func (pc *peerConn) checkProof(s *session, role, peer string) error {
 // and fresh nonce; you, if not 0, the highest tick of the other side's
 // node that this side has seen; acks, from the dialing side, asks the
 // other to acknowledge pushes ({op: acked, tick}), which a server that
-// predates them does not know to do; dh and login are for logins (see
-// login.go).
+// predates them does not know to do; dh is for logins (see login.go).
 type hello struct {
 	root, node string
 	tick, you  uint64
 	nonce, dh  []byte
 	acks       bool
-	login      bool
 }
 
 // appendHello appends {op: hello, root, node, tick, nonce, you?, acks?,
-// dh?, login?}.
+// dh?}.
 func appendHello(b []byte, h hello) []byte {
 	m := wire.Begin(b)
 	m.Str("op", "hello")
@@ -231,9 +230,6 @@ func appendHello(b []byte, h hello) []byte {
 	if h.dh != nil {
 		m.Key("dh")
 		m.B = pack.AppendBytes(m.B, h.dh)
-	}
-	if h.login {
-		m.Bool("login", true)
 	}
 	return m.End()
 }

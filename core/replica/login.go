@@ -13,11 +13,14 @@ import (
 // core/auth), inside the peer handshake and after both sides proved the
 // network key, so that no login goes to a side that has not:
 //
-//	both hellos carry {dh: public key, login: true if a login follows}
+//	both hellos carry {dh: public key}
 //	… proofs, as in handshake …
-//	initiator → {op: login, typ, ident, password?}   if its hello said so
+//	initiator → {op: login, typ?, ident?, password?}
 //	responder → {op: login, …} or {op: error, msg}   after checking it
 //
+// A side whose hello has no dh (a server that predates logins) neither
+// sends nor gets a login message. A login without typ means "none": it is
+// sent anyway, so that a refusal always reaches the side it concerns.
 // The password travels as sha256 sealed with the key the two hellos'
 // Diffie-Hellman values agree on. Each side decides by Config.CheckLogin
 // whether the other may be its peer.
@@ -38,10 +41,13 @@ func (r *Replica) peerDH() (*auth.DH, error) {
 }
 
 // appendLogin appends {op: login, typ, ident, password?}, the password
-// sealed with key.
+// sealed with key; {op: login} for no login (l nil).
 func appendLogin(b []byte, l *auth.Login, key *[32]byte) ([]byte, error) {
 	m := wire.Begin(b)
 	m.Str("op", "login")
+	if l == nil {
+		return m.End(), nil
+	}
 	m.Str("typ", l.Method)
 	m.Str("ident", l.Name())
 	if l.Method == auth.Password {
@@ -58,17 +64,19 @@ func appendLogin(b []byte, l *auth.Login, key *[32]byte) ([]byte, error) {
 	return m.End(), nil
 }
 
-// peerLogin reads the other side's login, if its hello announced one,
-// and asks CheckLogin.
-func (pc *peerConn) peerLogin(announced bool, peer string, key *[32]byte) error {
+// peerLogin reads the other side's login, if it sends one (aware), and
+// asks CheckLogin.
+func (pc *peerConn) peerLogin(aware bool, peer string, key *[32]byte) error {
 	var l *PeerLogin
-	if announced {
+	if aware {
 		m, err := pc.read("login")
 		if err != nil {
 			return err
 		}
-		l = &PeerLogin{Method: m.typ, User: m.ident}
-		if len(m.password) > 0 {
+		if m.typ != "" {
+			l = &PeerLogin{Method: m.typ, User: m.ident}
+		}
+		if l != nil && len(m.password) > 0 {
 			if key == nil {
 				return fmt.Errorf("peer %q sent a password without a key exchange", peer)
 			}

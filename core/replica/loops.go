@@ -67,7 +67,7 @@ func (r *Replica) incoming(nc net.Conn) {
 		err = r.checkPeerCert(pc)
 	}
 	if err != nil {
-		r.log.Warn("refused a peer", "addr", nc.RemoteAddr().String(), "err", err)
+		r.warn("refused a peer", hostOf(nc.RemoteAddr()), err, "addr", nc.RemoteAddr().String())
 		pc.sendError(err)
 		return
 	}
@@ -311,7 +311,7 @@ func (r *Replica) dial(p Peer) {
 	err = pc.handshake(initiator)
 	r.untrack(pc)
 	if err != nil {
-		r.log.Warn("peer handshake failed", "peer", p.Name, "err", r.explainTLS(err, p.Name))
+		r.warn("peer handshake failed", p.Name, r.explainTLS(err, p.Name), "peer", p.Name)
 		pc.close()
 		return
 	}

@@ -114,9 +114,8 @@ type msg struct {
 	nonce, mac           []byte
 	acks                 bool
 	// The handshake's login parts (see login.go): a Diffie-Hellman public
-	// key and the login flag in hellos; the login itself.
+	// key in hellos; the login itself.
 	dh, password []byte
-	login        bool
 	typ, ident   string
 	ranges       []any
 	yours        []any             // op ticks: the receiver's ticks the sender has seen
@@ -163,8 +162,6 @@ func decodeMsg(raw []byte) (msg, error) {
 			m.dh, err = readBin(r)
 		case "password":
 			m.password, err = readBin(r)
-		case "login":
-			m.login, err = r.ReadBool()
 		case "typ":
 			m.typ, err = r.ReadString()
 		case "ident":

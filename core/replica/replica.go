@@ -197,9 +197,10 @@ func (r *Replica) RemoteMissing() map[string]chain.RangeSet {
 
 // Replica replicates one tree. Safe for concurrent use.
 type Replica struct {
-	cfg Config
-	log *slog.Logger
-	ln  net.Listener
+	cfg   Config
+	log   *slog.Logger
+	quiet quiet // repeated warnings (see warn)
+	ln    net.Listener
 
 	ctx    context.Context
 	cancel context.CancelFunc
