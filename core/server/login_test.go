@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/distkv-go/distkv/core/auth"
@@ -179,5 +181,90 @@ func TestPlainRecordUpgrade(t *testing.T) {
 	}
 	if _, err := connectAs(t, s, "password name=joe password=test123"); err != nil {
 		t.Fatalf("after the upgrade: %v", err)
+	}
+}
+
+// recordingProxy forwards one TCP connection at a time to target and
+// keeps every byte both ways.
+func recordingProxy(t *testing.T, target string) (addr string, seen func() []byte) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var rec []byte
+	copyRec := func(dst, src net.Conn) {
+		buf := make([]byte, 4096)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				mu.Lock()
+				rec = append(rec, buf[:n]...)
+				mu.Unlock()
+				dst.Write(buf[:n])
+			}
+			if err != nil {
+				dst.Close()
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go copyRec(s, c)
+			go copyRec(c, s)
+		}
+	}()
+	return ln.Addr().String(), func() []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		return bytes.Clone(rec)
+	}
+}
+
+// TestLoginOnTheWire: what an eavesdropper records of adding a user and
+// logging in holds neither the password nor the digest that stands for
+// it.
+func TestLoginOnTheWire(t *testing.T) {
+	s := startServer(t, server.Config{})
+	addr, seen := recordingProxy(t, s.Addr().String())
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	open := func(spec string) *client.Client {
+		c, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: p, Auth: spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	root := open("")
+	addUser(t, root, auth.Password, "joe", "sesame99", nil)
+	if err := switchAuth(root, ctxT(t), auth.Password); err != nil {
+		t.Fatal(err)
+	}
+	joe := open("password name=joe password=sesame99")
+	if _, err := joe.Get(ctxT(t), path.P("x")); err != nil {
+		t.Fatal(err)
+	}
+	rec := seen()
+	if !bytes.Contains(rec, []byte("diffie_hellman")) || !bytes.Contains(rec, []byte("joe")) {
+		t.Fatal("the proxy recorded no login")
+	}
+	for what, secret := range map[string][]byte{"password": []byte("sesame99"), "digest": auth.Digest("sesame99")} {
+		if bytes.Contains(rec, secret) {
+			t.Errorf("the %s crossed the wire", what)
+		}
 	}
 }

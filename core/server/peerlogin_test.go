@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 func TestPeerLogin(t *testing.T) {
 	gn := gossip.NewNetwork(gossip.NetworkLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	const login = "password name=joe password=test123"
+	var rec recorder
 	node := func(name, login string) *server.Server {
 		g := gn.Node(name, nil)
 		if name != "a" {
@@ -29,7 +33,7 @@ func TestPeerLogin(t *testing.T) {
 		}
 		s, err := server.New(server.Config{Node: name, Listen: "127.0.0.1:0",
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-			Cluster: &server.Cluster{Gossip: g, Root: ":test", Login: login,
+			Cluster: &server.Cluster{Gossip: g, Root: ":test", Login: login, Dial: rec.dial,
 				Announce: 50 * time.Millisecond, Check: 50 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
@@ -89,4 +93,56 @@ func TestPeerLogin(t *testing.T) {
 	if _, err := c.Get(ctx, path.P("x")); err != nil {
 		t.Fatal(err)
 	}
+	// What servers said to each other holds logins, but neither the
+	// password nor its digest.
+	seen := rec.bytes()
+	if !bytes.Contains(seen, []byte("login")) || !bytes.Contains(seen, []byte("joe")) {
+		t.Fatal("no peer login was recorded")
+	}
+	if bytes.Contains(seen, []byte("test123")) || bytes.Contains(seen, auth.Digest("test123")) {
+		t.Fatal("a server's password crossed the wire")
+	}
+}
+
+// recorder keeps what dialed peer connections send and receive.
+type recorder struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (r *recorder) dial(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &recConn{Conn: c, r: r}, nil
+}
+
+func (r *recorder) add(b []byte) {
+	r.mu.Lock()
+	r.buf = append(r.buf, b...)
+	r.mu.Unlock()
+}
+
+func (r *recorder) bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.buf)
+}
+
+type recConn struct {
+	net.Conn
+	r *recorder
+}
+
+func (c *recConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.r.add(b[:n])
+	return n, err
+}
+
+func (c *recConn) Write(b []byte) (int, error) {
+	c.r.add(b)
+	return c.Conn.Write(b)
 }
