@@ -85,11 +85,44 @@ func (pc *peerConn) peerLogin(aware bool, peer string, key *[32]byte) error {
 			}
 		}
 	}
-	if pc.r.cfg.CheckLogin == nil {
-		return nil
+	if pc.r.cfg.CheckLogin != nil {
+		if err := pc.r.cfg.CheckLogin(peer, l); err != nil {
+			return fmt.Errorf("peer %q: %w", peer, err)
+		}
 	}
-	if err := pc.r.cfg.CheckLogin(peer, l); err != nil {
-		return fmt.Errorf("peer %q: %w", peer, err)
-	}
+	pc.mu.Lock()
+	pc.login, pc.checked, pc.loginPeer = l, true, peer
+	pc.mu.Unlock()
 	return nil
+}
+
+// Recheck asks Config.CheckLogin again about every connected peer, with
+// the login it gave in its handshake, and closes the connections of those
+// it refuses now: the server calls it when logins are switched on or to
+// another method, so that no peer stays that could not connect anew.
+func (r *Replica) Recheck() {
+	if r.cfg.CheckLogin == nil {
+		return
+	}
+	r.mu.Lock()
+	var conns []*peerConn
+	for _, pc := range r.out {
+		conns = append(conns, pc)
+	}
+	for pc := range r.in {
+		conns = append(conns, pc)
+	}
+	r.mu.Unlock()
+	for _, pc := range conns {
+		pc.mu.Lock()
+		l, checked, name := pc.login, pc.checked, pc.loginPeer
+		pc.mu.Unlock()
+		if !checked {
+			continue // in its handshake, which checks it
+		}
+		if err := r.cfg.CheckLogin(name, l); err != nil {
+			r.warn("dropped a peer", name, err, "peer", name)
+			pc.close()
+		}
+	}
 }

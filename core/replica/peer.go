@@ -47,9 +47,14 @@ type peerConn struct {
 	queued atomic.Int64 // the bytes in pushes
 	reqs   chan []byte  // outgoing connections: requests to write
 
-	mu      sync.Mutex // protects the fields below
-	seq     uint64
-	pending map[uint64]chan error // requests waiting for their done
+	mu sync.Mutex // protects the fields below
+	// The peer's login in the handshake (nil: none), for Recheck, once
+	// the handshake is done (checked).
+	login     *PeerLogin
+	checked   bool
+	loginPeer string // the name it logged in under
+	seq       uint64
+	pending   map[uint64]chan error // requests waiting for their done
 
 	// A dump being received (see Sync): its request, and the sender's
 	// horizon, to drop what the network no longer has.

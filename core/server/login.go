@@ -38,8 +38,20 @@ func (s *Server) watchLogins() {
 		if it.HasValue {
 			cur = currentMethod(it.Value)
 		}
-		s.authCurrent.Store(&cur)
+		if prev := s.authCurrent.Swap(&cur); *prev != cur && cur != "" {
+			// Peers that logged in otherwise, or not at all, go; they
+			// may connect again with a login. Not here: the tree is
+			// locked, and checking a password takes a while.
+			s.goFunc(s.recheckPeers)
+		}
 	})
+}
+
+// recheckPeers drops the peers that the current method refuses.
+func (s *Server) recheckPeers() {
+	if rep := s.replica(); rep != nil {
+		rep.Recheck()
+	}
 }
 
 // currentMethod reads "current" from the value of `None auth`; anything

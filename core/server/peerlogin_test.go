@@ -52,9 +52,33 @@ func TestPeerLogin(t *testing.T) {
 	if _, err := root.Set(ctx, path.P("x"), "secret"); err != nil {
 		t.Fatal(err)
 	}
+	// A server without a login, connected while logins are off.
+	early := node("early", "")
+	if err := early.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := early.Start(); err != nil {
+		t.Fatal(err)
+	}
 	if err := switchAuth(root, ctx, auth.Password); err != nil {
 		t.Fatal(err)
 	}
+	// The switch dropped early's connections: it hears of no later change.
+	if _, err := root.Set(ctx, path.P("y"), "later"); err == nil {
+		t.Fatal("the anonymous connection still works")
+	}
+	joeA, err := connectAs(t, a, login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := joeA.Set(ctx, path.P("y"), "later"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // 10 of a's check intervals
+	if _, ok := early.Tree().Get(path.P("y")); ok {
+		t.Fatal("a server without a login still gets changes after logins were switched on")
+	}
+	early.Close()
 
 	for _, bad := range []struct{ name, login string }{
 		{"nologin", ""},
