@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -71,7 +72,9 @@ type Config struct {
 	Logger      *slog.Logger       // [slog.Default()]
 
 	// Hooks are the request gate's access decisions, write checks and
-	// codecs (see gate.go); zero: everything allowed, nothing converted.
+	// codecs (see gate.go). A nil Access is the built-in policy, which
+	// reads the users and ACLs of the system tree (policy.go); other nil
+	// hooks allow everything and convert nothing.
 	Hooks Hooks
 	// BindWait is how long the client and peer listeners wait for a port
 	// that another socket holds, as a predecessor still stopping does when
@@ -134,6 +137,10 @@ type Server struct {
 	failed  chan struct{} // closed with failErr set
 
 	msgs msgSubs // msg_monitor streams
+
+	// testSession, if set, is the session of the client connections
+	// accepted from then on: the tests' stand-in for a login.
+	testSession atomic.Pointer[Session]
 }
 
 // New returns a server with an empty tree; call Init or Load, then Start.
@@ -186,6 +193,9 @@ func New(cfg Config) (*Server, error) {
 			ChainLength: cfg.ChainLength,
 			Equal:       equalValues,
 		}),
+	}
+	if s.hooks.Access == nil {
+		s.hooks.Access = newPolicy(s.tree, cfg.Logger)
 	}
 	if floor := cfg.TickFloor(); floor > 0 {
 		if err := s.tree.Announce(cfg.Node, floor); err != nil {
@@ -356,6 +366,9 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) accept(ln net.Listener) {
 	accept.Serve(s.ctx, ln, s.log, "client", func(nc net.Conn) bool {
 		c := newConn(s, nc)
+		if sess := s.testSession.Load(); sess != nil {
+			c.sess = sess
+		}
 		s.mu.Lock()
 		if s.stopped() != nil {
 			s.mu.Unlock()
