@@ -23,6 +23,7 @@ type ClientCmd struct {
 	Internal InternalCmd `cmd:"" help:"Look at the server's internal data and state."`
 	Log      LogCmd      `cmd:"" help:"Save the server's data to files."`
 	Msg      MsgCmd      `cmd:"" help:"Send and receive messages across the network (small and lossy)."`
+	ACL      ACLCmd      `cmd:"" name:"acl" help:"Manage the access control lists that restrict users."`
 }
 
 func (ClientCmd) Help() string {
