@@ -179,7 +179,7 @@ func (c *conn) getValue(r *call) error {
 		return err
 	}
 	it, ok := c.s.tree.Get(r.path)
-	v, _, err := c.outValue(r.sess, req.Action, &it)
+	v, _, err := c.outValueAt(r, &it)
 	if err != nil {
 		return err
 	}
@@ -379,7 +379,7 @@ func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
 	if sendPrev {
 		old := tree.Item{Path: r.path, Value: res.Prev, HasValue: true}
 		var err error
-		if prev, sendPrev, err = c.outValue(r.sess, req.Action, &old); err != nil {
+		if prev, sendPrev, err = c.outValueAt(r, &old); err != nil {
 			c.log.Warn("the old value cannot go out", "err", err)
 			sendPrev = false
 		}
@@ -432,7 +432,7 @@ func (c *conn) chroot(r *call) error {
 		return err
 	}
 	it, _ := c.s.tree.Get(r.path)
-	v, _, err := c.outValue(r.sess, r.Action, &it)
+	v, _, err := c.outValueAt(r, &it)
 	if err != nil {
 		return err
 	}

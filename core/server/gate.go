@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/distkv-go/distkv/core/acl"
 	"github.com/distkv-go/distkv/core/path"
@@ -28,6 +29,9 @@ type Session struct {
 	User string
 	// Aux is what the login attached for the hooks (an ACL, a codec list).
 	Aux any
+
+	// bound caches the built-in policy's lookup of the user, per snapshot.
+	bound atomic.Pointer[binding]
 }
 
 // rootSession is the session of a connection nobody logged in on.
@@ -172,10 +176,26 @@ func (c *conn) pruner(sess *Session, action string) func(path.Path) bool {
 // false when the session may not read it (walks and watches then skip
 // the item), and passes it through the codec.
 func (c *conn) outValue(sess *Session, action string, it *tree.Item) (string, bool, error) {
-	h := &c.s.hooks
-	if h.Access != nil && c.s.grant(sess, action, it.Path).Allow&ModeRead == 0 {
+	if c.s.hooks.Access != nil && c.s.grant(sess, action, it.Path).Allow&ModeRead == 0 {
 		return "", false, nil
 	}
+	return c.encodeOut(sess, it)
+}
+
+// outValueAt is outValue for the value at the request's own path, whose
+// grant the gate asked for already.
+func (c *conn) outValueAt(r *call, it *tree.Item) (string, bool, error) {
+	if it.Path != r.path {
+		return c.outValue(r.sess, r.Action, it)
+	}
+	if r.grant.Allow&ModeRead == 0 {
+		return "", false, nil
+	}
+	return c.encodeOut(r.sess, it)
+}
+
+func (c *conn) encodeOut(sess *Session, it *tree.Item) (string, bool, error) {
+	h := &c.s.hooks
 	if !it.HasValue || h.Codec == nil {
 		return it.Value, true, nil
 	}

@@ -118,8 +118,26 @@ func (p *policy) Grant(s *Session, action string, at path.Path) Grant {
 	return p.current().grant(s, at)
 }
 
-func (snap *policySnap) grant(s *Session, at path.Path) Grant {
+// binding is a session's user as one snapshot knows it.
+type binding struct {
+	snap *policySnap
+	acl  *boundACL // nil: no ACL
+	ok   bool      // the user record exists
+}
+
+// user finds the session's user, through the session's cache: the map
+// lookup hashes two strings, a request should not pay for it.
+func (snap *policySnap) user(s *Session) (*boundACL, bool) {
+	if c := s.bound.Load(); c != nil && c.snap == snap {
+		return c.acl, c.ok
+	}
 	b, ok := snap.users[userKey{s.Method, s.User}]
+	s.bound.Store(&binding{snap: snap, acl: b, ok: ok})
+	return b, ok
+}
+
+func (snap *policySnap) grant(s *Session, at path.Path) Grant {
+	b, ok := snap.user(s)
 	switch {
 	case !ok:
 		return Grant{By: fmt.Sprintf("user %s (%s) does not exist (any more)", s.User, s.Method)}
@@ -161,7 +179,7 @@ func (p *policy) Hidden(s *Session, action string, at path.Path) bool {
 	if snap == nil {
 		return false // not built yet: every item is still checked by Grant
 	}
-	b, ok := snap.users[userKey{s.Method, s.User}]
+	b, ok := snap.user(s)
 	switch {
 	case !ok:
 		return true
@@ -217,13 +235,13 @@ func (p *policy) build() *policySnap {
 	}
 
 	// The users and the ACL each is bound to.
-	type binding struct {
+	type record struct {
 		name    string
 		param   bool // from the param form, which wins
 		broken  bool
 		present bool // the user record exists
 	}
-	users := map[userKey]*binding{}
+	users := map[userKey]*record{}
 	p.tree.Walk(authRoot, tree.WalkOptions{MinDepth: 3, MaxDepth: 4}, func(items []tree.Item) bool {
 		for i := range items {
 			it := &items[i]
@@ -248,7 +266,7 @@ func (p *policy) build() *policySnap {
 			k := userKey{method, name}
 			b := users[k]
 			if b == nil {
-				b = &binding{}
+				b = &record{}
 				users[k] = b
 			}
 			if n == 3 {
