@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -498,5 +499,34 @@ func TestPolicyValidatesRules(t *testing.T) {
 	}
 	if rep := rc.call("seq", int64(12), "action", "set_value", "path", path.P("x.b"), "value", "bad!"); get(rep, "etype") != "value" {
 		t.Errorf("set_value below None acl: %v", rep)
+	}
+}
+
+// TestPolicyLoaded: ACLs and users that a server loads from a file
+// count like those a client sets.
+func TestPolicyLoaded(t *testing.T) {
+	ps := newPolicyServer(t)
+	ps.setSys("acl.ro.#", "r")
+	ps.user("joe", "ro")
+	file := t.TempDir() + "/save"
+	if err := ps.s.Save(file); err != nil {
+		t.Fatal(err)
+	}
+	other := &policyServer{t: t, s: startServer(t, server.Config{Node: "test2"})}
+	rc := other.as("joe")
+	seq := int64(0)
+	if got := modesAt(rc, &seq, path.P("a")); got != "" {
+		t.Fatalf("before the load, joe has no record: %q", got)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := other.s.Load(f, file); err != nil {
+		t.Fatal(err)
+	}
+	if got := modesAt(rc, &seq, path.P("a")); got != "r" {
+		t.Errorf("after the load: %q, want r", got)
 	}
 }
