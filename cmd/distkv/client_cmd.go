@@ -30,6 +30,7 @@ type ClientCmd struct {
 	Log      LogCmd      `cmd:"" help:"Save the server's data to files."`
 	Msg      MsgCmd      `cmd:"" help:"Send and receive messages across the network (small and lossy)."`
 	AuthCmd  AuthCmd     `cmd:"" name:"auth" help:"Manage logins and users."`
+	ACL      ACLCmd      `cmd:"" name:"acl" help:"Manage the access control lists that restrict users."`
 }
 
 func (ClientCmd) Help() string {

@@ -240,3 +240,17 @@ func (s *script) stopAll() {
 		s.stopLast()
 	}
 }
+
+// TestACLCommands runs the acl commands through the binary
+// (testdata/acl.txt).
+func TestACLCommands(t *testing.T) {
+	bin := buildBinary(t)
+	port := freePort(t)
+	dir := t.TempDir()
+	host, _ := os.Hostname()
+	s := &script{t: t, dir: dir, host: host}
+	s.prelude = []string{fmt.Sprintf(`distkv() { %s -c /dev/null -C server.bind_default.port=%d -C connect.port=%d %s "$@"; }`,
+		bin, port, port, strings.Join(loopbackGossip(), " "))}
+	defer s.stopAll()
+	s.run("testdata/acl.txt")
+}

@@ -32,7 +32,9 @@ type ACL struct {
 
 type node struct {
 	rule    Rule
+	index   int // of rule, in the slice given to Compile
 	hasRule bool
+	below   Modes            // the modes of every rule at or below this node
 	lit     map[string]*node // by element encoding
 	plus    *node
 	hash    *node
@@ -81,57 +83,101 @@ func Compile(rules []Rule) (*ACL, error) {
 		if n.hasRule {
 			return nil, fmt.Errorf("acl rule %d: pattern %v appears twice (rule %v and %v)", i, r.Pattern, n.rule, r)
 		}
-		n.rule, n.hasRule = r, true
+		n.rule, n.index, n.hasRule = r, i, true
 	}
 	a.number(a.root)
 	return a, nil
 }
 
-// number gives each "#" node with children its memo index.
-func (a *ACL) number(n *node) {
+// number gives each "#" node with children its memo index, and each node
+// the modes of the rules at and below it.
+func (a *ACL) number(n *node) Modes {
 	if n.isHash && (n.lit != nil || n.plus != nil || n.hash != nil) {
 		n.memo = a.memos
 		a.memos++
 	}
+	if n.hasRule {
+		n.below = n.rule.Modes
+	}
 	for _, c := range n.lit {
-		a.number(c)
+		n.below |= a.number(c)
 	}
 	if n.plus != nil {
-		a.number(n.plus)
+		n.below |= a.number(n.plus)
 	}
 	if n.hash != nil {
-		a.number(n.hash)
+		n.below |= a.number(n.hash)
 	}
+	return n.below
 }
 
 // Match returns the rule that decides for p, as the package
 // documentation orders them; ok is false if no rule matches.
 func (a *ACL) Match(p path.Path) (r Rule, ok bool) {
-	if a == nil || a.root == nil {
-		return Rule{}, false
-	}
-	m := matcher{}
-	var bits *[]uint64
-	if a.memos > 0 {
-		m.stride = p.Len() + 1
-		words := (a.memos*m.stride + 63) / 64
-		bits, _ = a.pool.Get().(*[]uint64)
-		if bits == nil || cap(*bits) < words {
-			b := make([]uint64, words)
-			bits = &b
-		}
-		*bits = (*bits)[:words]
-		clear(*bits)
-		m.failed = *bits
-	}
-	n := m.walk(a.root, p, 0)
-	if bits != nil {
-		a.pool.Put(bits)
-	}
+	n := a.find(p)
 	if n == nil {
 		return Rule{}, false
 	}
 	return n.rule, true
+}
+
+// MatchIndex is Match that returns the deciding rule's index in the
+// rules given to Compile, for callers that keep data per rule.
+func (a *ACL) MatchIndex(p path.Path) (i int, ok bool) {
+	n := a.find(p)
+	if n == nil {
+		return -1, false
+	}
+	return n.index, true
+}
+
+// find returns the node of the rule that decides for p; nil if none.
+func (a *ACL) find(p path.Path) *node {
+	if a == nil || a.root == nil {
+		return nil
+	}
+	m, bits := a.newMatcher(p)
+	n := m.walk(a.root, p, 0)
+	if bits != nil {
+		a.pool.Put(bits)
+	}
+	return n
+}
+
+// newMatcher sets up the failure memo of one search for p; bits, if not
+// nil, goes back to the pool afterwards.
+func (a *ACL) newMatcher(p path.Path) (m matcher, bits *[]uint64) {
+	if a.memos == 0 {
+		return m, nil
+	}
+	m.stride = p.Len() + 1
+	words := (a.memos*m.stride + 63) / 64
+	bits, _ = a.pool.Get().(*[]uint64)
+	if bits == nil || cap(*bits) < words {
+		b := make([]uint64, words)
+		bits = &b
+	}
+	*bits = (*bits)[:words]
+	clear(*bits)
+	m.failed = *bits
+	return m, bits
+}
+
+// Reaches reports whether a rule that grants any of the modes want
+// matches p or a path below p: false means that no rule grants them
+// anywhere in p's subtree, so a walk may skip it. True does not say that
+// such a rule decides anywhere (a more specific rule may win). Like
+// Match, it does not allocate in the steady state.
+func (a *ACL) Reaches(p path.Path, want Modes) bool {
+	if a == nil || a.root == nil || a.root.below&want == 0 {
+		return false
+	}
+	m, bits := a.newMatcher(p)
+	ok := m.reach(a.root, p, 0, want)
+	if bits != nil {
+		a.pool.Put(bits)
+	}
+	return ok
 }
 
 // Allowed returns the modes the deciding rule for p grants; none if no
@@ -188,5 +234,44 @@ func (m *matcher) walk(n *node, rest path.Path, pos int) *node {
 			return nil
 		}
 		rest, pos = next, pos+1 // the "#" takes this element too
+	}
+}
+
+// reach is walk for Reaches: it succeeds at the first node, reached with
+// all of the path, whose subtree has a rule granting one of want. Every
+// pattern below such a node matches some path below p (wildcards take
+// ordinary string elements).
+func (m *matcher) reach(n *node, rest path.Path, pos int, want Modes) bool {
+	for {
+		if n.below&want == 0 {
+			return false
+		}
+		if rest.IsRoot() {
+			return true
+		}
+		if n.memo >= 0 {
+			bit := n.memo*m.stride + pos
+			if m.failed[bit/64]&(1<<(bit%64)) != 0 {
+				return false
+			}
+			m.failed[bit/64] |= 1 << (bit % 64)
+		}
+		e, next := rest.Split()
+		if c := n.lit[e.Encoded()]; c != nil && m.reach(c, next, pos+1, want) {
+			return true
+		}
+		if e.Kind() == path.Nil {
+			return false
+		}
+		if n.plus != nil && m.reach(n.plus, next, pos+1, want) {
+			return true
+		}
+		if n.hash != nil && m.reach(n.hash, next, pos+1, want) {
+			return true
+		}
+		if !n.isHash {
+			return false
+		}
+		rest, pos = next, pos+1
 	}
 }

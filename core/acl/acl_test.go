@@ -169,6 +169,59 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func TestReaches(t *testing.T) {
+	rules := []string{"a.b.c=r", "a.+.d=w", "x.#.y=r", "n.:n.s=r", "w=w"}
+	a := compile(t, rules...)
+	tests := []struct {
+		path string
+		want bool // some rule granting r matches the path or one below it
+	}{
+		{":", true},
+		{"a", true},
+		{"a.b", true},
+		{"a.b.c", true},
+		{"a.b.c.d", false}, // below the rule: a.b.c matches no longer path
+		{"a.q", false},     // only a.+.d, which grants no r
+		{"x", true},
+		{"x.1.2.3", true},
+		{"x.1.y", true},
+		{"q", false},
+		{"w", false},
+		{"n.:n", true},
+		{":n", false}, // no wildcard reaches into None
+	}
+	for _, tt := range tests {
+		if got := a.Reaches(path.P(tt.path), acl.ModeRead); got != tt.want {
+			t.Errorf("%v: Reaches(%s) = %v, want %v", rules, tt.path, got, tt.want)
+		}
+	}
+	if compile(t).Reaches(path.Root, acl.AllModes) {
+		t.Error("an ACL without rules reaches something")
+	}
+	p := path.P("x.1.2.3")
+	a.Reaches(p, acl.ModeRead)
+	if n := testing.AllocsPerRun(100, func() { a.Reaches(p, acl.ModeRead) }); n > 0 {
+		t.Errorf("Reaches allocates %v times per call", n)
+	}
+}
+
+func TestMatchIndex(t *testing.T) {
+	a := compile(t, "a.#=r", "a.b=w", "+=c")
+	for p, want := range map[string]int{"a.b": 1, "a.c": 0, "q": 2, "q.r": -1} {
+		if i, ok := a.MatchIndex(path.P(p)); i != want || ok != (want >= 0) {
+			t.Errorf("MatchIndex(%s) = %d %v, want %d", p, i, ok, want)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	for m, want := range map[string]string{"w": "w (write)", "ra": "ra (read, read ACL)", "": " ()"} {
+		if got := mustModes(t, m).Describe(); got != want {
+			t.Errorf("%q: %q, want %q", m, got, want)
+		}
+	}
+}
+
 // TestMatchHashBlowup: "#"s followed by elements could be split in
 // exponentially many ways; the memo keeps Match polynomial. Without it
 // this test would not finish.

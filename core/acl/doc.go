@@ -58,6 +58,14 @@
 // the number of rules. Where a "#" is followed by more elements, Match
 // remembers which ("#", position) pairs failed, so that no split of the
 // path is tried twice; the work stays polynomial in the path's length.
-// Match does not allocate in the steady state. An ACL is immutable once
+// Match does not allocate in the steady state.
+//
+// Reaches answers the walks' question: can any rule grant a mode at or
+// below a path? Each trie node knows the modes of the rules below it,
+// so a search stops where none grants what is asked. It is as cheap as
+// Match. MatchIndex is Match for callers that keep data per rule (the
+// server's precomputed texts for its errors).
+//
+// An ACL is immutable once
 // built and safe for concurrent use.
 package acl

@@ -57,6 +57,25 @@ func refWays(pat, p []path.Elem, more bool) [][]int {
 	return ways
 }
 
+// refReaches reports whether pat matches p followed by some more
+// elements (or none): refWays with the path allowed to end early.
+func refReaches(pat, p []path.Elem, more bool) bool {
+	if len(p) == 0 {
+		return true // the rest of the pattern matches ordinary strings
+	}
+	e := p[0]
+	wild := func(s string) bool { return len(pat) > 0 && pat[0] == path.Str(s) }
+	if len(pat) > 0 && !wild("+") && !wild("#") && pat[0] == e && refReaches(pat[1:], p[1:], false) {
+		return true
+	}
+	if e.Kind() == path.Nil {
+		return false
+	}
+	return wild("+") && refReaches(pat[1:], p[1:], false) ||
+		wild("#") && refReaches(pat[1:], p[1:], true) ||
+		more && refReaches(pat, p[1:], true)
+}
+
 // refMatch tries every rule and sorts the matching ones by their most
 // specific way.
 func refMatch(rules []acl.Rule, p path.Path) (acl.Rule, bool) {
@@ -73,7 +92,8 @@ func refMatch(rules []acl.Rule, p path.Path) (acl.Rule, bool) {
 	return bestRule, best != nil
 }
 
-// FuzzMatch: Match never panics and agrees with refMatch. The input
+// FuzzMatch: Match never panics and agrees with refMatch; MatchIndex
+// names the same rule; Reaches agrees with refReaches. The input
 // spells rules and a path in fuzzElems: each byte below 0xf0 is an
 // element (mod len(fuzzElems)), 0xf0-0xfe end a rule whose modes are the
 // low bits, 0xff ends the rules; what follows is the path.
@@ -117,6 +137,20 @@ func FuzzMatch(f *testing.F) {
 		want, wantOK := refMatch(rules, p)
 		if got != want || gotOK != wantOK {
 			t.Fatalf("rules %v, path %v: Match = %v %v, reference %v %v", rules, p, got, gotOK, want, wantOK)
+		}
+		if i, ok := a.MatchIndex(p); ok != gotOK || ok && rules[i] != got {
+			t.Fatalf("rules %v, path %v: MatchIndex = %d %v, Match = %v", rules, p, i, ok, got)
+		}
+		for _, m := range []acl.Modes{acl.ModeRead, acl.ModeWrite, acl.ModeRead | acl.ModeCreate} {
+			ref := false
+			for _, r := range rules {
+				if r.Modes&m != 0 && refReaches(slices.Collect(r.Pattern.Elems()), pe, false) {
+					ref = true
+				}
+			}
+			if got := a.Reaches(p, m); got != ref {
+				t.Fatalf("rules %v, path %v: Reaches(%v) = %v, reference %v", rules, p, m, got, ref)
+			}
 		}
 	})
 }

@@ -46,3 +46,26 @@ func (m Modes) String() string {
 	}
 	return b.String()
 }
+
+// modeNames are the meanings of the letters of modeLetters, in order.
+var modeNames = [...]string{"read", "write", "create", "delete", "access", "enumerate", "new children", "read ACL"}
+
+// Describe returns the letters of m with their meanings, for messages:
+// "w (write)", "rw (read, write)".
+func (m Modes) Describe() string {
+	var b strings.Builder
+	b.WriteString(m.String())
+	b.WriteString(" (")
+	first := true
+	for i := range len(modeLetters) {
+		if m&(1<<i) != 0 {
+			if !first {
+				b.WriteString(", ")
+			}
+			first = false
+			b.WriteString(modeNames[i])
+		}
+	}
+	b.WriteString(")")
+	return b.String()
+}

@@ -204,7 +204,7 @@ func (c *conn) getValue(r *call) error {
 		return err
 	}
 	it, ok := c.s.tree.Get(r.path)
-	v, _, err := c.outValue(r.sess, req.Action, &it)
+	v, _, err := c.outValueAt(r, &it)
 	if err != nil {
 		return err
 	}
@@ -327,6 +327,9 @@ func (c *conn) setValue(r *call) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
 	}
+	if err := checkRecord(r.path, v); err != nil {
+		return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
+	}
 	if ck := c.s.hooks.Checker; ck != nil {
 		if err := ck.Check(r.sess, r.path, v); err != nil {
 			return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
@@ -401,7 +404,7 @@ func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
 	if sendPrev {
 		old := tree.Item{Path: r.path, Value: res.Prev, HasValue: true}
 		var err error
-		if prev, sendPrev, err = c.outValue(r.sess, req.Action, &old); err != nil {
+		if prev, sendPrev, err = c.outValueAt(r, &old); err != nil {
 			c.log.Warn("the old value cannot go out", "err", err)
 			sendPrev = false
 		}
@@ -454,7 +457,7 @@ func (c *conn) chroot(r *call) error {
 		return err
 	}
 	it, _ := c.s.tree.Get(r.path)
-	v, _, err := c.outValue(r.sess, r.Action, &it)
+	v, _, err := c.outValueAt(r, &it)
 	if err != nil {
 		return err
 	}
@@ -484,21 +487,19 @@ func (c *conn) enum(r *call) error {
 		names = append(names, items...)
 		return true
 	})
-	if req.WithData {
-		// The values go out: only those the session may read, encoded.
-		kept := names[:0]
-		for i := range names {
-			v, ok, err := c.outValue(r.sess, req.Action, &names[i])
-			if err != nil {
-				return err
-			}
-			if ok {
-				names[i].Value = v
-				kept = append(kept, names[i])
-			}
+	// Only what the session may read goes out, even as a mere name.
+	kept := names[:0]
+	for i := range names {
+		v, ok, err := c.outValue(r.sess, req.Action, &names[i])
+		if err != nil {
+			return err
 		}
-		names = kept
+		if ok {
+			names[i].Value = v
+			kept = append(kept, names[i])
+		}
 	}
+	names = kept
 	tock := c.s.tree.Tock()
 	c.reply(req.Seq, func(m *wire.Msg) {
 		m.Key("result")
@@ -518,28 +519,45 @@ func (c *conn) enum(r *call) error {
 	return nil
 }
 
-// testACL tells which modes the session has at a path (the original's
-// test_acl, without its "acl" argument): {result: "rwc…"}; with "mode",
-// whether all of its letters are granted.
+// testACL is the original's test_acl {path, mode?, acl?}: it replies
+// {access: false} if the ACL tested (the session's own, or with "acl" the
+// named one) refuses mode at path (without mode: grants nothing there),
+// else {access: "rwc…"}, the deciding rule's modes, if the session may
+// read ACLs there (mode a, or no ACL), else {access: true}.
 func (c *conn) testACL(r *call) error {
 	if err := needPath(r.Request); err != nil {
 		return err
 	}
-	tock := c.s.tree.Tock()
+	var want Modes
 	if r.Mode != "" {
-		want, err := ParseModes(r.Mode)
-		if err != nil {
-			return fmt.Errorf("%w: mode: %w", wire.ErrBadRequest, err)
+		var err error
+		if want, err = ParseModes(r.Mode); err != nil {
+			return fmt.Errorf("%w: field \"mode\": %w", wire.ErrBadRequest, err)
 		}
-		ok := r.grant.Allow&want == want
-		c.reply(r.Seq, func(m *wire.Msg) {
-			m.Bool("result", ok)
-			m.Uint("tock", tock)
-		})
-		return nil
 	}
+	showModes := r.grant.Allow&ModeReadACL != 0
+	tested := r.grant
+	if r.ACL != "" {
+		if err := r.grant.Need(r.Action, r.path, ModeReadACL); err != nil {
+			return err // another ACL is none of its business
+		}
+		pol, ok := c.s.hooks.Access.(*policy)
+		if !ok {
+			return fmt.Errorf("%w: this server's access hook cannot test a named ACL", wire.ErrBadRequest)
+		}
+		tested = pol.grantACL(r.ACL, r.path)
+	}
+	refused := tested.Allow&want != want || want == 0 && tested.Allow == 0
+	tock := c.s.tree.Tock()
 	c.reply(r.Seq, func(m *wire.Msg) {
-		m.Str("result", r.grant.Allow.String())
+		switch {
+		case refused:
+			m.Bool("access", false)
+		case showModes:
+			m.Str("access", tested.Allow.String())
+		default:
+			m.Bool("access", true)
+		}
 		m.Uint("tock", tock)
 	})
 	return nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/distkv-go/distkv/core/acl"
 	"github.com/distkv-go/distkv/core/path"
@@ -12,8 +13,9 @@ import (
 // This file is the request gate: what every request passes before its
 // action runs (see handle in actions.go), and the hooks that user code,
 // logins and ACLs plug into. core/server declares the hooks; cmd/distkv
-// wires in implementations; nil hooks allow everything and change
-// nothing, at no cost.
+// wires in implementations. A nil Access is the built-in policy
+// (policy.go); the other nil hooks allow everything and change nothing,
+// at no cost.
 
 // Session is what the gate knows of a client connection. A connection's
 // session is replaced whole (at a login), never changed in place, so a
@@ -27,6 +29,9 @@ type Session struct {
 	User string
 	// Aux is what the login attached for the hooks (an ACL, a codec list).
 	Aux any
+
+	// bound caches the built-in policy's lookup of the user, per snapshot.
+	bound atomic.Pointer[binding]
 }
 
 // rootSession is the session of a connection nobody logged in on.
@@ -55,8 +60,8 @@ func ParseModes(s string) (Modes, error) { return acl.ParseModes(s) }
 // Grant is what a session may do at one path, and why.
 type Grant struct {
 	Allow Modes
-	// By names what decided, for the error of a refusal: the ACL, the
-	// pattern that matched and its modes. Empty for allow-all.
+	// By says in plain words what decided, for the error of a refusal:
+	// "ACL writeonly, rule wom.#". Empty for allow-all.
 	By string
 }
 
@@ -108,8 +113,9 @@ type Codec interface {
 	Encode(s *Session, p path.Path, value []byte) ([]byte, error)
 }
 
-// Hooks are the gate's implementations. Nil fields allow everything and
-// convert nothing.
+// Hooks are the gate's implementations. A nil Access is the built-in
+// policy (policy.go); the other nil fields allow everything and convert
+// nothing.
 type Hooks struct {
 	Access  Access
 	Checker Checker
@@ -124,12 +130,18 @@ type AccessError struct {
 	Grant   Grant
 }
 
+// Error says what was refused, what was missing and what decided:
+//
+//	access denied: set_value at wom.foo.bar needs w (write): ACL writeonly, rule wom.#, allows only cx
 func (e *AccessError) Error() string {
-	msg := fmt.Sprintf("access denied: %s at %v needs mode %s", e.Action, e.Path, e.Missing)
+	msg := fmt.Sprintf("access denied: %s at %v needs %s", e.Action, e.Path, e.Missing.Describe())
 	if e.Grant.By != "" {
-		msg += fmt.Sprintf("; %s allows only %q", e.Grant.By, e.Grant.Allow.String())
+		msg += ": " + e.Grant.By
 	}
-	return msg
+	if e.Grant.Allow == 0 {
+		return msg + ", allows nothing"
+	}
+	return msg + ", allows only " + e.Grant.Allow.String()
 }
 
 func (e *AccessError) Unwrap() error { return wire.ErrAccess }
@@ -145,6 +157,14 @@ func (s *Server) grant(sess *Session, action string, p path.Path) Grant {
 // pruner returns the walk's prune predicate for the session: nil unless
 // the Access hook is a Pruner.
 func (c *conn) pruner(sess *Session, action string) func(path.Path) bool {
+	if pol, ok := c.s.hooks.Access.(*policy); ok {
+		if sess.User == "" {
+			return nil // root: nothing to prune, and no call per entry
+		}
+		// Hidden runs under the tree lock and cannot rebuild a stale
+		// snapshot: do it now.
+		pol.current()
+	}
 	pr, ok := c.s.hooks.Access.(Pruner)
 	if !ok {
 		return nil
@@ -156,10 +176,26 @@ func (c *conn) pruner(sess *Session, action string) func(path.Path) bool {
 // false when the session may not read it (walks and watches then skip
 // the item), and passes it through the codec.
 func (c *conn) outValue(sess *Session, action string, it *tree.Item) (string, bool, error) {
-	h := &c.s.hooks
-	if h.Access != nil && c.s.grant(sess, action, it.Path).Allow&ModeRead == 0 {
+	if c.s.hooks.Access != nil && c.s.grant(sess, action, it.Path).Allow&ModeRead == 0 {
 		return "", false, nil
 	}
+	return c.encodeOut(sess, it)
+}
+
+// outValueAt is outValue for the value at the request's own path, whose
+// grant the gate asked for already.
+func (c *conn) outValueAt(r *call, it *tree.Item) (string, bool, error) {
+	if it.Path != r.path {
+		return c.outValue(r.sess, r.Action, it)
+	}
+	if r.grant.Allow&ModeRead == 0 {
+		return "", false, nil
+	}
+	return c.encodeOut(r.sess, it)
+}
+
+func (c *conn) encodeOut(sess *Session, it *tree.Item) (string, bool, error) {
+	h := &c.s.hooks
 	if !it.HasValue || h.Codec == nil {
 		return it.Value, true, nil
 	}

@@ -149,7 +149,7 @@ func TestGateAccess(t *testing.T) {
 			t.Errorf("%s: want access denied, got %v", what, err)
 			return
 		}
-		if !strings.Contains(se.Error(), "needs mode "+mode) || !strings.Contains(se.Error(), "the test's rules") {
+		if !strings.Contains(se.Error(), "needs "+mode+" (") || !strings.Contains(se.Error(), "the test's rules") {
 			t.Errorf("%s: the error does not say what was missing and who decided: %v", what, se)
 		}
 	}
@@ -176,7 +176,7 @@ func TestGateAccess(t *testing.T) {
 		t.Errorf("set where the session may not read sends prev: %v", rep)
 	}
 	// The side doors: the system tree, root, save, log, messages, get by event.
-	if rep := call("seq", int64(3), "action", "get_internal", "path", path.P("secret")); get(rep, "etype") != "access" || !strings.Contains(fmt.Sprint(get(rep, "error")), "needs mode r") {
+	if rep := call("seq", int64(3), "action", "get_internal", "path", path.P("secret")); get(rep, "etype") != "access" || !strings.Contains(fmt.Sprint(get(rep, "error")), "needs r (read)") {
 		t.Errorf("get_internal: %v", rep)
 	}
 	if !acc.wasAsked("get_internal " + path.Must(nil).Join(path.P("secret")).String()) {

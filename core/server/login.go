@@ -283,32 +283,6 @@ func (s *Server) upgrade(p path.Path, it tree.Item, rec pack.Map, digest []byte)
 	s.log.Info("re-hashed a plain password record with argon2id", "path", p)
 }
 
-// userACL returns the name of the ACL a user is bound by, "" if none:
-// the original's parameter entry `… user NAME acl` ({key: ACL}) if there
-// is one, else the record's _aux.acl. "*" means none.
-func (s *Server) userACL(method, name string) string {
-	acl := ""
-	if it, ok := s.tree.Get(userPath(method, name).Join(path.Must("acl"))); ok && it.HasValue {
-		if m, err := decodeRecord(it.Value); err == nil {
-			k, _ := m.Get("key")
-			acl, _ = k.(string)
-		}
-	} else if it, ok := s.tree.Get(userPath(method, name)); ok && it.HasValue {
-		if m, err := decodeRecord(it.Value); err == nil {
-			if aux, ok := m.Get("_aux"); ok {
-				if am, ok := aux.(pack.Map); ok {
-					k, _ := am.Get("acl")
-					acl, _ = k.(string)
-				}
-			}
-		}
-	}
-	if acl == "*" {
-		acl = ""
-	}
-	return acl
-}
-
 // checkPeerLogin decides whether another server may be this one's peer
 // (replica.Config.CheckLogin): while logins are on it must log in, with
 // the current method, as a user bound by no ACL.
@@ -328,8 +302,10 @@ func (s *Server) checkPeerLogin(peer string, l *replica.PeerLogin) error {
 		s.log.Warn("failed peer login", "peer", peer, "method", l.Method, "user", l.User)
 		return errLoginFailed
 	}
-	if acl := s.userACL(l.Method, l.User); acl != "" {
-		return fmt.Errorf("logs in as %s, whom ACL %s restricts; a server logs in as a user without an ACL", l.User, acl)
+	// A user whom no ACL restricts may do everything everywhere, the
+	// system tree included: a server copies all of it.
+	if g := s.grant(&Session{Method: l.Method, User: l.User}, "peer", systemRoot); g.Allow != AllModes {
+		return fmt.Errorf("logs in as %s, whom an ACL restricts (%s); a server logs in as a user without an ACL", l.User, g.By)
 	}
 	return nil
 }

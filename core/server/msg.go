@@ -149,6 +149,9 @@ func (c *conn) msgMonitor(r *call) error {
 			return nil
 		case payload := <-sub.ch:
 			topic, data, isRaw, _ := decodeMsg(payload)
+			if c.s.grant(st.sess, req.Action, topic).Allow&ModeRead == 0 {
+				continue // the ACL changed since the monitor started
+			}
 			st.send(func(m *wire.Msg) {
 				m.PathArray("topic", topic)
 				// With raw asked for, data come as their msgpack encoding.

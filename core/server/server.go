@@ -75,7 +75,9 @@ type Config struct {
 	Logger      *slog.Logger       // [slog.Default()]
 
 	// Hooks are the request gate's access decisions, write checks and
-	// codecs (see gate.go); zero: everything allowed, nothing converted.
+	// codecs (see gate.go). A nil Access is the built-in policy, which
+	// reads the users and ACLs of the system tree (policy.go); other nil
+	// hooks allow everything and convert nothing.
 	Hooks Hooks
 	// BindWait is how long the client and peer listeners wait for a port
 	// that another socket holds, as a predecessor still stopping does when
@@ -148,6 +150,9 @@ type Server struct {
 	authCurrent atomic.Pointer[string] // the current login method (see login.go)
 	exposed     atomic.Pointer[string] // why logins cannot be on (see warnExposure); nil: they can
 	throttle    *auth.Throttle         // slows down failed logins
+	// testSession, if set, is the session of the client connections
+	// accepted from then on: the tests' stand-in for a login.
+	testSession atomic.Pointer[Session]
 }
 
 // New returns a server with an empty tree; call Init or Load, then Start.
@@ -203,6 +208,9 @@ func New(cfg Config) (*Server, error) {
 		}),
 	}
 	s.watchLogins()
+	if s.hooks.Access == nil {
+		s.hooks.Access = newPolicy(s.tree, cfg.Logger)
+	}
 	if floor := cfg.TickFloor(); floor > 0 {
 		if err := s.tree.Announce(cfg.Node, floor); err != nil {
 			return nil, fmt.Errorf("server: TickFloor: %w", err)
@@ -377,6 +385,9 @@ func (s *Server) Addr() net.Addr {
 func (s *Server) accept(ln net.Listener) {
 	accept.Serve(s.ctx, ln, s.log, "client", func(nc net.Conn) bool {
 		c := newConn(s, nc)
+		if sess := s.testSession.Load(); sess != nil {
+			c.sess = sess
+		}
 		s.mu.Lock()
 		if s.stopped() != nil {
 			s.mu.Unlock()

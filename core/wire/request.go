@@ -16,6 +16,7 @@ type Request struct {
 	Action string
 	State  string // "ack" for flow-control acknowledgements, "start"/"end" for client streams
 	Mode   string // test_acl's access mode letters
+	ACL    string // test_acl's "acl": the ACL to test instead of the session's
 
 	Path    path.Path // "path" as a path (see PathRaw for save/log, where it names a file)
 	HasPath bool
@@ -129,6 +130,10 @@ func DecodeRequest(msg []byte, req *Request) error {
 			}
 		case "mode":
 			if req.Mode, err = r.ReadString(); err != nil {
+				return fail(string(kb), err)
+			}
+		case "acl":
+			if req.ACL, err = r.ReadString(); err != nil {
 				return fail(string(kb), err)
 			}
 		case "path":
