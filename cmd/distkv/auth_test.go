@@ -29,7 +29,9 @@ func TestServersLogIn(t *testing.T) {
 		}
 		return out
 	}
-	startServerProc(t, bin, p1, "-C", "server.serf.bind=127.0.0.1:"+strconv.Itoa(g1), "server", "-i", "Testing", "one")
+	// Every server of a network with logins needs a login for its peers,
+	// the first one too: it may be given before the user exists.
+	startServerProc(t, bin, p1, "-C", "server.serf.bind=127.0.0.1:"+strconv.Itoa(g1), "-C", "connect.auth=_test name=joe", "server", "-i", "Testing", "one")
 	must(p1, "auth", "-m", "_test", "user", "add", "name=joe")
 	must(p1, "auth", "-m", "_test", "user", "add", "name=root")
 	if got := must(p1, "auth", "-m", "_test", "init"); got != "Authorization switched to _test" {

@@ -49,8 +49,18 @@ func (s *Server) watchLogins() {
 
 // recheckPeers drops the peers that the current method refuses.
 func (s *Server) recheckPeers() {
+	s.warnNoLogin()
 	if rep := s.replica(); rep != nil {
 		rep.Recheck()
+	}
+}
+
+// warnNoLogin warns when logins are on and this server has no login for
+// its peers: they refuse it, and it refuses them.
+func (s *Server) warnNoLogin() {
+	if c := s.cfg.Cluster; c != nil && c.Login == "" && s.AuthMethod() != "" {
+		s.log.Warn("logins are on, and this server has no login for its peers (connect.auth): other servers refuse it, and it refuses those that log in otherwise",
+			"method", s.AuthMethod())
 	}
 }
 

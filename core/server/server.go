@@ -267,6 +267,7 @@ func (s *Server) Start() error {
 		if err := s.loginsAllowed(); err != nil {
 			return err
 		}
+		s.warnNoLogin()
 	}
 	ln := s.cfg.Listener
 	if ln == nil {
