@@ -296,7 +296,11 @@ func (c *AuthUserGetCmd) Run(ctx context.Context, k *connector, parent *AuthCmd,
 	if err != nil {
 		return err
 	}
-	out := pack.Map{{Key: "name", Value: c.Name}, {Key: "method", Value: method}, {Key: "aux", Value: aux}}
+	var auxOut any
+	if len(aux) > 0 {
+		auxOut = aux
+	}
+	out := pack.Map{{Key: "name", Value: c.Name}, {Key: "method", Value: method}, {Key: "aux", Value: auxOut}}
 	if acl, err := userParam(ctx, cl, method, c.Name, "acl"); err == nil && acl != "" {
 		out = append(out, pack.KV{Key: "acl", Value: acl})
 	}
