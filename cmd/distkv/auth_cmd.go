@@ -59,6 +59,16 @@ func (c *AuthCmd) method(ctx context.Context, cl *client.Client) (string, error)
 	return "", errors.New("logins are off and no single method has users: say which with -m METHOD (password or _test)")
 }
 
+// open connects and finds the method to work on.
+func (c *AuthCmd) open(ctx context.Context, k *connector) (*client.Client, string, error) {
+	cl, err := k.get(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	method, err := c.method(ctx, cl)
+	return cl, method, err
+}
+
 // authMethods reads `None auth`: the current method, and the other
 // methods that have users.
 func authMethods(ctx context.Context, cl *client.Client) (current string, others []string, err error) {
@@ -200,11 +210,7 @@ func listUsers(ctx context.Context, cl *client.Client, method string) ([]string,
 type AuthUserListCmd struct{}
 
 func (c *AuthUserListCmd) Run(ctx context.Context, k *connector, parent *AuthCmd, g *globals) error {
-	cl, err := k.get(ctx)
-	if err != nil {
-		return err
-	}
-	method, err := parent.method(ctx, cl)
+	cl, method, err := parent.open(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -245,11 +251,7 @@ func (AuthUserAddCmd) Help() string {
 }
 
 func (c *AuthUserAddCmd) Run(ctx context.Context, k *connector, parent *AuthCmd) error {
-	cl, err := k.get(ctx)
-	if err != nil {
-		return err
-	}
-	method, err := parent.method(ctx, cl)
+	cl, method, err := parent.open(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -284,11 +286,7 @@ type AuthUserGetCmd struct {
 }
 
 func (c *AuthUserGetCmd) Run(ctx context.Context, k *connector, parent *AuthCmd, g *globals) error {
-	cl, err := k.get(ctx)
-	if err != nil {
-		return err
-	}
-	method, err := parent.method(ctx, cl)
+	cl, method, err := parent.open(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -351,11 +349,7 @@ func (AuthUserModifyCmd) Help() string {
 }
 
 func (c *AuthUserModifyCmd) Run(ctx context.Context, k *connector, parent *AuthCmd) error {
-	cl, err := k.get(ctx)
-	if err != nil {
-		return err
-	}
-	method, err := parent.method(ctx, cl)
+	cl, method, err := parent.open(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -400,11 +394,7 @@ type AuthUserDeleteCmd struct {
 }
 
 func (c *AuthUserDeleteCmd) Run(ctx context.Context, k *connector, parent *AuthCmd) error {
-	cl, err := k.get(ctx)
-	if err != nil {
-		return err
-	}
-	method, err := parent.method(ctx, cl)
+	cl, method, err := parent.open(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -451,11 +441,7 @@ func (AuthUserParamCmd) Help() string {
 }
 
 func (c *AuthUserParamCmd) Run(ctx context.Context, k *connector, parent *AuthCmd) error {
-	cl, err := k.get(ctx)
-	if err != nil {
-		return err
-	}
-	method, err := parent.method(ctx, cl)
+	cl, method, err := parent.open(ctx, k)
 	if err != nil {
 		return err
 	}

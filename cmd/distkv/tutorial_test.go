@@ -59,7 +59,10 @@ type script struct {
 	host    string
 }
 
-func TestTutorial(t *testing.T) {
+func TestTutorial(t *testing.T) { runScript(t, "testdata/tutorial.txt") }
+
+// runScript runs a transcript against a fresh binary on a port of its own.
+func runScript(t *testing.T, file string) {
 	bin := buildBinary(t)
 	port := freePort(t)
 	dir := t.TempDir()
@@ -68,7 +71,7 @@ func TestTutorial(t *testing.T) {
 	s.prelude = []string{fmt.Sprintf(`distkv() { %s -c /dev/null -C server.bind_default.port=%d -C connect.port=%d %s "$@"; }`,
 		bin, port, port, strings.Join(loopbackGossip(), " "))}
 	defer s.stopAll()
-	s.run("testdata/tutorial.txt")
+	s.run(file)
 }
 
 var (
@@ -243,14 +246,4 @@ func (s *script) stopAll() {
 
 // TestACLCommands runs the acl commands through the binary
 // (testdata/acl.txt).
-func TestACLCommands(t *testing.T) {
-	bin := buildBinary(t)
-	port := freePort(t)
-	dir := t.TempDir()
-	host, _ := os.Hostname()
-	s := &script{t: t, dir: dir, host: host}
-	s.prelude = []string{fmt.Sprintf(`distkv() { %s -c /dev/null -C server.bind_default.port=%d -C connect.port=%d %s "$@"; }`,
-		bin, port, port, strings.Join(loopbackGossip(), " "))}
-	defer s.stopAll()
-	s.run("testdata/acl.txt")
-}
+func TestACLCommands(t *testing.T) { runScript(t, "testdata/acl.txt") }

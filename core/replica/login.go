@@ -104,16 +104,7 @@ func (r *Replica) Recheck() {
 	if r.cfg.CheckLogin == nil {
 		return
 	}
-	r.mu.Lock()
-	var conns []*peerConn
-	for _, pc := range r.out {
-		conns = append(conns, pc)
-	}
-	for pc := range r.in {
-		conns = append(conns, pc)
-	}
-	r.mu.Unlock()
-	for _, pc := range conns {
+	for _, pc := range r.conns() {
 		pc.mu.Lock()
 		l, checked, name := pc.login, pc.checked, pc.loginPeer
 		pc.mu.Unlock()

@@ -320,6 +320,20 @@ func (r *Replica) goFunc(fn func()) bool {
 	return true
 }
 
+// conns returns every connection, outgoing and incoming.
+func (r *Replica) conns() []*peerConn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	conns := make([]*peerConn, 0, len(r.out)+len(r.in))
+	for _, pc := range r.out {
+		conns = append(conns, pc)
+	}
+	for pc := range r.in {
+		conns = append(conns, pc)
+	}
+	return conns
+}
+
 // Close stops everything and closes every connection. Idempotent.
 func (r *Replica) Close() error {
 	r.cancel()
@@ -327,16 +341,7 @@ func (r *Replica) Close() error {
 		r.stopWatch()
 	}
 	r.ln.Close()
-	r.mu.Lock()
-	var conns []*peerConn
-	for _, pc := range r.out {
-		conns = append(conns, pc)
-	}
-	for pc := range r.in {
-		conns = append(conns, pc)
-	}
-	r.mu.Unlock()
-	for _, pc := range conns {
+	for _, pc := range r.conns() {
 		pc.close()
 	}
 	r.wg.Wait()

@@ -19,26 +19,7 @@ import (
 // as a user bound to an ACL of 20 rules. The target: the user at most 10%
 // slower than root.
 func BenchmarkPolicy(b *testing.B) {
-	s, err := New(Config{Node: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	set := func(p path.Path, v any) {
-		raw, _ := value.Encode(v)
-		if _, err := s.tree.Set(p, string(raw), tree.Cond{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	// 20 rules: wildcards and literals on the way to the data.
-	for i := range 16 {
-		set(aclRoot.Join(path.P(fmt.Sprintf("bench.app.n%d.#", i))), "rwc")
-	}
-	set(aclRoot.Join(path.P("bench.app.+.x")), "r")
-	set(aclRoot.Join(path.P("bench.+.data.#")), "rwcd")
-	set(aclRoot.Join(path.P("bench.app.data.#")), "rwc")
-	set(aclRoot.Join(path.P("bench.#")), "r")
-	set(authRoot.Join(path.P("_test.user.joe")), pack.Map{{Key: "_aux", Value: pack.Map{{Key: "acl", Value: "bench"}}}})
+	s, set := benchPolicyServer(b)
 	p := path.P("app.data.some.key")
 	set(p, int64(1))
 	for _, who := range []*Session{rootSession, {Method: "_test", User: "joe"}} {
@@ -83,6 +64,24 @@ func BenchmarkPolicy(b *testing.B) {
 // and as a user bound to an ACL of 20 rules: what a request pays for its
 // ACL on top of root's.
 func BenchmarkPolicyGrant(b *testing.B) {
+	s, _ := benchPolicyServer(b)
+	p := path.P("app.data.some.key")
+	for name, who := range map[string]*Session{"root": rootSession, "acl20": {Method: "_test", User: "joe"}} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s.grant(who, "get_value", p).Allow&ModeRead == 0 {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
+
+// benchPolicyServer is a server whose _test user joe is bound to an ACL
+// of 20 rules, wildcards and literals on the way to app.data; set stores
+// a value at an absolute path.
+func benchPolicyServer(b *testing.B) (*Server, func(path.Path, any)) {
 	s, err := New(Config{Node: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
@@ -102,15 +101,5 @@ func BenchmarkPolicyGrant(b *testing.B) {
 	set(aclRoot.Join(path.P("bench.app.data.#")), "rwc")
 	set(aclRoot.Join(path.P("bench.#")), "r")
 	set(authRoot.Join(path.P("_test.user.joe")), pack.Map{{Key: "_aux", Value: pack.Map{{Key: "acl", Value: "bench"}}}})
-	p := path.P("app.data.some.key")
-	for name, who := range map[string]*Session{"root": rootSession, "acl20": {Method: "_test", User: "joe"}} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if s.grant(who, "get_value", p).Allow&ModeRead == 0 {
-					b.Fatal("refused")
-				}
-			}
-		})
-	}
+	return s, set
 }
