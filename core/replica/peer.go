@@ -408,6 +408,15 @@ func (pc *peerConn) request(ctx context.Context, enc func(seq uint64) []byte) er
 	select {
 	case err := <-done:
 		return err
+	case <-pc.closed:
+		// close answers the requests it finds waiting; this one may have
+		// come after it.
+		select {
+		case err := <-done:
+			return err
+		default:
+			return errors.New("connection closed")
+		}
 	case <-ctx.Done():
 		pc.mu.Lock()
 		delete(pc.pending, seq)
