@@ -399,8 +399,16 @@ func (c *AuthUserDeleteCmd) Run(ctx context.Context, k *connector, parent *AuthC
 		return err
 	}
 	p := path.Must("auth", method, "user", c.Name)
-	// The user's parameters first, so that no half of it stays.
-	rep, err := cl.Request(ctx, wire.EnumInternal, client.Args{{Key: "path", Value: p}})
+	// The record first: the server refuses to delete the last user of the
+	// current method, and then nothing is gone. Its parameters after.
+	rep, err := cl.Request(ctx, wire.DeleteInternal, client.Args{{Key: "path", Value: p}})
+	if err != nil {
+		return err
+	}
+	if !rep.Changed {
+		return fmt.Errorf("no user %s of method %s", c.Name, method)
+	}
+	rep, err = cl.Request(ctx, wire.EnumInternal, client.Args{{Key: "path", Value: p}})
 	if err != nil {
 		return err
 	}
@@ -412,13 +420,6 @@ func (c *AuthUserDeleteCmd) Run(ctx context.Context, k *connector, parent *AuthC
 				}
 			}
 		}
-	}
-	rep, err = cl.Request(ctx, wire.DeleteInternal, client.Args{{Key: "path", Value: p}})
-	if err != nil {
-		return err
-	}
-	if !rep.Changed {
-		return fmt.Errorf("no user %s of method %s", c.Name, method)
 	}
 	return nil
 }

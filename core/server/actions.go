@@ -330,6 +330,9 @@ func (c *conn) setValue(r *call) error {
 	if err := checkRecord(r.path, v); err != nil {
 		return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
 	}
+	if err := c.s.checkAuthRecord(r.path, v, false); err != nil {
+		return err
+	}
 	if ck := c.s.hooks.Checker; ck != nil {
 		if err := ck.Check(r.sess, r.path, v); err != nil {
 			return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
@@ -380,6 +383,9 @@ func (c *conn) deleteValue(r *call) error {
 	}
 	if req.HasValue {
 		return fmt.Errorf("%w: a deleted entry cannot have a value", wire.ErrBadRequest)
+	}
+	if err := c.s.checkAuthRecord(r.path, nil, true); err != nil {
+		return err
 	}
 	cd, err := c.cond(r)
 	if err != nil {

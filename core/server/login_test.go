@@ -268,3 +268,50 @@ func TestLoginOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// TestNoLockout: the system tree's own actions cannot do what the user
+// actions refuse: switch logins to a method without users, or delete the
+// last user of the current method.
+func TestNoLockout(t *testing.T) {
+	s := startServer(t, server.Config{})
+	root := connect(t, s)
+	ctx := ctxT(t)
+	setInternal := func(c *client.Client, p path.Path, v any) error {
+		_, err := c.Request(ctx, wire.SetInternal, client.Args{{Key: "path", Value: p}, {Key: "value", Value: v}})
+		return err
+	}
+	deleteInternal := func(c *client.Client, p path.Path) error {
+		_, err := c.Request(ctx, wire.DeleteInternal, client.Args{{Key: "path", Value: p}})
+		return err
+	}
+	if err := setInternal(root, path.P("auth"), pack.Map{{Key: "current", Value: "_test"}}); err == nil {
+		t.Fatal("set_internal switched logins to a method without users")
+	}
+	if err := setInternal(root, path.P("auth"), pack.Map{{Key: "current", Value: "kerberos"}}); err == nil {
+		t.Fatal("set_internal switched logins to an unknown method")
+	}
+	addUser(t, root, auth.Test, "joe", "", nil)
+	addUser(t, root, auth.Test, "ann", "", nil)
+	if err := setInternal(root, path.P("auth"), pack.Map{{Key: "current", Value: "_test"}}); err != nil {
+		t.Fatal(err)
+	}
+	joe, err := connectAs(t, s, "_test name=joe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteInternal(joe, path.P("auth._test.user.ann")); err != nil {
+		t.Fatal(err)
+	}
+	if err := deleteInternal(joe, path.P("auth._test.user.joe")); err == nil {
+		t.Fatal("deleted the last user of the current method")
+	}
+	if s.AuthMethod() != auth.Test {
+		t.Fatal("logins are off")
+	}
+	if err := deleteInternal(joe, path.P("auth")); err != nil {
+		t.Fatalf("turning logins off: %v", err)
+	}
+	if s.AuthMethod() != "" {
+		t.Fatal("logins are still on")
+	}
+}

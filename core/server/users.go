@@ -181,15 +181,7 @@ func (c *conn) setAuthTyp(r *call) error {
 		if !auth.Known(typ) {
 			return fmt.Errorf("%w: typ %q: the login methods are %s and %s", wire.ErrBadRequest, typ, auth.Test, auth.Password)
 		}
-		users := 0
-		c.s.tree.Walk(authRoot.Join(path.Must(typ, "user")), tree.WalkOptions{MinDepth: 1, MaxDepth: 1}, func(items []tree.Item) bool {
-			users += len(items)
-			return users == 0
-		})
-		if users == 0 {
-			return fmt.Errorf("%w: method %s has no user yet: add one first (distkv client auth -m %s user add name=…), or nobody could log in", wire.ErrBadRequest, typ, typ)
-		}
-		if err := c.s.loginsAllowed(); err != nil {
+		if err := c.s.canSwitchTo(typ); err != nil {
 			return err
 		}
 	}
@@ -227,4 +219,57 @@ func (c *conn) setAuthTyp(r *call) error {
 		c.log.Info("logins switched on", "method", typ)
 	}
 	return c.changeReply(r, cd, res)
+}
+
+// users counts the users of a method, up to 2.
+func (s *Server) users(method string) int {
+	n := 0
+	s.tree.Walk(authRoot.Join(path.Must(method, "user")), tree.WalkOptions{MinDepth: 1, MaxDepth: 1}, func(items []tree.Item) bool {
+		n += len(items)
+		return n < 2
+	})
+	return n
+}
+
+// canSwitchTo returns why logins cannot be switched to method: a method
+// without users would lock everybody out, and an exposed server would
+// protect nothing (loginsAllowed).
+func (s *Server) canSwitchTo(method string) error {
+	if s.users(method) == 0 {
+		return fmt.Errorf("%w: method %s has no user yet: add one first (distkv client auth -m %s user add name=…), or nobody could log in", wire.ErrBadRequest, method, method)
+	}
+	return s.loginsAllowed()
+}
+
+// checkAuthRecord guards what a client writes or deletes directly in the
+// system tree (set_internal, delete_internal) against what the user
+// actions refuse: logins switched to a method without users or on an
+// exposed server, and deleting the last user of the current method.
+func (s *Server) checkAuthRecord(p path.Path, v []byte, del bool) error {
+	rel, ok := p.TrimPrefix(authRoot)
+	if !ok {
+		return nil
+	}
+	if rel.IsRoot() {
+		if del {
+			return nil // logins off
+		}
+		cur := currentMethod(string(v))
+		if cur == "" || cur == s.AuthMethod() {
+			return nil
+		}
+		if !auth.Known(cur) {
+			return fmt.Errorf("%w: %v: current: %q is not a login method (%s, %s)", wire.ErrBadValue, p, cur, auth.Test, auth.Password)
+		}
+		return s.canSwitchTo(cur)
+	}
+	// METHOD user NAME: the last user of the current method stays.
+	if !del || rel.Len() != 3 {
+		return nil
+	}
+	method, _ := rel.Split()
+	if m, _ := method.Value().(string); m != "" && m == s.AuthMethod() && s.users(m) < 2 {
+		return fmt.Errorf("%w: %v is the last user of the current login method %s: turn logins off (auth init --off) or switch first, or nobody could log in", wire.ErrBadRequest, p, m)
+	}
+	return nil
 }
