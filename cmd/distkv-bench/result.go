@@ -240,8 +240,12 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&sb, " %d entries: the server joining last ran with all of them after %.3f s, its RSS %s (bench1 filled at %.0f sets/s), %d errors",
 			r.Ops, r.JoinSeconds, mb(r.RSSBytes), r.SetsPerSec, r.Errors)
 	case "login":
-		fmt.Fprintf(&sb, " %d logins, one at a time, each on a new connection: p50 %s  p90 %s  p99 %s, server CPU %.1f ms per login",
-			r.Ops, ms(r.P50us), ms(r.P90us), ms(r.P99us), r.ServerCPUPerLoginMs)
+		cpu := "n/a"
+		if r.ServerCPUPerLoginMs > 0 {
+			cpu = fmt.Sprintf("%.1f ms", r.ServerCPUPerLoginMs)
+		}
+		fmt.Fprintf(&sb, " %d logins, one at a time, each on a new connection: p50 %s  p90 %s  p99 %s, server CPU %s per login",
+			r.Ops, ms(r.P50us), ms(r.P90us), ms(r.P99us), cpu)
 	default:
 		fmt.Fprintf(&sb, " %.0f ops/s  %s  (%d in %.2f s, %d errors)", r.PerSec, lat, r.Ops, r.Seconds, r.Errors)
 	}
