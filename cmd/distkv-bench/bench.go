@@ -63,6 +63,9 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if b.cli.Workload == "login" && b.cli.Auth == "" {
+		b.cli.Auth = defaultLogin
+	}
 	if b.cli.Redis && redisWorkload(b.cli.Workload) {
 		if b.redis, err = startRedis(ctx, b.dir); err != nil {
 			return err
@@ -167,8 +170,11 @@ func (b *bench) fillSpec(addr string, n int64, conns, pipeline int) loadSpec {
 // once does one run of the workload.
 func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	cli := b.cli
-	res := Result{Workload: cli.Workload, Run: run, Runs: cli.Runs, Conns: cli.Conns, Pipeline: cli.Pipeline, Log: cli.Log}
+	res := Result{Workload: cli.Workload, Run: run, Runs: cli.Runs, Conns: cli.Conns, Pipeline: cli.Pipeline, Log: cli.Log, ACL: cli.ACL}
 	switch cli.Workload {
+	case "login":
+		res.Conns, res.Pipeline = 1, 1
+		return res, b.logins(ctx, &res)
 	case "load":
 		return res, b.load(ctx, &res)
 	case "replicate":
@@ -201,10 +207,18 @@ func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	set := newTemplate("set_value", b.prefix, true)
 	spec := b.spec(t.addr, run)
 	spec.plan.keys = cli.Keys
+	prefill := b.fillSpec(t.addr, int64(cli.Keys), 16, 16)
+	if cli.ACL > 0 {
+		if err := setupACL(ctx, t.addr, b.prefix, cli.ACL, aclModes(cli.Workload)); err != nil {
+			return res, err
+		}
+		b.note("ACL %s of %d rules, logins on (_test)", aclName, cli.ACL)
+		spec.login, prefill.login = aclName, rootUser
+	}
 	switch cli.Workload {
 	case "get", "mixed":
 		// Every key a get can ask for holds a value.
-		st, err := newDriver(b.fillSpec(t.addr, int64(cli.Keys), 16, 16), newClock()).run(ctx)
+		st, err := newDriver(prefill, newClock()).run(ctx)
 		if err != nil {
 			return res, err
 		}

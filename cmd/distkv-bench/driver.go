@@ -47,6 +47,7 @@ type loadSpec struct {
 	duration time.Duration // how long to measure, unless requests > 0
 	requests int64         // measured requests in all; 0: run for duration
 	plan     plan
+	login    string // a _test user every connection logs in as first; "": none
 	seed     uint64
 }
 
@@ -85,12 +86,14 @@ func (s *loadStats) reply(rep *reply, now, sent int64) {
 	}
 }
 
-// readReplies reads the replies on nc, the greeting skipped, and hands
+// maxReply bounds a reply the driver reads.
+const maxReply = 64 << 20
+
+// readReplies reads the replies from fr, the greeting skipped, and hands
 // each to fn with whether more are buffered already, until fn returns
 // false or reading fails; a failure counts in st unless closing is set
 // (the connection was closed on purpose).
-func readReplies(nc net.Conn, closing *atomic.Bool, st *loadStats, fn func(rep *reply, more bool) bool) {
-	fr := wire.NewFramer(nc, 64<<20)
+func readReplies(fr *wire.Framer, closing *atomic.Bool, st *loadStats, fn func(rep *reply, more bool) bool) {
 	var r pack.Reader
 	var rep reply
 	for {
@@ -176,16 +179,16 @@ func (d *driver) startMeasuring() {
 // done, then waits for the replies in flight. An error means the run
 // could not start; failures during the run are counted in the stats.
 func (d *driver) run(ctx context.Context) (loadStats, error) {
-	conns := make([]*benchConn, d.spec.conns)
-	for i := range conns {
-		nc, err := net.DialTimeout("tcp", d.spec.addr, 5*time.Second)
+	conns := make([]*benchConn, 0, d.spec.conns)
+	for i := range d.spec.conns {
+		c, err := d.dial(ctx, i)
 		if err != nil {
-			for _, c := range conns[:i] {
+			for _, c := range conns {
 				c.nc.Close()
 			}
-			return loadStats{}, fmt.Errorf("connect to %s: %w", d.spec.addr, err)
+			return loadStats{}, err
 		}
-		conns[i] = newBenchConn(d, i, nc)
+		conns = append(conns, c)
 	}
 	counted := d.spec.requests > 0
 	if counted {
@@ -247,6 +250,25 @@ func (d *driver) run(ctx context.Context) (loadStats, error) {
 	return st, nil
 }
 
+// dial opens connection i and logs it in if the spec says so: before the
+// run starts, so that the login is not measured.
+func (d *driver) dial(ctx context.Context, i int) (*benchConn, error) {
+	nc, err := net.DialTimeout("tcp", d.spec.addr, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", d.spec.addr, err)
+	}
+	fr := wire.NewFramer(nc, maxReply)
+	if d.spec.login != "" {
+		// seq 1 is below every seq of the run (2·P and up).
+		c := &ctlConn{addr: d.spec.addr, nc: nc, fr: fr}
+		if err := c.testLogin(ctx, d.spec.login); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
+	return newBenchConn(d, i, nc, fr), nil
+}
+
 // slot is one request in flight. The writer fills it before the request
 // goes out; the reader reads it when the reply comes. The socket orders
 // the two, but the memory model only knows atomics, hence these.
@@ -261,6 +283,7 @@ type benchConn struct {
 	d       *driver
 	id      int
 	nc      net.Conn
+	fr      *wire.Framer
 	counted bool // send quota measured requests, then stop
 	quota   int64
 	slots   []slot
@@ -271,9 +294,9 @@ type benchConn struct {
 	wstats  loadStats // the writer's failures
 }
 
-func newBenchConn(d *driver, id int, nc net.Conn) *benchConn {
+func newBenchConn(d *driver, id int, nc net.Conn, fr *wire.Framer) *benchConn {
 	return &benchConn{
-		d: d, id: id, nc: nc,
+		d: d, id: id, nc: nc, fr: fr,
 		slots: make([]slot, d.spec.pipeline),
 		free:  newSlotQueue(d.spec.pipeline),
 		rng:   rand.New(rand.NewPCG(d.spec.seed, uint64(id))),
@@ -375,7 +398,7 @@ func (c *benchConn) read() {
 	freed := make([]uint32, 0, c.d.spec.pipeline)
 	p := uint64(c.d.spec.pipeline)
 	st := &c.stats
-	readReplies(c.nc, &c.closing, st, func(rep *reply, more bool) bool {
+	readReplies(c.fr, &c.closing, st, func(rep *reply, more bool) bool {
 		s := &c.slots[rep.seq%p]
 		if rep.seq < 2*p || s.seq.Load() != rep.seq {
 			st.fail(fmt.Sprintf("a reply with unknown seq %d", rep.seq))

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/distkv-go/distkv/core/wire"
 )
 
 // latency measures propagation: one connection writes to the first server
@@ -94,7 +96,7 @@ func pacedRun(ctx context.Context, addr string, set *template, rate float64, war
 		defer wg.Done()
 		defer close(got)
 		n := int64(0)
-		readReplies(nc, &closing, &st, func(rep *reply, _ bool) bool {
+		readReplies(wire.NewFramer(nc, maxReply), &closing, &st, func(rep *reply, _ bool) bool {
 			if rep.seq > uint64(total) {
 				st.fail(fmt.Sprintf("a reply with unknown seq %d", rep.seq))
 				return true

@@ -35,17 +35,20 @@ type CLI struct {
 	Log          bool     `help:"Turn the change log on (log dest) before each run." group:"Server"`
 	LogFile      string   `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
 
-	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join" default:"get" help:"What to measure: ${enum}."`
+	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login" default:"get" help:"What to measure: ${enum}."`
 	Conns    int           `short:"c" default:"16" help:"Connections (C)."`
 	Pipeline int           `short:"P" default:"1" help:"Requests in flight per connection (P); 1: no pipelining."`
 	Duration time.Duration `short:"d" default:"10s" help:"How long to measure (unless -n)."`
-	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000)."`
+	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000); logins for login (default 200)."`
 	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch, latency)."`
 	Keys     uint64        `short:"k" default:"100000" help:"Key space: keys are random in [0, k) (get fills them all first)."`
 	Ratio    float64       `default:"0.9" help:"mixed: the share of gets."`
 	Watchers int           `short:"W" default:"4" help:"watch: connections watching the subtree the setters write to."`
 	Prefix   string        `default:"bench" help:"Path (text form) below which keys are written."`
 	Runs     int           `default:"1" help:"Runs; with more than one the median follows."`
+
+	ACL  int    `name:"acl" placeholder:"N" help:"get, set, mixed: before the run, set up an ACL of N rules (one grants what the workload needs below --prefix, the others decide nothing for its keys), a _test user bound to it and one (root) bound to none, switch logins on (_test), and log every connection of the workload in as the bound user; 0: no logins." group:"Logins"`
+	Auth string `placeholder:"SPEC" help:"login: the password login to measure, \"password name=NAME password=…\" (default: a user the tool adds to the server it starts; needed with --host)." group:"Logins"`
 
 	Servers int     `default:"3" help:"replicate, latency, join: servers in the network, on loopback (join starts one more). Clients write to the first." group:"Cluster"`
 	Rate    float64 `default:"1000" help:"latency: writes per second, evenly paced, from one connection." group:"Cluster"`
@@ -86,6 +89,14 @@ func (c *CLI) Validate() error {
 		return errors.New("--rate must be positive")
 	case c.Log && clusterWorkload(c.Workload):
 		return errors.New("--log is not for the cluster workloads")
+	case c.ACL < 0:
+		return errors.New("--acl is a number of rules, at least 1 (0: no logins)")
+	case c.ACL > 0 && !redisWorkload(c.Workload):
+		return fmt.Errorf("--acl is for get, set and mixed, not %s: it decides on the requests of those", c.Workload)
+	case c.Workload == "login" && c.Server == "" && !c.InProcess && c.Auth == "":
+		return errors.New("login against a running server needs --auth \"password name=NAME password=…\", a user of that server")
+	case c.Auth != "" && c.Workload != "login":
+		return errors.New("--auth is for -w login")
 	}
 	return nil
 }
@@ -101,6 +112,8 @@ Examples:
   distkv-bench --server ./distkv -w replicate --servers 3 -c 16 -P 16 -d 10s
   distkv-bench --server ./distkv -w latency --servers 3 --rate 1000 -d 10s
   distkv-bench --server ./distkv -w join --servers 3 -n 1000000
+  distkv-bench --server ./distkv -w get -c 16 -P 16 --acl 20
+  distkv-bench --server ./distkv -w login -n 200
   distkv-bench --port 27586 -w get -d 30s         # a running server`
 
 func main() {

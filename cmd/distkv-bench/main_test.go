@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,12 @@ func TestParseFlags(t *testing.T) {
 		"--in-process -w join --servers 0",
 		"--in-process -w latency --rate 0",
 		"--in-process -w replicate --log",
+		"--in-process -w watch --acl 3",  // --acl: get, set, mixed only
+		"--in-process -w fill --acl 1",   // likewise
+		"--acl -1",                       // a number of rules
+		"-w login",                       // a running server: needs --auth
+		"--auth x",                       // --auth is for login
+		"--in-process -w get --auth x=y", // likewise
 	} {
 		var stderr bytes.Buffer
 		if _, exit := parse(strings.Fields(args), &bytes.Buffer{}, &stderr); exit != 2 {
@@ -108,9 +116,12 @@ func TestTool(t *testing.T) {
 		{"replicate", nil, 300},
 		{"latency", []string{"--rate", "2000", "--servers", "2"}, 300},
 		{"join", []string{"--servers", "2"}, 300},
+		{"get", []string{"--acl", "20"}, 300},
+		{"set", []string{"--acl", "20"}, 300},
+		{"mixed", []string{"--acl", "5"}, 300},
 	}
 	for _, tt := range tests {
-		t.Run(tt.workload, func(t *testing.T) {
+		t.Run(strings.Join(append([]string{tt.workload}, tt.extra...), " "), func(t *testing.T) {
 			args := append([]string{"--in-process", "-w", tt.workload, "-n", "300", "-k", "40", "-c", "3", "-P", "4",
 				"--warmup", "0s", "--runs", "2"}, tt.extra...)
 			res := runTool(t, args...)
@@ -118,7 +129,8 @@ func TestTool(t *testing.T) {
 				t.Fatalf("%d results, want 2 runs and the median", len(res))
 			}
 			for i, r := range res {
-				if r.Errors != 0 || r.Ops != tt.ops || r.Workload != tt.workload || r.Run != (i+1)%3 {
+				if r.Errors != 0 || r.Ops != tt.ops || r.Workload != tt.workload || r.Run != (i+1)%3 ||
+					slices.Contains(tt.extra, "--acl") != (r.ACL > 0) {
 					t.Errorf("result %d: %+v", i, r)
 				}
 			}
@@ -139,6 +151,39 @@ func TestTool(t *testing.T) {
 				checkCluster(t, res[2])
 			}
 		})
+	}
+}
+
+// TestToolLogin measures a few password logins on a server in this
+// process (the tool adds the user), and on a running server with --auth.
+func TestToolLogin(t *testing.T) {
+	res := runTool(t, "--in-process", "-w", "login", "-n", "3", "--runs", "2")
+	if len(res) != 3 {
+		t.Fatalf("%d results, want 2 runs and the median", len(res))
+	}
+	for i, r := range res {
+		if r.Errors != 0 || r.Ops != 3 || r.Workload != "login" || r.P50us <= 0 || r.P90us < r.P50us || r.P99us < r.P90us {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+	s := startServer(t)
+	l, err := parseLogin("password name=joe password=secret1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := addPasswordUser(ctxT(t), s.Addr().String(), l); err != nil {
+		t.Fatal(err)
+	}
+	port := s.Addr().(*net.TCPAddr).Port
+	res = runTool(t, "-p", strconv.Itoa(port), "-w", "login", "-n", "2", "--auth", "password name=joe password=secret1")
+	if r := res[0]; r.Errors != 0 || r.Ops != 2 {
+		t.Errorf("--host: %+v", r)
+	}
+	// A wrong password is an error that says so.
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-p", strconv.Itoa(port), "-w", "login", "-n", "1", "--auth", "password name=joe password=wrong"}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "log in as joe") {
+		t.Errorf("wrong password: exit %d, %s", code, stderr.String())
 	}
 }
 
@@ -197,6 +242,15 @@ func TestToolSpawned(t *testing.T) {
 	res = runTool(t, "--server", bin, "-w", "set", "-n", "500", "--warmup", "0s", "-S", "server.log.sync=always", "--log")
 	if r := res[0]; r.Ops != 500 || r.Errors != 0 {
 		t.Errorf("set: %+v", r)
+	}
+	// Logins: an ACL for every connection, and password logins.
+	res = runTool(t, "--server", bin, "-w", "get", "-n", "500", "-k", "100", "--warmup", "0s", "--acl", "20")
+	if r := res[0]; r.Ops != 500 || r.Errors != 0 || r.ACL != 20 {
+		t.Errorf("get --acl 20: %+v", r)
+	}
+	res = runTool(t, "--server", bin, "-w", "login", "-n", "3")
+	if r := res[0]; r.Ops != 3 || r.Errors != 0 || r.P50us <= 0 {
+		t.Errorf("login: %+v", r)
 	}
 	// The cluster workloads, with networks of real servers.
 	for _, args := range [][]string{

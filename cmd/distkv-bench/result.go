@@ -11,20 +11,22 @@ import (
 
 // Result is one run's figures, or (Run 0) the median of several.
 type Result struct {
-	Workload   string  `json:"workload"`
-	Run        int     `json:"run"` // 1-based; 0: the median of Runs runs
-	Runs       int     `json:"runs"`
-	Conns      int     `json:"conns"`
-	Pipeline   int     `json:"pipeline"`
-	Log        bool    `json:"log"` // the change log was on
-	Ops        int64   `json:"ops"` // measured requests; deliveries (watch); entries (fill, load)
-	Seconds    float64 `json:"seconds"`
-	PerSec     float64 `json:"ops_per_sec"` // requests, deliveries (watch), sets (fill)
-	P50us      float64 `json:"p50_us"`
-	P99us      float64 `json:"p99_us"`
-	P999us     float64 `json:"p999_us"`
-	Errors     int64   `json:"errors"`
-	FirstError string  `json:"first_error,omitempty"`
+	Workload string  `json:"workload"`
+	Run      int     `json:"run"` // 1-based; 0: the median of Runs runs
+	Runs     int     `json:"runs"`
+	Conns    int     `json:"conns"`
+	Pipeline int     `json:"pipeline"`
+	Log      bool    `json:"log"` // the change log was on
+	Ops      int64   `json:"ops"` // measured requests; deliveries (watch); entries (fill, load)
+	Seconds  float64 `json:"seconds"`
+	PerSec   float64 `json:"ops_per_sec"` // requests, deliveries (watch), sets (fill)
+	P50us    float64 `json:"p50_us"`
+	P99us    float64 `json:"p99_us"`
+	P999us   float64 `json:"p999_us"`
+	Errors   int64   `json:"errors"`
+	// ACL: the rules of the ACL every connection was bound to (--acl).
+	ACL        int    `json:"acl,omitempty"`
+	FirstError string `json:"first_error,omitempty"`
 
 	// CPU used while the driver ran, in cores (1: one core busy): this
 	// tool's (with --in-process the server's too) and the server's.
@@ -51,6 +53,11 @@ type Result struct {
 	ConvergeSeconds float64      `json:"converge_seconds,omitempty"` // replicate: from the last acknowledged write until every node held every write
 	JoinSeconds     float64      `json:"join_seconds,omitempty"`     // join: the last server's start to "Running."
 	Nodes           []NodeResult `json:"nodes,omitempty"`
+
+	// login: the 90th percentile of a login's wall time, and the
+	// server's CPU per login.
+	P90us               float64 `json:"p90_us,omitempty"`
+	ServerCPUPerLoginMs float64 `json:"server_cpu_ms_per_login,omitempty"`
 
 	Redis *RedisResult `json:"redis,omitempty"`
 }
@@ -120,6 +127,8 @@ func median(runs []Result) Result {
 	m.P50us = f(func(r *Result) float64 { return r.P50us })
 	m.P99us = f(func(r *Result) float64 { return r.P99us })
 	m.P999us = f(func(r *Result) float64 { return r.P999us })
+	m.P90us = f(func(r *Result) float64 { return r.P90us })
+	m.ServerCPUPerLoginMs = f(func(r *Result) float64 { return r.ServerCPUPerLoginMs })
 	m.SetsPerSec = f(func(r *Result) float64 { return r.SetsPerSec })
 	m.ToolCores = f(func(r *Result) float64 { return r.ToolCores })
 	m.ServerCores = f(func(r *Result) float64 { return r.ServerCores })
@@ -202,6 +211,9 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	if r.Log {
 		sb.WriteString(" log")
 	}
+	if r.ACL > 0 {
+		fmt.Fprintf(&sb, " acl %d", r.ACL)
+	}
 	if r.Run == 0 {
 		fmt.Fprintf(&sb, "  median of %d:", r.Runs)
 	} else {
@@ -227,6 +239,13 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	case "join":
 		fmt.Fprintf(&sb, " %d entries: the server joining last ran with all of them after %.3f s, its RSS %s (bench1 filled at %.0f sets/s), %d errors",
 			r.Ops, r.JoinSeconds, mb(r.RSSBytes), r.SetsPerSec, r.Errors)
+	case "login":
+		cpu := "n/a"
+		if r.ServerCPUPerLoginMs > 0 {
+			cpu = fmt.Sprintf("%.1f ms", r.ServerCPUPerLoginMs)
+		}
+		fmt.Fprintf(&sb, " %d logins, one at a time, each on a new connection: p50 %s  p90 %s  p99 %s, server CPU %s per login",
+			r.Ops, ms(r.P50us), ms(r.P90us), ms(r.P99us), cpu)
 	default:
 		fmt.Fprintf(&sb, " %.0f ops/s  %s  (%d in %.2f s, %d errors)", r.PerSec, lat, r.Ops, r.Seconds, r.Errors)
 	}

@@ -35,9 +35,9 @@ import (
 //   - A user whose record is gone (deleted after the login): nothing.
 //
 // The records are compiled into an immutable snapshot. A tree watch on
-// `None acl` and `None auth` marks it stale (the watch runs under the
-// tree lock and may not read the tree); the next Grant rebuilds it before
-// deciding. Grant is never called with the tree lock held (walks call
+// `None acl` and `None auth` counts a change (the watch runs under the
+// tree lock and may not read the tree); the next Grant rebuilds the
+// snapshot before deciding, and Grants that come meanwhile wait for it. Grant is never called with the tree lock held (walks call
 // their callbacks after releasing it); Hidden is (it is a walk's Prune),
 // so it only reads the snapshot, and the gate refreshes the snapshot
 // before a walk starts (see conn.pruner).
@@ -45,8 +45,10 @@ type policy struct {
 	tree *tree.Tree
 	log  *slog.Logger
 
-	stale atomic.Bool
-	snap  atomic.Pointer[policySnap]
+	// gen counts the changes of the records; a snapshot holds the gen it
+	// was built at, so one older than gen is stale.
+	gen  atomic.Uint64
+	snap atomic.Pointer[policySnap]
 
 	mu     sync.Mutex      // serializes rebuilds; protects logged
 	logged map[string]bool // malformed records logged already, by path and value
@@ -64,6 +66,7 @@ type userKey struct{ method, name string }
 
 // policySnap is one compiled state of the records; never changed.
 type policySnap struct {
+	gen uint64 // policy.gen when the build began
 	// users holds every user record; a nil *boundACL: no ACL.
 	users map[userKey]*boundACL
 	// acls holds every ACL that has rules or that a user names.
@@ -80,31 +83,37 @@ type boundACL struct {
 
 func newPolicy(t *tree.Tree, log *slog.Logger) *policy {
 	p := &policy{tree: t, log: log, logged: map[string]bool{}}
-	p.stale.Store(true)
 	// One watch of the system tree rather than two: each watched prefix
 	// length costs every change of the tree a lookup. Never cancelled: it
 	// lives as long as the tree.
 	t.Watch(systemRoot, func(it *tree.Item) {
 		if it.Path.HasPrefix(aclRoot) || it.Path.HasPrefix(authRoot) {
-			p.stale.Store(true)
+			p.gen.Add(1)
 		}
 	})
 	return p
 }
 
 // current returns the snapshot, rebuilt first if a record changed. The
-// caller must not hold the tree lock.
+// caller must not hold the tree lock. A caller that finds the snapshot
+// stale while another rebuilds it waits for that rebuild (or makes one),
+// so that it never decides by records older than its request (nor, before
+// the first build, by none).
 func (p *policy) current() *policySnap {
-	if p.stale.Load() {
-		p.mu.Lock()
-		// Cleared before reading: a change during the rebuild marks the
-		// snapshot stale again, and the next call reads once more.
-		if p.stale.Swap(false) {
-			p.snap.Store(p.build())
-		}
-		p.mu.Unlock()
+	if snap := p.snap.Load(); snap != nil && snap.gen == p.gen.Load() {
+		return snap
 	}
-	return p.snap.Load()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	snap := p.snap.Load()
+	// gen is read before the records: a change during the rebuild leaves
+	// the new snapshot stale, and the next call reads once more.
+	if g := p.gen.Load(); snap == nil || snap.gen != g {
+		snap = p.build()
+		snap.gen = g
+		p.snap.Store(snap)
+	}
+	return snap
 }
 
 // Grant implements Access.
