@@ -27,8 +27,6 @@ type Session struct {
 	// User is the logged-in user; "" before any login, when the
 	// connection has the rights of root (the start state).
 	User string
-	// Aux is what the login attached for the hooks (an ACL, a codec list).
-	Aux any
 
 	// bound caches the built-in policy's lookup of the user, per snapshot.
 	bound atomic.Pointer[binding]

@@ -33,6 +33,21 @@
 // disk. Held acknowledgements wait in request order (heldReply in
 // conn.go); one that no peer confirms within Config.AckTimeout becomes an
 // error (wire.ErrUnconfirmed).
+//
+// # Logins and access
+//
+// Every request passes the gate (gate.go). While no login method is
+// current, a connection has root's rights; once one is (the value of
+// `None auth`, followed by a tree watch, login.go), a connection may do
+// nothing but log in (diffie_hellman, auth) until it has. Its session
+// then names the method and the user, and the built-in policy
+// (policy.go) grants what the user's ACL allows, from a snapshot of the
+// `None acl` and `None auth` records compiled at the first request after
+// a change. Users and ACLs are entries like any other: they replicate,
+// log and load, and take effect on every server at its next request.
+// Servers log in to their peers inside the peer handshake (replica's
+// login.go, checkPeerLogin); a server reachable beyond loopback without a
+// network key refuses logins (ErrExposed).
 package server
 
 import (
