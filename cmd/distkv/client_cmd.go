@@ -31,6 +31,7 @@ type ClientCmd struct {
 	Msg      MsgCmd      `cmd:"" help:"Send and receive messages across the network (small and lossy)."`
 	AuthCmd  AuthCmd     `cmd:"" name:"auth" help:"Manage logins and users."`
 	ACL      ACLCmd      `cmd:"" name:"acl" help:"Manage the access control lists that restrict users."`
+	Type     TypeCmd     `cmd:"" help:"Manage types: Lua validators of the values written to matched paths."`
 }
 
 func (ClientCmd) Help() string {

@@ -1,0 +1,373 @@
+package types
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/distkv-go/distkv/core/acl"
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/wire"
+)
+
+// Runner compiles and runs validator scripts.
+type Runner interface {
+	// Compile compiles a script's source; name says where it comes from.
+	Compile(name, src string) (Proc, error)
+}
+
+// Proc is a compiled script. Call runs it with the value to check as the
+// variable "value" (in core/pack's value model); an error refuses the
+// value, and its message is what the client reads.
+type Proc interface {
+	Call(ctx context.Context, value any) error
+}
+
+// The system tree's roots of types and matches.
+var (
+	TypeRoot  = path.Must(nil, "type")
+	MatchRoot = path.Must(nil, "match")
+)
+
+// Checker is the server's Checker for types (see server.Checker).
+type Checker struct {
+	run  Runner
+	tree *tree.Tree
+	log  *slog.Logger
+
+	snap atomic.Pointer[snapshot]
+	gen  atomic.Uint64 // snapshots built, for Wait
+
+	mu     sync.Mutex // serializes rebuilds
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// typ is one compiled type.
+type typ struct {
+	name path.Path
+	proc Proc  // nil: no code (accepts everything)
+	err  error // the stored record cannot be used: refuses everything
+}
+
+// snapshot is one compiled state of the records; never changed.
+type snapshot struct {
+	types   map[string]*typ // by the type path's encoding
+	match   *acl.ACL        // nil: no match
+	targets []path.Path     // the type of each match rule, by MatchIndex
+}
+
+// New returns a Checker of the types in t, following their changes until
+// Close.
+func New(t *tree.Tree, run Runner, log *slog.Logger) *Checker {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Checker{run: run, tree: t, log: log, cancel: cancel, done: make(chan struct{})}
+	sub := t.Subscribe(path.Must(nil), 1024)
+	c.rebuild()
+	go c.follow(ctx, sub)
+	return c
+}
+
+// Close stops following the tree.
+func (c *Checker) Close() {
+	c.cancel()
+	<-c.done
+}
+
+// follow rebuilds the tables after every change of a type or a match.
+func (c *Checker) follow(ctx context.Context, sub *tree.Subscription) {
+	defer close(c.done)
+	defer func() { sub.Close() }()
+	for {
+		it, err := sub.Next(ctx)
+		switch {
+		case errors.Is(err, tree.ErrOverflow):
+			// Changes were dropped: subscribe again, then read all.
+			sub.Close()
+			sub = c.tree.Subscribe(path.Must(nil), 1024)
+			c.rebuild()
+			continue
+		case err != nil:
+			return
+		}
+		if !it.Path.HasPrefix(TypeRoot) && !it.Path.HasPrefix(MatchRoot) {
+			continue
+		}
+		// Take every change that waits, then build once.
+		for {
+			if _, ok, err := sub.TryNext(); !ok || err != nil {
+				break
+			}
+		}
+		c.rebuild()
+	}
+}
+
+// rebuild reads every type and match into a new snapshot.
+func (c *Checker) rebuild() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &snapshot{types: map[string]*typ{}}
+	c.tree.Walk(TypeRoot, tree.WalkOptions{MinDepth: 1, MaxDepth: -1}, func(items []tree.Item) bool {
+		for i := range items {
+			it := &items[i]
+			name, _ := it.Path.TrimPrefix(TypeRoot)
+			t := &typ{name: name.Clone()}
+			rec, err := parseType(it.Value)
+			if err == nil && rec.code != "" {
+				t.proc, err = c.run.Compile("type "+name.String(), rec.code)
+			}
+			if err != nil {
+				t.err = err
+				c.log.Warn("a stored type cannot be used: writes it checks are refused", "type", name.String(), "err", err)
+			}
+			s.types[name.Encoded()] = t
+		}
+		return true
+	})
+	var rules []acl.Rule
+	c.tree.Walk(MatchRoot, tree.WalkOptions{MinDepth: 1, MaxDepth: -1}, func(items []tree.Item) bool {
+		for i := range items {
+			it := &items[i]
+			pattern, _ := it.Path.TrimPrefix(MatchRoot)
+			target, err := matchTarget(it.Value)
+			if err != nil {
+				c.log.Warn("a stored type match cannot be used: it is ignored", "match", pattern.String(), "err", err)
+				continue
+			}
+			rules = append(rules, acl.Rule{Pattern: pattern.Clone(), Modes: acl.ModeRead})
+			s.targets = append(s.targets, target)
+		}
+		return true
+	})
+	if len(rules) > 0 {
+		m, err := acl.Compile(rules)
+		if err != nil {
+			c.log.Error("type matches cannot be compiled: no value is checked", "err", err)
+		} else {
+			s.match = m
+		}
+	}
+	c.snap.Store(s)
+	c.gen.Add(1)
+}
+
+// Generation counts the tables built; a test waits for it to move.
+func (c *Checker) Generation() uint64 { return c.gen.Load() }
+
+// Check implements server.Checker: for a data path, the matched type's
+// chain; for a type or match record, the record's own rules.
+func (c *Checker) Check(_ *server.Session, p path.Path, value []byte) error {
+	s := c.snap.Load()
+	switch {
+	case p.HasPrefix(TypeRoot):
+		return c.checkType(s, p, value)
+	case p.HasPrefix(MatchRoot):
+		return c.checkMatch(s, p, value)
+	case s.match == nil:
+		return nil
+	}
+	i, ok := s.match.MatchIndex(p)
+	if !ok {
+		return nil
+	}
+	v, err := pack.Decode(value)
+	if err != nil {
+		return err
+	}
+	return s.chain(s.targets[i], v, nil)
+}
+
+// chain runs v through the type name's supertypes, root first, then the
+// type itself; extra, if not nil, stands in for the type's own code (a
+// record being set). A missing type refuses the value.
+func (s *snapshot) chain(name path.Path, v any, extra Proc) error {
+	n := name.Len()
+	for depth := 1; depth <= n; depth++ {
+		tn := name.Prefix(depth)
+		if depth == n && extra != nil {
+			if err := call(extra, tn, v); err != nil {
+				return err
+			}
+			continue
+		}
+		t := s.types[tn.Encoded()]
+		if t == nil {
+			if depth == n {
+				return fmt.Errorf("type %v does not exist", tn)
+			}
+			continue // an intermediate name without a record checks nothing
+		}
+		if t.err != nil {
+			return fmt.Errorf("type %v cannot be used: %w", tn, t.err)
+		}
+		if t.proc != nil {
+			if err := call(t.proc, tn, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckError is a value a type refused.
+type CheckError struct {
+	Type path.Path
+	Err  error
+}
+
+func (e *CheckError) Error() string { return fmt.Sprintf("type %v: %v", e.Type, e.Err) }
+func (e *CheckError) Unwrap() error { return e.Err }
+
+func call(p Proc, name path.Path, v any) error {
+	if err := p.Call(context.Background(), v); err != nil {
+		return &CheckError{Type: name, Err: err}
+	}
+	return nil
+}
+
+// record is a type record's fields.
+type record struct {
+	code      string
+	good, bad []any
+}
+
+func parseType(raw string) (record, error) {
+	var rec record
+	v, err := pack.Decode([]byte(raw))
+	if err != nil {
+		return rec, err
+	}
+	m, ok := v.(pack.Map)
+	if !ok {
+		return rec, errors.New("a type record is a map {code, good, bad}")
+	}
+	if c, ok := m.Get("code"); ok && c != nil {
+		if rec.code, ok = c.(string); !ok {
+			return rec, errors.New("a type's code is a string")
+		}
+	}
+	for _, f := range []struct {
+		key string
+		to  *[]any
+	}{{"good", &rec.good}, {"bad", &rec.bad}} {
+		if l, ok := m.Get(f.key); ok {
+			if *f.to, ok = l.([]any); !ok {
+				return rec, fmt.Errorf("a type's %s examples are a list", f.key)
+			}
+		}
+	}
+	return rec, nil
+}
+
+// checkType accepts a type record only if its examples hold (see the
+// package doc).
+func (c *Checker) checkType(s *snapshot, p path.Path, value []byte) error {
+	name, _ := p.TrimPrefix(TypeRoot)
+	if name.IsRoot() {
+		return fmt.Errorf("%w: %v holds no type; name one below it", wire.ErrBadValue, p)
+	}
+	rec, err := parseType(string(value))
+	if err != nil {
+		return fmt.Errorf("%w: type %v: %w", wire.ErrBadValue, name, err)
+	}
+	if len(rec.good) < 2 || len(rec.bad) < 1 {
+		return fmt.Errorf("%w: type %v needs at least two good examples and one bad one (%d, %d given)", wire.ErrBadValue, name, len(rec.good), len(rec.bad))
+	}
+	var proc Proc
+	if rec.code != "" {
+		if proc, err = c.run.Compile("type "+name.String(), rec.code); err != nil {
+			return fmt.Errorf("%w: type %v: %w", wire.ErrBadValue, name, err)
+		}
+	}
+	super := name.Prefix(name.Len() - 1)
+	for _, g := range rec.good {
+		if err := s.chain(super, g, nil); err != nil && !super.IsRoot() {
+			return fmt.Errorf("%w: type %v: good example %s fails supertype %v: %w", wire.ErrBadValue, name, show(g), super, err)
+		}
+		if proc != nil {
+			if err := call(proc, name, g); err != nil {
+				return fmt.Errorf("%w: type %v: good example %s fails: %w", wire.ErrBadValue, name, show(g), unwrapCheck(err))
+			}
+		}
+	}
+	for _, b := range rec.bad {
+		if err := s.chain(super, b, nil); err != nil && !super.IsRoot() {
+			return fmt.Errorf("%w: type %v: bad example %s fails supertype %v already: %w", wire.ErrBadValue, name, show(b), super, err)
+		}
+		if proc == nil || call(proc, name, b) == nil {
+			return fmt.Errorf("%w: type %v: bad example %s passes", wire.ErrBadValue, name, show(b))
+		}
+	}
+	return nil
+}
+
+func unwrapCheck(err error) error {
+	var ce *CheckError
+	if errors.As(err, &ce) {
+		return ce.Err
+	}
+	return err
+}
+
+// checkMatch accepts a match only of an existing type.
+func (c *Checker) checkMatch(s *snapshot, p path.Path, value []byte) error {
+	pattern, _ := p.TrimPrefix(MatchRoot)
+	if pattern.IsRoot() {
+		return fmt.Errorf("%w: %v holds no match; name a path pattern below it", wire.ErrBadValue, p)
+	}
+	target, err := matchTarget(string(value))
+	if err != nil {
+		return fmt.Errorf("%w: match %v: %w", wire.ErrBadValue, pattern, err)
+	}
+	if s.types[target.Encoded()] == nil {
+		return fmt.Errorf("%w: match %v: type %v does not exist", wire.ErrBadValue, pattern, target)
+	}
+	return nil
+}
+
+// matchTarget reads a match record's type: a path (msgpack ext 3 or a
+// list of elements) or a string in the path text form.
+func matchTarget(raw string) (path.Path, error) {
+	r := pack.NewReader([]byte(raw))
+	var target path.Path
+	found := false
+	err := r.ReadMap(func(key []byte) error {
+		if string(key) != "type" {
+			return r.Skip()
+		}
+		found = true
+		if k, _ := r.Peek(); k == pack.KindStr {
+			s, err := r.ReadString()
+			if err != nil {
+				return err
+			}
+			target, err = path.Parse(s)
+			return err
+		}
+		var err error
+		target, err = path.Read(r)
+		return err
+	})
+	switch {
+	case err != nil:
+		return target, fmt.Errorf("a match record is a map {type: PATH}: %w", err)
+	case !found || target.IsRoot():
+		return target, errors.New("a match record needs type, the type's name")
+	}
+	return target, nil
+}
+
+// show prints an example for an error.
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprint(v)
+}
