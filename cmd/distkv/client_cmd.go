@@ -32,6 +32,7 @@ type ClientCmd struct {
 	AuthCmd  AuthCmd     `cmd:"" name:"auth" help:"Manage logins and users."`
 	ACL      ACLCmd      `cmd:"" name:"acl" help:"Manage the access control lists that restrict users."`
 	Type     TypeCmd     `cmd:"" help:"Manage types: Lua validators of the values written to matched paths."`
+	Code     CodeCmd     `cmd:"" help:"Store Lua code for runners."`
 }
 
 func (ClientCmd) Help() string {
