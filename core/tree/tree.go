@@ -615,7 +615,8 @@ func (t *Tree) Unconfirm() {
 // recording a change, those still unconfirmed whose newest change is at or
 // below horizon: the network no longer has them although it has seen
 // their newest change (deleted and purged elsewhere while this server was
-// away). It returns their paths.
+// away). Watches see each go as a deletion without a chain. It returns
+// their paths.
 func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -672,6 +673,10 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 		e.setChain(nil)
 		e.tock = 0
 		t.prune(p)
+		// Watches see it go, as a deletion without a chain: what they
+		// built from the entry (a mirror, compiled users or types) must
+		// not keep it.
+		t.notify(Item{Path: p, Tock: t.tock})
 	}
 	return doomed
 }

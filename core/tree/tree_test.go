@@ -647,3 +647,21 @@ func TestForgedTicks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDropUnconfirmedTellsWatches: an entry dropped after a resync is a
+// change like a deletion for whoever watches (a mirror, the server's
+// compiled users, ACLs and types), not a silent disappearance.
+func TestDropUnconfirmedTellsWatches(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	mustSet(t, tr, "x.y", "\x01", Cond{}) // a@1
+	var seen []Item
+	_, cancel := tr.Watch(path.P("x"), func(it *Item) { seen = append(seen, *it) })
+	defer cancel()
+	tr.Unconfirm()
+	if got := tr.DropUnconfirmed(map[string]uint64{"a": 1}); len(got) != 1 {
+		t.Fatalf("dropped %v", got)
+	}
+	if len(seen) != 1 || seen[0].Path.String() != "x.y" || seen[0].HasValue {
+		t.Fatalf("the watch saw %+v, want the drop of x.y", seen)
+	}
+}
