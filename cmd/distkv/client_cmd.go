@@ -33,6 +33,7 @@ type ClientCmd struct {
 	ACL      ACLCmd      `cmd:"" name:"acl" help:"Manage the access control lists that restrict users."`
 	Type     TypeCmd     `cmd:"" help:"Manage types: Lua validators of the values written to matched paths."`
 	Code     CodeCmd     `cmd:"" help:"Store Lua code for runners."`
+	Codec    CodecCmd    `cmd:"" help:"Manage codecs: Lua converters of the values some users read and write."`
 }
 
 func (ClientCmd) Help() string {

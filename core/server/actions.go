@@ -498,7 +498,9 @@ func (c *conn) enum(r *call) error {
 	for i := range names {
 		v, ok, err := c.outValue(r.sess, req.Action, &names[i])
 		if err != nil {
-			return err
+			// As in a walk: one value the codec cannot convert is left out.
+			c.log.Warn("a value is left out of enum: the codec failed", "user", r.sess.User, "err", err)
+			continue
 		}
 		if ok {
 			names[i].Value = v

@@ -105,7 +105,11 @@ type Checker interface {
 // tree stores, per session and path. Decode runs on the way in (set's
 // value and prev), Encode on the way out (every value a reply carries).
 // Both get raw msgpack, must not keep it and must return raw msgpack.
-// A Codec must be safe for concurrent use.
+// An error fails a request for one value (naming the path); in get_tree,
+// watch, enum and delete_tree the item (or its old value) is left out
+// and logged, and the stream goes on. A Codec must be safe for
+// concurrent use and fast when it converts nothing: it runs on every
+// value in and out.
 type Codec interface {
 	Decode(s *Session, p path.Path, value []byte) ([]byte, error)
 	Encode(s *Session, p path.Path, value []byte) ([]byte, error)

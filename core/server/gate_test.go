@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"iter"
@@ -536,5 +537,74 @@ func TestFlowControlWatchOverflow(t *testing.T) {
 		if n > 4 {
 			t.Fatalf("message %d without acknowledgement: %v", n, rep)
 		}
+	}
+}
+
+// failingCodec fails to encode the string "poison".
+type failingCodec struct{}
+
+func (failingCodec) Decode(_ *server.Session, _ path.Path, v []byte) ([]byte, error) { return v, nil }
+
+func (failingCodec) Encode(_ *server.Session, _ path.Path, v []byte) ([]byte, error) {
+	if s, ok := decodeString(v); ok && s == "poison" {
+		return nil, errors.New("cannot encode poison")
+	}
+	return v, nil
+}
+
+// TestCodecFailureInStreams: an item a codec cannot encode is left out of
+// get_tree, watch and enum, and the stream goes on; a get of it fails
+// naming the path.
+func TestCodecFailureInStreams(t *testing.T) {
+	s := startServer(t, server.Config{Hooks: server.Hooks{Codec: failingCodec{}}})
+	c := connect(t, s)
+	ctx := ctxT(t)
+	for _, kv := range []struct{ p, v string }{{"d.a", "one"}, {"d.b", "poison"}, {"d.c", "three"}} {
+		if _, err := c.Set(ctx, path.P(kv.p), kv.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Get(ctx, path.P("d.b")); err == nil || !strings.Contains(err.Error(), "cannot encode poison") || !strings.Contains(err.Error(), "d.b") {
+		t.Errorf("get of the poison: %v", err)
+	}
+	var got []string
+	for e, err := range c.GetTree(ctx, path.P("d"), client.TreeOptions{}) {
+		if err != nil {
+			t.Fatalf("get_tree: %v", err)
+		}
+		got = append(got, e.Path.String())
+	}
+	if fmt.Sprint(got) != "[a c]" {
+		t.Errorf("get_tree: %v", got)
+	}
+	got = nil
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for e, err := range c.Watch(wctx, path.P("d"), client.WatchOptions{Fetch: true}) {
+		if err != nil {
+			t.Fatalf("watch: %v", err)
+		}
+		switch {
+		case e.UpToDate:
+			if _, err := c.Set(ctx, path.P("d.b"), "poison"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Set(ctx, path.P("d.d"), "four"); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got = append(got, e.Path.String())
+		if e.Path.String() == "d" {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[a c d]" {
+		t.Errorf("watch: %v", got)
+	}
+	rc := dialRaw(t, s)
+	rep := rc.call("seq", int64(1), "action", "enum", "path", path.P("d"), "with_data", true)
+	if m, ok := get(rep, "result").(pack.Map); !ok || len(m) != 3 {
+		t.Errorf("enum with data: %v", rep)
 	}
 }

@@ -162,10 +162,13 @@ func (st *stream) shorten(p, prefix path.Path) (depth int, rest path.Path) {
 // and the caller's pace reports the stop.
 func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) error {
 	v, ok, err := st.c.outValue(st.sess, st.action, it)
-	if !ok {
-		return err
+	if err != nil {
+		// One value the codec cannot convert must not end the stream
+		// (nor stall a watch): it is left out, and the log says so.
+		st.c.log.Warn("a value is left out of a stream: the codec failed", "action", st.action, "user", st.sess.User, "err", err)
+		return nil
 	}
-	if !st.window() {
+	if !ok || !st.window() {
 		return nil
 	}
 	depth, rest := st.shorten(it.Path, prefix)
@@ -385,10 +388,7 @@ func (c *conn) deleteTree(r *call) error {
 			}
 			count++
 			if n != 0 {
-				if err := st.deleted(&res, prefix, n); err != nil {
-					failed = err
-					return false
-				}
+				st.deleted(&res, prefix, n)
 			}
 		}
 		return n == 0 || st.pace()
@@ -411,12 +411,14 @@ func (c *conn) deleteTree(r *call) error {
 
 // deleted sends a delete_tree item as the original does: the change's
 // chain flattened into the message, with the old value.
-func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) error {
+func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) {
 	it := &res.Item
 	old := tree.Item{Path: it.Path, Value: res.Prev, HasValue: res.HasPrev}
 	prev, readable, err := st.c.outValue(st.sess, st.action, &old)
 	if err != nil {
-		return err
+		// The value is deleted already: the item goes out without it.
+		st.c.log.Warn("an old value is left out of delete_tree: the codec failed", "user", st.sess.User, "err", err)
+		readable = false
 	}
 	depth, rest := st.shorten(it.Path, prefix)
 	st.send(func(m *wire.Msg) {
@@ -431,7 +433,6 @@ func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) error 
 		m.Uint("tock", it.Tock)
 		m.Uint("depth", uint64(depth))
 	})
-	return nil
 }
 
 func first[T any](s []T) T {

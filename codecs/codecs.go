@@ -1,0 +1,215 @@
+package codecs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/distkv-go/distkv/core/acl"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/tree"
+	"github.com/distkv-go/distkv/core/value"
+)
+
+// Runner compiles codec scripts.
+type Runner interface {
+	// Compile compiles a script's source; name says where it comes from.
+	Compile(name, src string) (Proc, error)
+}
+
+// Proc is a compiled script. Call runs it with the value to convert as
+// the variable "value" (in core/value's model) and returns what the
+// script returns, in the same model; an error fails the conversion.
+type Proc interface {
+	Call(ctx context.Context, value any) (any, error)
+}
+
+// The system tree's roots of codecs, convert lists and users.
+var (
+	CodecRoot = path.Must(nil, "codec")
+	ConvRoot  = path.Must(nil, "conv")
+	AuthRoot  = path.Must(nil, "auth")
+)
+
+var systemRoot = path.Must(nil)
+
+var _ server.Codec = (*Codecs)(nil)
+
+// Codecs is the server's Codec (see server.Codec) and the checker of
+// codec and conversion records (Check).
+type Codecs struct {
+	run  Runner
+	tree *tree.Tree
+	log  *slog.Logger
+
+	snap atomic.Pointer[snapshot]
+	gen  atomic.Uint64 // snapshots built, for Generation
+
+	mu     sync.Mutex // serializes rebuilds
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed sync.Once
+}
+
+// codec is one compiled codec.
+type codec struct {
+	name     path.Path
+	enc, dec Proc  // nil: that direction passes values unchanged
+	err      error // the record cannot be used: converts nothing, fails every use
+}
+
+// list is one compiled convert list.
+type list struct {
+	match  *acl.ACL
+	codecs []*codec // by rule index
+}
+
+// userKey names a user record: its login method and name.
+type userKey struct{ method, name string }
+
+// snapshot is one compiled state of the records; never changed.
+type snapshot struct {
+	users map[userKey]*list // only users bound to a list with rules
+}
+
+// New returns the Codecs of the records in t, following their changes
+// until Close.
+func New(t *tree.Tree, run Runner, log *slog.Logger) *Codecs {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Codecs{run: run, tree: t, log: log, cancel: cancel, done: make(chan struct{})}
+	sub := t.Subscribe(systemRoot, 1024)
+	c.rebuild()
+	go c.follow(ctx, sub)
+	return c
+}
+
+// Close stops following the tree; safe to call twice.
+func (c *Codecs) Close() {
+	c.closed.Do(func() {
+		c.cancel()
+		<-c.done
+	})
+}
+
+// follow rebuilds the tables after every change of a record they read.
+func (c *Codecs) follow(ctx context.Context, sub *tree.Subscription) {
+	defer close(c.done)
+	defer func() { sub.Close() }()
+	for {
+		it, err := sub.Next(ctx)
+		switch {
+		case errors.Is(err, tree.ErrOverflow):
+			// Changes were dropped: subscribe again, then read all.
+			sub.Close()
+			sub = c.tree.Subscribe(systemRoot, 1024)
+			c.rebuild()
+			continue
+		case err != nil:
+			return
+		}
+		if !relevant(it.Path) {
+			continue
+		}
+		// Take every change that waits, then build once.
+		for {
+			if _, ok, err := sub.TryNext(); !ok || err != nil {
+				break
+			}
+		}
+		c.rebuild()
+	}
+}
+
+func relevant(p path.Path) bool {
+	return p.HasPrefix(CodecRoot) || p.HasPrefix(ConvRoot) || p.HasPrefix(AuthRoot)
+}
+
+// Generation counts the tables built; a test waits for it to move.
+func (c *Codecs) Generation() uint64 { return c.gen.Load() }
+
+// Decode implements server.Codec: the user's value for p as it is to be
+// stored.
+func (c *Codecs) Decode(s *server.Session, p path.Path, raw []byte) ([]byte, error) {
+	if s == nil || s.User == "" {
+		return raw, nil
+	}
+	cd := c.find(s, p)
+	if cd == nil {
+		return raw, nil
+	}
+	return cd.convert("decode", cd.dec, p, raw)
+}
+
+// Encode implements server.Codec: the stored value at p as the user
+// reads it.
+func (c *Codecs) Encode(s *server.Session, p path.Path, raw []byte) ([]byte, error) {
+	if s == nil || s.User == "" {
+		return raw, nil
+	}
+	cd := c.find(s, p)
+	if cd == nil {
+		return raw, nil
+	}
+	return cd.convert("encode", cd.enc, p, raw)
+}
+
+// find returns the codec of the user's list for p; nil: none.
+func (c *Codecs) find(s *server.Session, p path.Path) *codec {
+	snap := c.snap.Load()
+	if len(snap.users) == 0 {
+		return nil
+	}
+	l := snap.users[userKey{s.Method, s.User}]
+	if l == nil || p.HasPrefix(systemRoot) {
+		return nil
+	}
+	i, ok := l.match.MatchIndex(p)
+	if !ok {
+		return nil
+	}
+	return l.codecs[i]
+}
+
+// Error is a value a codec could not convert.
+type Error struct {
+	Codec path.Path
+	Dir   string // "encode" or "decode"
+	Path  path.Path
+	Err   error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("codec %v, %s at %v: %v", e.Codec, e.Dir, e.Path, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// convert runs raw through proc (nil: unchanged).
+func (cd *codec) convert(dir string, proc Proc, p path.Path, raw []byte) ([]byte, error) {
+	fail := func(err error) ([]byte, error) {
+		return nil, &Error{Codec: cd.name, Dir: dir, Path: p, Err: err}
+	}
+	if cd.err != nil {
+		return fail(cd.err)
+	}
+	if proc == nil {
+		return raw, nil
+	}
+	v, err := value.Decode(raw)
+	if err != nil {
+		return fail(err)
+	}
+	out, err := proc.Call(context.Background(), v)
+	if err != nil {
+		return fail(err)
+	}
+	b, err := value.Encode(out)
+	if err != nil {
+		return fail(fmt.Errorf("the script's result: %w", err))
+	}
+	return b, nil
+}
