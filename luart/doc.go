@@ -117,8 +117,9 @@
 // gives int64 42, tonumber("12.5") float64 12.5, 1/0 +Inf, 0/0 NaN. So a
 // float with an integral value (2.0) comes back as int64 2: Lua cannot
 // tell the two apart. Integers beyond ±2^53 are bigint userdata: tostring
-// gives their digits, ==, <, <= compare exactly with bigints and numbers,
-// +, - and * with integers stay exact (a result within 2^53 becomes a
+// gives their digits, ==, <, <= compare two bigints exactly (Lua 5.1
+// compares a bigint with a number only for ==, and then they differ; < is
+// an error), +, - and * with integers stay exact (a result within 2^53 becomes a
 // number again), /, %, ^ and anything with a fraction give a float.
 // type(x) is "userdata" for them.
 //
@@ -131,9 +132,10 @@
 // ([]any; the empty table is an empty list), any other as a pack.Map with
 // its keys sorted (false, true, numbers, strings, bytes, paths, others). A
 // table made from a pack.Map carries a protected metatable that marks it
-// as a map, so an empty or list-like map comes back as a map; Lua cannot
-// hold nil in a list, a nil or NaN map key, nor two keys that are equal
-// numbers (1 and 1.0 merge). A table nested deeper than pack.MaxDepth
+// as a map, so an empty or list-like map comes back as a map. Lua cannot
+// hold nil in a table: a map entry with a nil value is dropped, a list
+// holding nil is refused, and so is a nil or NaN map key; map keys that
+// are equal numbers (1 and 1.0) merge. A table nested deeper than pack.MaxDepth
 // (or a cycle) and functions cannot come back: errors wrapping ErrValue.
 //
 // Paths: tostring(p) is the text form, #p the number of elements, p[i]
