@@ -339,6 +339,15 @@ func (st *state) unpack(L *lua.LState) int {
 	return j - i + 1
 }
 
+func (st *state) checkByte(L *lua.LState) {
+	s := L.CheckString(1)
+	i := L.OptInt(2, 1)
+	i, j := sliceRange(len(s), i, L.OptInt(3, i))
+	if j-i > maxUnpack {
+		st.limit(L, LimitString, "string.byte of "+itoa(j-i)+" values, more than "+itoa(maxUnpack))
+	}
+}
+
 func (st *state) checkDate(L *lua.LState) {
 	if f, ok := L.Get(1).(lua.LString); ok && len(f) > 256 {
 		L.RaiseError("os.date format longer than 256 bytes")

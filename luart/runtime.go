@@ -120,7 +120,8 @@ func (st *state) scriptError(s *Script, err error) error {
 		e.Message = string(o)
 		e.Position, e.Message = splitPosition(s.name, e.Message)
 		if isDepthError(e.Message) {
-			return &LimitError{Limit: LimitDepth, Detail: fmt.Sprintf("more than %d nested calls", st.lim.MaxDepth)}
+			st.broken = true
+			return &LimitError{Limit: LimitDepth, Detail: depthDetail(st.lim)}
 		}
 	case lua.LNumber:
 		e.Message = o.String()
@@ -181,3 +182,7 @@ func anyString(v any) string {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+func depthDetail(l Limits) string {
+	return "stack overflow (at most " + strconv.Itoa(l.MaxDepth) + " nested calls)"
+}

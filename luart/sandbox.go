@@ -47,6 +47,9 @@ func newState(lim Limits) *state {
 		CallStackSize:   lim.MaxDepth,
 		RegistrySize:    1024,
 		RegistryMaxSize: 1024 + lim.MaxDepth*256,
+		// gopher-lua copies the whole data stack at each growth step: a
+		// step of 32 makes filling it quadratic.
+		RegistryGrowStep: 4096,
 	})
 	for _, lib := range []struct {
 		name string
@@ -81,6 +84,7 @@ func newState(lim Limits) *state {
 		"find":    st.wrap(orig(str, "find"), st.checkPattern("find")),
 		"match":   st.wrap(orig(str, "match"), st.checkPattern("match")),
 		"gmatch":  st.wrap(orig(str, "gmatch"), st.checkPattern("gmatch")),
+		"byte":    st.wrap(orig(str, "byte"), st.checkByte),
 		"upper":   st.wrap(orig(str, "upper"), st.checkInput("upper")),
 		"lower":   st.wrap(orig(str, "lower"), st.checkInput("lower")),
 		"reverse": st.wrap(orig(str, "reverse"), st.checkInput("reverse")),
@@ -110,6 +114,11 @@ func newState(lim Limits) *state {
 	strMeta.RawSetString("__metatable", strProxy)
 	L.SetMetatable(lua.LString(""), strMeta)
 
+	st.hide(base, "", "io", "require", "module", "package", "dofile", "loadfile", "load", "loadstring",
+		"getfenv", "setfenv", "collectgarbage", "newproxy", "debug", "coroutine", "channel", "gcinfo")
+	st.hide(str, "string.", "dump")
+	st.hide(mth, "math.", "randomseed")
+	st.hide(os, "os.", "execute", "remove", "rename", "exit", "getenv", "tmpname", "setlocale", "difftime")
 	st.base = base
 	st.locked[base] = "_G"
 	st.envMeta = L.NewTable()
@@ -144,6 +153,23 @@ func (st *state) readOnly(lib *lua.LTable, name string) *lua.LTable {
 	return p
 }
 
+// hide makes reading one of names from t an error that says it is not
+// available, instead of a puzzling "attempt to call a nil value".
+func (st *state) hide(t *lua.LTable, prefix string, names ...string) {
+	hidden := map[string]bool{}
+	for _, n := range names {
+		hidden[n] = true
+	}
+	mt := st.L.NewTable()
+	mt.RawSetString("__index", st.L.NewFunction(func(L *lua.LState) int {
+		if k, ok := L.Get(2).(lua.LString); ok && hidden[string(k)] {
+			L.RaiseError("%s%s is not available in the sandbox", prefix, string(k))
+		}
+		return 0
+	}))
+	t.Metatable = mt
+}
+
 func (st *state) newGlobal(L *lua.LState) int {
 	L.RaiseError("assignment to undeclared global '%s' (declare it local)", lua.LVAsString(L.Get(2)))
 	return 0
@@ -176,7 +202,7 @@ func (st *state) guard(f lua.LGFunction) lua.LGFunction {
 		}
 		if L.Get(-n) == lua.LFalse && n >= 2 {
 			if msg, ok := L.Get(-n + 1).(lua.LString); ok && isDepthError(trimPosition(string(msg))) {
-				st.ctx.fail(&LimitError{Limit: LimitDepth, Detail: "more than " + itoa(st.lim.MaxDepth) + " nested calls"})
+				st.ctx.fail(&LimitError{Limit: LimitDepth, Detail: depthDetail(st.lim)})
 				L.RaiseError("%s", st.ctx.Err().Error())
 			}
 		}

@@ -22,6 +22,7 @@ type callCtx struct {
 	failed   atomic.Pointer[error] // the first broken limit or canceled context
 	stopped  atomic.Bool           // failed is set: Done returns a closed channel
 	memBase  uint64                // watchdog's baseline heap; protected by dog.mu
+	since    uint64                // dog.ticks when the call began; protected by dog.mu
 }
 
 const pollEvery = 256 // instructions between deadline checks
@@ -88,13 +89,15 @@ func (c *callCtx) fail(err error) {
 // MaxMemory (measured from the lowest reading since the call started, so a
 // garbage collection lowers the baseline) is stopped at its next
 // instruction. The heap is the process's, so allocation by other
-// goroutines counts too; DESIGN notes why that is acceptable.
+// goroutines counts too (calls younger than one tick are not judged, so
+// the many short calls never pay for a long one).
 // The goroutine runs only while calls are in flight and exits by itself
 // when the last one ends.
 var dog struct {
 	mu      sync.Mutex // protects the fields below
 	calls   map[*callCtx]struct{}
 	running bool
+	ticks   uint64
 }
 
 const watchTick = time.Millisecond
@@ -111,7 +114,7 @@ func heapBytes() uint64 {
 func watch(c *callCtx) {
 	h := heapBytes()
 	dog.mu.Lock()
-	c.memBase = h
+	c.memBase, c.since = h, dog.ticks
 	if dog.calls == nil {
 		dog.calls = map[*callCtx]struct{}{}
 	}
@@ -140,9 +143,13 @@ func watchLoop() {
 			dog.mu.Unlock()
 			return
 		}
+		dog.ticks++
 		for c := range dog.calls {
 			if h < c.memBase {
 				c.memBase = h
+			} else if dog.ticks-c.since < 2 {
+				// A call younger than a tick is not judged: the heap grew
+				// mostly before it, and short calls are the innocent many.
 			} else if grown := h - c.memBase; grown > uint64(c.lim.MaxMemory) {
 				c.fail(&LimitError{Limit: LimitMemory, Detail: "heap grew by " + mib(grown) + " during the call, more than " + mib(uint64(c.lim.MaxMemory))})
 			}
