@@ -49,6 +49,9 @@ var attacks = []attack{
 	{name: "math write", src: `math.floor = nil`, msg: "cannot change the library table 'math'"},
 	{name: "rawset library", src: `rawset(string, "rep", nil)`, msg: "cannot change the library table 'string'"},
 	{name: "rawset _G", src: `rawset(_G, "x", 1)`, msg: "rawset on the global environment"},
+	{name: "table.insert library", src: `table.insert(string, "x")`, msg: "cannot change the library table 'string'"},
+	{name: "table.insert _G", src: `table.insert(_G, "x")`, msg: "table.insert on the global environment"},
+	{name: "table.sort library", src: `table.sort(math)`, msg: "cannot change the library table 'math'"},
 	{name: "global", src: `pwned = true`, msg: "assignment to undeclared global 'pwned'"},
 	{name: "_G global", src: `_G.print = nil`, msg: "undeclared global 'print'"},
 	{name: "library metatable", src: `getmetatable(string).__index.rep = nil`, msg: "index"},
@@ -109,7 +112,7 @@ func TestAttacks(t *testing.T) {
 	}
 	rt := New(ValidatorLimits)
 	pct := mustCompile(t, "int.percent", percentBody)
-	intact := mustCompile(t, "intact", `return ("ab"):rep(2) .. string.upper("x") .. tostring(getmetatable("").rep == string.rep) .. type(string.rep) .. type(pwned)`)
+	intact := mustCompile(t, "intact", `return ("ab"):rep(2) .. string.upper("x") .. tostring(getmetatable("").rep == string.rep) .. type(string.rep) .. type(pwned) .. #string .. tostring(_G[1]) .. type(value)`)
 
 	// Normal calls keep running beside the attacks, and all succeed.
 	stop := make(chan struct{})
@@ -171,7 +174,7 @@ func TestAttacks(t *testing.T) {
 				t.Fatalf("error %q does not hold %q", err, a.msg)
 			}
 			v, err := rt.Call(context.Background(), intact, nil, nil)
-			if err != nil || v != "ababXtruefunctionnil" {
+			if err != nil || v != "ababXtruefunctionnil0nilnil" {
 				t.Fatalf("after the attack: %v %v", v, err)
 			}
 		})

@@ -45,7 +45,6 @@ func (rt *Runtime) Call(ctx context.Context, s *Script, vars map[string]any, out
 	}
 	c := st.ctx
 	c.reset(ctx, rt.lim)
-	watch(c)
 	st.out, st.printed = out, 0
 	v, err := st.call(s, vars)
 	unwatch(c)
@@ -75,19 +74,17 @@ func (st *state) call(s *Script, vars map[string]any) (v any, err error) {
 		}
 		L.RemoveContext()
 		L.SetTop(0)
-		st.env = nil
+		st.clearEnv(vars)
 	}()
-	env := L.CreateTable(0, len(vars)+1)
+	env := st.env
 	for k, x := range vars {
 		lv, err := st.toLua(x, 0)
 		if err != nil {
 			return nil, fmt.Errorf("variable %s: %w", k, err)
 		}
-		env.RawSetString(k, lv)
+		st.setVar(k, lv)
 	}
 	env.RawSetString("_G", env)
-	env.Metatable = st.envMeta
-	st.env = env
 	fn := L.NewFunctionFromProto(s.proto)
 	fn.Env = env
 	L.SetContext(st.ctx)
@@ -101,6 +98,36 @@ func (st *state) call(s *Script, vars map[string]any) (v any, err error) {
 	}
 	L.RemoveContext()
 	return st.fromLua(L.Get(-1), 0)
+}
+
+// The environment table is reused (a new one per call costs two Go maps,
+// more than the rest of a short call): nothing but the variables and _G
+// can be stored in it (new globals, rawset and the table library refuse
+// it), and clearEnv removes them after each call. A table that has seen
+// many names is replaced, since gopher-lua never forgets a key.
+const maxEnvNames = 64
+
+func (st *state) setVar(k string, v lua.LValue) {
+	if _, ok := st.envNames[k]; !ok {
+		st.envNames[k] = struct{}{}
+	}
+	st.env.RawSetString(k, v)
+}
+
+func (st *state) clearEnv(vars map[string]any) {
+	for k := range vars {
+		st.env.RawSetString(k, lua.LNil)
+	}
+	st.env.RawSetString("_G", lua.LNil)
+	if len(st.envNames) > maxEnvNames {
+		st.newEnv()
+	}
+}
+
+func (st *state) newEnv() {
+	st.env = st.L.CreateTable(0, 4)
+	st.env.Metatable = st.envMeta
+	st.envNames = map[string]struct{}{"_G": {}}
 }
 
 // scriptError turns what PCall returned into a *ScriptError, or a

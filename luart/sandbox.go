@@ -18,13 +18,14 @@ func init() {
 // state is one sandboxed gopher-lua state with its read-only globals. It
 // belongs to one call at a time.
 type state struct {
-	L       *lua.LState
-	lim     Limits
-	ctx     *callCtx
-	base    *lua.LTable // the read-only globals every environment falls back to
-	envMeta *lua.LTable // metatable of each call's environment
-	env     *lua.LTable // this call's environment
-	locked  map[*lua.LTable]string
+	L        *lua.LState
+	lim      Limits
+	ctx      *callCtx
+	base     *lua.LTable         // the read-only globals every environment falls back to
+	envMeta  *lua.LTable         // metatable of each call's environment
+	env      *lua.LTable         // the calls' environment, emptied after each
+	envNames map[string]struct{} // every name env has held
+	locked   map[*lua.LTable]string
 
 	bytesMeta, bigMeta, pathMeta, extMeta, mapMeta *lua.LTable
 
@@ -94,6 +95,9 @@ func newState(lim Limits) *state {
 	str.RawSetString("gfind", str.RawGetString("gmatch"))
 	tab := g.RawGetString("table").(*lua.LTable)
 	tab.RawSetString("concat", L.NewFunction(st.tabConcat))
+	for _, n := range []string{"insert", "remove", "sort"} {
+		tab.RawSetString(n, L.NewFunction(st.wrap(orig(tab, n), st.checkWritable("table."+n))))
+	}
 	mth := g.RawGetString("math").(*lua.LTable)
 	mth.RawSetString("randomseed", lua.LNil) // seeds the process-wide generator
 	osAll := g.RawGetString("os").(*lua.LTable)
@@ -126,6 +130,7 @@ func newState(lim Limits) *state {
 	st.envMeta.RawSetString("__newindex", L.NewFunction(st.newGlobal))
 	st.envMeta.RawSetString("__metatable", lua.LString("protected"))
 	st.initValues()
+	st.newEnv()
 
 	// Nothing may reach the state's own globals table any more.
 	L.G.Global = L.NewTable()
@@ -175,14 +180,24 @@ func (st *state) newGlobal(L *lua.LState) int {
 	return 0
 }
 
+// checkWritable refuses the library tables and the environment as the
+// first argument of a function that writes to a table without asking its
+// metatable.
+func (st *state) checkWritable(fn string) func(*lua.LState) {
+	return func(L *lua.LState) {
+		t := L.CheckTable(1)
+		if name, ok := st.locked[t]; ok {
+			L.RaiseError("cannot change the library table '%s'", name)
+		}
+		if t == st.env {
+			L.RaiseError("%s on the global environment is not allowed", fn)
+		}
+	}
+}
+
 func (st *state) rawset(L *lua.LState) int {
+	st.checkWritable("rawset")(L)
 	t := L.CheckTable(1)
-	if name, ok := st.locked[t]; ok {
-		L.RaiseError("cannot change the library table '%s'", name)
-	}
-	if t == st.env {
-		L.RaiseError("rawset on the global environment is not allowed")
-	}
 	k := L.CheckAny(2)
 	if k == lua.LNil {
 		L.ArgError(2, "table index is nil")

@@ -94,5 +94,8 @@ func compile(name, src string) (s *Script, err error) {
 		}
 		return nil, &SyntaxError{Script: name, Message: err.Error()}
 	}
+	// Lua 5.1's compatibility "arg" table would be built for the chunk on
+	// every call (it takes no arguments): most of a short call's cost.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	return &Script{name: name, src: src, proto: proto}, nil
 }

@@ -23,14 +23,22 @@ type callCtx struct {
 	stopped  atomic.Bool           // failed is set: Done returns a closed channel
 	memBase  uint64                // watchdog's baseline heap; protected by dog.mu
 	since    uint64                // dog.ticks when the call began; protected by dog.mu
+	watched  bool                  // the watchdog knows this call
 }
 
-const pollEvery = 256 // instructions between deadline checks
+// The first poll comes early, after firstPoll instructions: it hands the
+// call to the watchdog, and a doubling string must not have doubled many
+// times by then. Calls shorter than that (a typical validator) never pay
+// for the watchdog.
+const (
+	firstPoll = 16
+	pollEvery = 256 // instructions between deadline checks
+)
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (c *callCtx) reset(parent context.Context, lim Limits) {
-	c.parent, c.lim, c.n = parent, lim, 0
+	c.parent, c.lim, c.n, c.watched = parent, lim, 0, false
 	c.deadline = time.Now().Add(lim.Timeout)
 	if d, ok := parent.Deadline(); ok && d.Before(c.deadline) {
 		c.deadline = d
@@ -42,7 +50,7 @@ func (c *callCtx) reset(parent context.Context, lim Limits) {
 func (c *callCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *callCtx) Done() <-chan struct{} {
-	if c.n++; c.n%pollEvery == 0 {
+	if c.n++; c.n == firstPoll || c.n%pollEvery == 0 {
 		c.poll()
 	}
 	if c.stopped.Load() {
@@ -52,6 +60,10 @@ func (c *callCtx) Done() <-chan struct{} {
 }
 
 func (c *callCtx) poll() {
+	if !c.watched {
+		c.watched = true
+		watch(c)
+	}
 	if time.Now().After(c.deadline) {
 		if err := c.parent.Err(); err != nil {
 			c.fail(err)
@@ -127,6 +139,9 @@ func watch(c *callCtx) {
 }
 
 func unwatch(c *callCtx) {
+	if !c.watched {
+		return
+	}
 	dog.mu.Lock()
 	delete(dog.calls, c)
 	dog.mu.Unlock()
