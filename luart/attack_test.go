@@ -212,3 +212,16 @@ func TestGlobalsDoNotLeak(t *testing.T) {
 		t.Fatalf("value leaked: %v %v", v, err)
 	}
 }
+
+func TestMathRandom(t *testing.T) {
+	rt := New(ValidatorLimits)
+	for _, src := range []string{`return math.random(0)`, `return math.random(5, 1)`, `return math.random(1, 1e300)`} {
+		if _, err := run(t, rt, src, nil); err == nil || strings.Contains(err.Error(), "panic") {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	v, err := run(t, rt, `local x = math.random(3, 4) return x >= 3 and x <= 4 and math.random() < 1`, nil)
+	if err != nil || v != true {
+		t.Fatalf("%v %v", v, err)
+	}
+}

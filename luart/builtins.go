@@ -2,6 +2,7 @@ package luart
 
 import (
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -352,4 +353,27 @@ func (st *state) checkDate(L *lua.LState) {
 	if f, ok := L.Get(1).(lua.LString); ok && len(f) > 256 {
 		L.RaiseError("os.date format longer than 256 bytes")
 	}
+}
+
+// mathRandom is math.random with Lua 5.1's argument checks (gopher-lua's
+// panics on an empty interval).
+func mathRandom(L *lua.LState) int {
+	switch L.GetTop() {
+	case 0:
+		L.Push(lua.LNumber(rand.Float64()))
+		return 1
+	case 1:
+		L.Push(lua.LNumber(randRange(L, 1, L.CheckNumber(1))))
+	default:
+		L.Push(lua.LNumber(randRange(L, L.CheckNumber(1), L.CheckNumber(2))))
+	}
+	return 1
+}
+
+func randRange(L *lua.LState, m, n lua.LNumber) int64 {
+	lo, hi := math.Floor(float64(m)), math.Floor(float64(n))
+	if !(lo <= hi) || lo < -maxExact || hi > maxExact {
+		L.RaiseError("bad argument to 'random' (interval is empty or beyond 2^53)")
+	}
+	return int64(lo) + rand.Int64N(int64(hi-lo)+1)
 }

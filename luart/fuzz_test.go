@@ -34,7 +34,7 @@ func FuzzRun(f *testing.F) {
 		}()
 		select {
 		case err = <-done:
-		case <-time.After(10 * time.Second): // a hang guard, not a timing
+		case <-time.After(5 * time.Second): // a hang guard (250 deadlines), not a timing
 			t.Fatalf("the call did not end: %q", src)
 		}
 		var se *ScriptError

@@ -100,6 +100,7 @@ func newState(lim Limits) *state {
 	}
 	mth := g.RawGetString("math").(*lua.LTable)
 	mth.RawSetString("randomseed", lua.LNil) // seeds the process-wide generator
+	mth.RawSetString("random", L.NewFunction(mathRandom))
 	osAll := g.RawGetString("os").(*lua.LTable)
 	os := L.NewTable()
 	os.RawSetString("time", osAll.RawGetString("time"))
