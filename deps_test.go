@@ -46,6 +46,7 @@ func TestImportRules(t *testing.T) {
 		"core/tlsconf": {},
 		"core/persist": {},
 		"core/change":  {"core/chain", "core/path"},
+		"luart":        {"core/pack", "core/path"},
 	}
 	// What a client (the CLI's client side, runners) links must not
 	// hold the server: these may not depend on it, not even indirectly.

@@ -1,0 +1,73 @@
+package luart
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+)
+
+func mustCompile(t testing.TB, name, src string) *Script {
+	t.Helper()
+	s, err := Compile(name, src)
+	if err != nil {
+		t.Fatalf("compile %s: %v", name, err)
+	}
+	return s
+}
+
+func run(t testing.TB, rt *Runtime, src string, vars map[string]any) (any, error) {
+	t.Helper()
+	return rt.Call(context.Background(), mustCompile(t, "test", src), vars, nil)
+}
+
+func TestTutorial(t *testing.T) {
+	rt := New(ValidatorLimits)
+	intBody := `if type(value) ~= "number" or value ~= math.floor(value) then error("not an integer") end`
+	pct := `if value < 0 or value > 100 then error("not a percentage") end`
+	for _, v := range []any{int64(0), int64(-2), int64(123)} {
+		if _, err := run(t, rt, intBody, map[string]any{"value": v}); err != nil {
+			t.Errorf("int %v: %v", v, err)
+		}
+	}
+	for _, v := range []any{1.2, "Hello"} {
+		_, err := run(t, rt, intBody, map[string]any{"value": v})
+		var se *ScriptError
+		if !errors.As(err, &se) || se.Message != "not an integer" || se.Position != "test:1" {
+			t.Errorf("int %v: %#v", v, err)
+		}
+	}
+	_, err := run(t, rt, pct, map[string]any{"value": int64(123)})
+	var se *ScriptError
+	if !errors.As(err, &se) || se.Message != "not a percentage" {
+		t.Errorf("percent 123: %v", err)
+	}
+	if v, err := run(t, rt, "return tostring(value)", map[string]any{"value": 13.25}); err != nil || v != "13.25" {
+		t.Errorf("tostring: %#v %v", v, err)
+	}
+	if v, err := run(t, rt, "return tonumber(value)", map[string]any{"value": "12.5"}); err != nil || v != 12.5 {
+		t.Errorf("tonumber: %#v %v", v, err)
+	}
+	var out bytes.Buffer
+	v, err := rt.Call(context.Background(), mustCompile(t, "the.answer", "print(\"Forty-Two!\")\nreturn 42"), nil, &out)
+	if err != nil || v != int64(42) || out.String() != "Forty-Two!\n" {
+		t.Errorf("the.answer: %#v %v %q", v, err, out.String())
+	}
+	_, err = run(t, rt, `error("Owch")`, nil)
+	if !errors.As(err, &se) || se.Message != "Owch" {
+		t.Errorf("the.error: %v", err)
+	}
+}
+
+func TestSyntaxError(t *testing.T) {
+	_, err := Compile("bad", "local x = 1\nif x then\n")
+	var se *SyntaxError
+	if !errors.As(err, &se) {
+		t.Fatalf("got %v", err)
+	}
+	t.Log(se)
+	_, err = Compile("bad2", "local x = 1\nx = = 2\n")
+	if !errors.As(err, &se) || se.Line != 2 {
+		t.Fatalf("got %#v", err)
+	}
+}

@@ -1,0 +1,215 @@
+package luart
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Runtime runs scripts on pooled, sandboxed states under one set of
+// limits. It is safe for concurrent use; each state belongs to one call at
+// a time.
+type Runtime struct {
+	lim  Limits
+	pool sync.Pool // of *state
+}
+
+// New returns a runtime whose calls run under l (zero fields take the
+// ValidatorLimits values).
+func New(l Limits) *Runtime {
+	return &Runtime{lim: l.withDefaults()}
+}
+
+// Limits returns the limits of every call (defaults filled in).
+func (rt *Runtime) Limits() Limits { return rt.lim }
+
+// Call runs the chunk with vars as globals of a fresh environment and
+// returns what it returns (the first value), converted to the pack value
+// model (see the package doc). print() output goes to out (nil:
+// discarded). An error raised by the script is a *ScriptError, a broken
+// limit a *LimitError; if ctx ends first, ctx's error. A value that cannot
+// cross the bridge is an error wrapping ErrValue.
+func (rt *Runtime) Call(ctx context.Context, s *Script, vars map[string]any, out io.Writer) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, _ := rt.pool.Get().(*state)
+	if st == nil {
+		st = newState(rt.lim)
+	}
+	c := st.ctx
+	c.reset(ctx, rt.lim)
+	st.out, st.printed = out, 0
+	v, err := st.call(s, vars)
+	unwatch(c)
+	st.out = nil
+	if e := c.Err(); e != nil {
+		// The state broke a limit (or was stopped half-way): it may hold
+		// garbage of any size or a half-done built-in. Let it go.
+		st.close()
+		return nil, e
+	}
+	if st.broken {
+		st.close()
+	} else {
+		rt.pool.Put(st)
+	}
+	return v, err
+}
+
+// call runs s on st. It never panics: gopher-lua's own faults are
+// recovered and reported as a *ScriptError with Panic set.
+func (st *state) call(s *Script, vars map[string]any) (v any, err error) {
+	L := st.L
+	defer func() {
+		if r := recover(); r != nil {
+			st.broken = true
+			v, err = nil, &ScriptError{Script: s.name, Message: clip(anyString(r)), Panic: true}
+		}
+		L.RemoveContext()
+		L.SetTop(0)
+		st.clearEnv(vars)
+	}()
+	env := st.env
+	for k, x := range vars {
+		lv, err := st.toLua(x, 0)
+		if err != nil {
+			return nil, fmt.Errorf("variable %s: %w", k, err)
+		}
+		st.setVar(k, lv)
+	}
+	env.RawSetString("_G", env)
+	fn := L.NewFunctionFromProto(s.proto)
+	fn.Env = env
+	L.SetContext(st.ctx)
+	L.Push(fn)
+	if err := L.PCall(0, 1, nil); err != nil {
+		L.RemoveContext()
+		if e := st.ctx.Err(); e != nil {
+			return nil, e
+		}
+		return nil, st.scriptError(s, err)
+	}
+	L.RemoveContext()
+	return st.fromLua(L.Get(-1), 0)
+}
+
+// The environment table is reused (a new one per call costs two Go maps,
+// more than the rest of a short call): nothing but the variables and _G
+// can be stored in it (new globals, rawset and the table library refuse
+// it), and clearEnv removes them after each call. A table that has seen
+// many names is replaced, since gopher-lua never forgets a key.
+const maxEnvNames = 64
+
+func (st *state) setVar(k string, v lua.LValue) {
+	if _, ok := st.envNames[k]; !ok {
+		st.envNames[k] = struct{}{}
+	}
+	st.env.RawSetString(k, v)
+}
+
+func (st *state) clearEnv(vars map[string]any) {
+	for k := range vars {
+		st.env.RawSetString(k, lua.LNil)
+	}
+	st.env.RawSetString("_G", lua.LNil)
+	if len(st.envNames) > maxEnvNames {
+		st.newEnv()
+	}
+}
+
+func (st *state) newEnv() {
+	st.env = st.L.CreateTable(0, 4)
+	st.env.Metatable = st.envMeta
+	st.envNames = map[string]struct{}{"_G": {}}
+}
+
+// scriptError turns what PCall returned into a *ScriptError, or a
+// *LimitError for the call stack, which gopher-lua reports as a message.
+func (st *state) scriptError(s *Script, err error) error {
+	ae, ok := err.(*lua.ApiError)
+	if !ok {
+		return &ScriptError{Script: s.name, Message: clip(err.Error())}
+	}
+	if ae.Type == lua.ApiErrorPanic {
+		st.broken = true
+		return &ScriptError{Script: s.name, Message: clip(lua.LVAsString(ae.Object)), Panic: true}
+	}
+	e := &ScriptError{Script: s.name}
+	switch o := ae.Object.(type) {
+	case lua.LString:
+		e.Message = string(o)
+		e.Position, e.Message = splitPosition(s.name, e.Message)
+		if isDepthError(e.Message) {
+			st.broken = true
+			return &LimitError{Limit: LimitDepth, Detail: depthDetail(st.lim)}
+		}
+	case lua.LNumber:
+		e.Message = o.String()
+	case *lua.LNilType:
+		e.Message = "(error object is nil)"
+	default:
+		e.Message = "(error object is a " + o.Type().String() + " value)"
+	}
+	e.Message = clip(e.Message)
+	return e
+}
+
+func isDepthError(msg string) bool {
+	return msg == "stack overflow" || strings.HasSuffix(msg, "callstack overflow") || msg == "registry overflow"
+}
+
+// splitPosition splits "name:12: message" into "name:12" and "message".
+func splitPosition(name, msg string) (pos, rest string) {
+	p := name + ":"
+	if !strings.HasPrefix(msg, p) {
+		return "", msg
+	}
+	i := len(p)
+	j := i
+	for j < len(msg) && msg[j] >= '0' && msg[j] <= '9' {
+		j++
+	}
+	if j == i || !strings.HasPrefix(msg[j:], ": ") {
+		return "", msg
+	}
+	if _, err := strconv.Atoi(msg[i:j]); err != nil {
+		return "", msg
+	}
+	return msg[:j], msg[j+2:]
+}
+
+// clip bounds a message to MaxMessage bytes on a rune boundary.
+func clip(s string) string {
+	if len(s) <= MaxMessage {
+		return s
+	}
+	cut := MaxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func anyString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case error:
+		return x.Error()
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
+
+func depthDetail(l Limits) string {
+	return "stack overflow (at most " + strconv.Itoa(l.MaxDepth) + " nested calls)"
+}
