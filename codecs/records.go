@@ -10,7 +10,6 @@ import (
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
-	"github.com/distkv-go/distkv/core/wire"
 )
 
 // record is a codec record's fields.
@@ -292,10 +291,10 @@ func (c *Codecs) Check(_ *server.Session, p path.Path, raw []byte) error {
 func (c *Codecs) checkCodec(p path.Path, raw []byte) error {
 	name, _ := p.TrimPrefix(CodecRoot)
 	if name.IsRoot() {
-		return fmt.Errorf("%w: %v holds no codec; name one below it", wire.ErrBadValue, p)
+		return fmt.Errorf("%v holds no codec; name one below it", p)
 	}
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: codec %v: %s", wire.ErrBadValue, name, fmt.Sprintf(format, a...))
+		return fmt.Errorf("codec %v: %s", name, fmt.Sprintf(format, a...))
 	}
 	rec, err := parseCodec(string(raw))
 	if err != nil {
@@ -360,15 +359,15 @@ func (c *Codecs) checkConv(p path.Path, raw []byte) error {
 	rel, _ := p.TrimPrefix(ConvRoot)
 	first, pattern := rel.Split()
 	if _, ok := first.StrValue(); !ok || pattern.IsRoot() {
-		return fmt.Errorf("%w: %v: a conversion is at %v LIST PATTERN…, LIST a name", wire.ErrBadValue, p, ConvRoot)
+		return fmt.Errorf("%v: a conversion is at %v LIST PATTERN…, LIST a name", p, ConvRoot)
 	}
 	target, err := convTarget(string(raw))
 	if err != nil {
-		return fmt.Errorf("%w: conversion %v: %w", wire.ErrBadValue, rel, err)
+		return fmt.Errorf("conversion %v: %w", rel, err)
 	}
 	// The tree, not the snapshot: a codec set just before is there already.
 	if it, ok := c.tree.Get(CodecRoot.Join(target)); !ok || !it.HasValue {
-		return fmt.Errorf("%w: conversion %v: codec %v does not exist", wire.ErrBadValue, rel, target)
+		return fmt.Errorf("conversion %v: codec %v does not exist", rel, target)
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/core/tree"
-	"github.com/distkv-go/distkv/core/wire"
 )
 
 // Runner compiles and runs validator scripts.
@@ -271,38 +270,38 @@ func parseType(raw string) (record, error) {
 func (c *Checker) checkType(s *snapshot, p path.Path, value []byte) error {
 	name, _ := p.TrimPrefix(TypeRoot)
 	if name.IsRoot() {
-		return fmt.Errorf("%w: %v holds no type; name one below it", wire.ErrBadValue, p)
+		return fmt.Errorf("%v holds no type; name one below it", p)
 	}
 	rec, err := parseType(string(value))
 	if err != nil {
-		return fmt.Errorf("%w: type %v: %w", wire.ErrBadValue, name, err)
+		return fmt.Errorf("type %v: %w", name, err)
 	}
 	if len(rec.good) < 2 || len(rec.bad) < 1 {
-		return fmt.Errorf("%w: type %v needs at least two good examples and one bad one (%d, %d given)", wire.ErrBadValue, name, len(rec.good), len(rec.bad))
+		return fmt.Errorf("type %v needs at least two good examples and one bad one (%d, %d given)", name, len(rec.good), len(rec.bad))
 	}
 	var proc Proc
 	if rec.code != "" {
 		if proc, err = c.run.Compile("type "+name.String(), rec.code); err != nil {
-			return fmt.Errorf("%w: type %v: %w", wire.ErrBadValue, name, err)
+			return err // names the type and the line
 		}
 	}
 	super := name.Prefix(name.Len() - 1)
 	for _, g := range rec.good {
 		if err := s.chain(super, g, nil); err != nil && !super.IsRoot() {
-			return fmt.Errorf("%w: type %v: good example %s fails supertype %v: %w", wire.ErrBadValue, name, show(g), super, err)
+			return fmt.Errorf("type %v: good example %s fails supertype %v: %w", name, show(g), super, err)
 		}
 		if proc != nil {
 			if err := call(proc, name, g); err != nil {
-				return fmt.Errorf("%w: type %v: good example %s fails: %w", wire.ErrBadValue, name, show(g), unwrapCheck(err))
+				return fmt.Errorf("type %v: good example %s fails: %w", name, show(g), unwrapCheck(err))
 			}
 		}
 	}
 	for _, b := range rec.bad {
 		if err := s.chain(super, b, nil); err != nil && !super.IsRoot() {
-			return fmt.Errorf("%w: type %v: bad example %s fails supertype %v already: %w", wire.ErrBadValue, name, show(b), super, err)
+			return fmt.Errorf("type %v: bad example %s fails supertype %v already: %w", name, show(b), super, err)
 		}
 		if proc == nil || call(proc, name, b) == nil {
-			return fmt.Errorf("%w: type %v: bad example %s passes", wire.ErrBadValue, name, show(b))
+			return fmt.Errorf("type %v: bad example %s passes", name, show(b))
 		}
 	}
 	return nil
@@ -320,14 +319,14 @@ func unwrapCheck(err error) error {
 func (c *Checker) checkMatch(s *snapshot, p path.Path, value []byte) error {
 	pattern, _ := p.TrimPrefix(MatchRoot)
 	if pattern.IsRoot() {
-		return fmt.Errorf("%w: %v holds no match; name a path pattern below it", wire.ErrBadValue, p)
+		return fmt.Errorf("%v holds no match; name a path pattern below it", p)
 	}
 	target, err := matchTarget(string(value))
 	if err != nil {
-		return fmt.Errorf("%w: match %v: %w", wire.ErrBadValue, pattern, err)
+		return fmt.Errorf("match %v: %w", pattern, err)
 	}
 	if s.types[target.Encoded()] == nil {
-		return fmt.Errorf("%w: match %v: type %v does not exist", wire.ErrBadValue, pattern, target)
+		return fmt.Errorf("match %v: type %v does not exist", pattern, target)
 	}
 	return nil
 }

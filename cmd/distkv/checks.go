@@ -5,28 +5,11 @@ import (
 
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
-	"github.com/distkv-go/distkv/core/server"
-	"github.com/distkv-go/distkv/core/wire"
 	"github.com/distkv-go/distkv/types"
 )
 
 // storedCode is where code and modules live: `.distkv code proc|module …`.
 var storedCode = path.Must(".distkv", "code")
-
-// writeChecks is the server's Checker: types for data and type records,
-// a compile for stored code. Its fields are set after the server is made
-// (types follow its tree) and before it starts.
-type writeChecks struct {
-	types *types.Checker
-	run   types.Runner
-}
-
-func (w *writeChecks) Check(s *server.Session, p path.Path, v []byte) error {
-	if p.HasPrefix(storedCode) {
-		return checkCode(w.run, p, v)
-	}
-	return w.types.Check(s, p, v)
-}
 
 // checkCode refuses a code or module record whose code does not compile
 // (the error names the line).
@@ -41,15 +24,16 @@ func checkCode(run types.Runner, p path.Path, raw []byte) error {
 	}
 	m, ok := v.(pack.Map)
 	if !ok {
-		return fmt.Errorf("%w: stored code at %v is a map {code: TEXT, …}", wire.ErrBadValue, p)
+		return fmt.Errorf("stored code at %v is a map {code: TEXT, …}", p)
 	}
 	c, _ := m.Get("code")
 	code, ok := c.(string)
 	if !ok {
-		return fmt.Errorf("%w: stored code at %v needs code, the Lua text", wire.ErrBadValue, p)
+		return fmt.Errorf("stored code at %v needs code, the Lua text", p)
 	}
-	if _, err := run.Compile(p.String(), code); err != nil {
-		return fmt.Errorf("%w: %w", wire.ErrBadValue, err)
+	kind, name := rel.Split() // proc or module, then the code's own path
+	if _, err := run.Compile(fmt.Sprintf("%v %v", kind, name), code); err != nil {
+		return err // names the code and the line
 	}
 	return nil
 }

@@ -63,21 +63,43 @@ func (e *examplePairs) Decode(ctx *kong.DecodeContext) error {
 	flag := "-" + string(ctx.Value.Flag.Short)
 	var pair [2]any
 	for i, what := range []string{"IN", "OUT"} {
-		t := ctx.Scan.Pop()
-		if t.IsEOL() {
-			return fmt.Errorf("%s needs two values, IN and OUT", flag)
-		}
-		text := fmt.Sprint(t.Value)
-		v, err := literal.Parse(text)
-		switch {
-		case err != nil && strings.HasPrefix(text, "-"):
-			return fmt.Errorf("%s needs two values, IN and OUT, before the next flag (%s)", flag, text)
-		case err != nil:
-			return fmt.Errorf("%s %s %q: %w", flag, what, text, err)
+		v, err := popLiteral(ctx, flag, what, "two values, IN and OUT")
+		if err != nil {
+			return err
 		}
 		pair[i] = v
 	}
 	*e = append(*e, pair)
+	return nil
+}
+
+// popLiteral takes the flag's next word as a literal: kong's own parsing
+// would take a negative number for a flag.
+func popLiteral(ctx *kong.DecodeContext, flag, what, needs string) (any, error) {
+	t := ctx.Scan.Pop()
+	if t.IsEOL() {
+		return nil, fmt.Errorf("%s needs %s", flag, needs)
+	}
+	text := fmt.Sprint(t.Value)
+	v, err := literal.Parse(text)
+	switch {
+	case err != nil && strings.HasPrefix(text, "-"):
+		return nil, fmt.Errorf("%s needs %s before the next flag (%s)", flag, needs, text)
+	case err != nil:
+		return nil, fmt.Errorf("%s %s %q: %w", flag, what, text, err)
+	}
+	return v, nil
+}
+
+// literals is a repeatable flag of one literal each (type set -g, -b).
+type literals []any
+
+func (l *literals) Decode(ctx *kong.DecodeContext) error {
+	v, err := popLiteral(ctx, "-"+string(ctx.Value.Flag.Short), "VALUE", "a value")
+	if err != nil {
+		return err
+	}
+	*l = append(*l, v)
 	return nil
 }
 

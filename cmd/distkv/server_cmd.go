@@ -80,7 +80,10 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
+	var code userCode
+	defer code.close()
 	srv, err := server.New(server.Config{
+		Hooks:       code.hooks(),
 		TLS:         clientTLS,
 		TLSFiles:    clientTLSFiles,
 		Cluster:     cluster,
@@ -101,6 +104,7 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer srv.Close()
+	code.start(srv, g.log)
 	for _, name := range c.Load {
 		if err := c.loadFile(srv, name, g); err != nil {
 			return err

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/distkv-go/distkv/core/client"
-	"github.com/distkv-go/distkv/core/literal"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/value"
@@ -54,8 +53,8 @@ func typePath(words pathArg) (path.Path, path.Path, error) {
 
 // TypeSetCmd is `type set`.
 type TypeSetCmd struct {
-	Good   []string `short:"g" placeholder:"VALUE" help:"A value the type accepts (a literal; at least two)."`
-	Bad    []string `short:"b" placeholder:"VALUE" help:"A value the type refuses (a literal; at least one)."`
+	Good   literals `short:"g" placeholder:"VALUE" help:"A value the type accepts (a literal; at least two)."`
+	Bad    literals `short:"b" placeholder:"VALUE" help:"A value the type refuses (a literal; at least one)."`
 	Script string   `short:"s" placeholder:"FILE" help:"Read the Lua script from FILE instead of standard input."`
 	Name   pathArg  `arg:"" help:"The type's name; its parent name is its supertype."`
 }
@@ -65,25 +64,7 @@ func (c *TypeSetCmd) Run(ctx context.Context, k *connector, g *globals) error {
 	if err != nil {
 		return err
 	}
-	examples := func(flag string, texts []string) ([]any, error) {
-		var out []any
-		for _, t := range texts {
-			v, err := literal.Parse(t)
-			if err != nil {
-				return nil, fmt.Errorf("%s %q: %w", flag, t, err)
-			}
-			out = append(out, v)
-		}
-		return out, nil
-	}
-	good, err := examples("-g", c.Good)
-	if err != nil {
-		return err
-	}
-	bad, err := examples("-b", c.Bad)
-	if err != nil {
-		return err
-	}
+	good, bad := []any(c.Good), []any(c.Bad)
 	if len(good) < 2 || len(bad) < 1 {
 		return fmt.Errorf("type %v needs at least two good examples (-g) and one bad one (-b)", name)
 	}
