@@ -16,8 +16,17 @@ import (
 // limits. It is safe for concurrent use; each state belongs to one call at
 // a time.
 type Runtime struct {
-	lim  Limits
-	pool sync.Pool // of *state
+	lim     Limits
+	pool    sync.Pool // of *state
+	modules func(name string) (string, bool)
+}
+
+// SetModules says where require finds modules: source returns the Lua
+// text of the module of a name, and false if there is none. Without it,
+// require fails. Call it before the first Call. Modules never come from
+// files.
+func (rt *Runtime) SetModules(source func(name string) (string, bool)) {
+	rt.modules = source
 }
 
 // New returns a runtime whose calls run under l (zero fields take the
@@ -46,9 +55,10 @@ func (rt *Runtime) Call(ctx context.Context, s *Script, vars map[string]any, out
 	c := st.ctx
 	c.reset(ctx, rt.lim)
 	st.out, st.printed = out, 0
+	st.modules, st.loaded, st.loading = rt.modules, nil, nil
 	v, err := st.call(s, vars)
 	unwatch(c)
-	st.out = nil
+	st.out, st.modules, st.loaded, st.loading = nil, nil, nil, nil
 	if e := c.Err(); e != nil {
 		// The state broke a limit (or was stopped half-way): it may hold
 		// garbage of any size or a half-done built-in. Let it go.

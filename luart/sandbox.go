@@ -32,6 +32,12 @@ type state struct {
 	out     io.Writer
 	printed int  // bytes print wrote in this call
 	broken  bool // gopher-lua panicked: do not reuse
+
+	// require's state for one call: where module sources come from (the
+	// runtime's Modules), the modules loaded, those being loaded.
+	modules func(name string) (string, bool)
+	loaded  map[string]lua.LValue
+	loading map[string]bool
 }
 
 var baseNames = []string{
@@ -74,6 +80,7 @@ func newState(lim Limits) *state {
 	base.RawSetString("print", L.NewFunction(st.print))
 	base.RawSetString("unpack", L.NewFunction(st.unpack))
 	base.RawSetString("bytes", L.NewFunction(st.newBytes))
+	base.RawSetString("require", L.NewFunction(st.require))
 
 	str := g.RawGetString("string").(*lua.LTable)
 	str.RawSetString("dump", lua.LNil)

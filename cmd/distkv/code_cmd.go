@@ -5,15 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 )
 
-// codeRoot is where stored code lives: `.distkv code proc PATH…` (the
-// original's layout; modules are under `.distkv code module`).
-var codeRoot = path.Must(".distkv", "code", "proc")
+// Where stored code lives, as the original lays it out: `.distkv code
+// proc PATH…` for code runners run, `.distkv code module PATH…` for the
+// modules scripts load with require.
+var (
+	codeRoot   = path.Must(".distkv", "code", "proc")
+	moduleRoot = path.Must(".distkv", "code", "module")
+)
+
+// rootOf is the root of the command's kind of code: modules for `code
+// module …`.
+func rootOf(kctx *kong.Context) path.Path {
+	if strings.HasPrefix(kctx.Command(), "client code module") {
+		return moduleRoot
+	}
+	return codeRoot
+}
 
 // CodeCmd is `distkv client code`: Lua code stored in the tree, for
 // runners to run.
@@ -22,6 +38,24 @@ type CodeCmd struct {
 	Get    CodeGetCmd    `cmd:"" help:"Print the code stored at PATH."`
 	List   CodeListCmd   `cmd:"" help:"List the stored code's paths."`
 	Delete CodeDeleteCmd `cmd:"" help:"Delete the code at PATH."`
+	Module CodeModuleCmd `cmd:"" help:"Manage modules: Lua code that scripts load with require(\"PATH\")."`
+}
+
+// CodeModuleCmd is `code module`: the same commands for modules.
+type CodeModuleCmd struct {
+	Set    CodeSetCmd    `cmd:"" help:"Store a module at PATH (the body from standard input or -s FILE)."`
+	Get    CodeGetCmd    `cmd:"" help:"Print the module stored at PATH."`
+	List   CodeListCmd   `cmd:"" help:"List the modules' paths."`
+	Delete CodeDeleteCmd `cmd:"" help:"Delete the module at PATH."`
+}
+
+func (CodeModuleCmd) Help() string {
+	return `A module is a Lua chunk that returns what require gives its caller,
+usually a table of functions. Scripts load modules only from the tree.
+
+Example:
+  distkv client code module set util <<< 'local M = {} function M.double(x) return 2 * x end return M'
+  distkv client type set -g 2 -g 4 -b 3 even <<< 'if require("util").double(value / 2) ~= value then error("odd") end'`
 }
 
 func (CodeCmd) Help() string {
@@ -37,7 +71,7 @@ Examples:
   distkv client code get the.answer`
 }
 
-func codePath(words pathArg) (path.Path, error) {
+func codePath(kctx *kong.Context, words pathArg) (path.Path, error) {
 	p, err := words.path()
 	if err != nil {
 		return p, err
@@ -45,7 +79,7 @@ func codePath(words pathArg) (path.Path, error) {
 	if p.IsRoot() {
 		return p, errors.New("name the code's path, e.g. the.answer")
 	}
-	return codeRoot.Join(p), nil
+	return rootOf(kctx).Join(p), nil
 }
 
 // CodeSetCmd is `code set`.
@@ -55,8 +89,8 @@ type CodeSetCmd struct {
 	Path   pathArg `arg:"" help:"Where to store the code."`
 }
 
-func (c *CodeSetCmd) Run(ctx context.Context, k *connector, g *globals) error {
-	p, err := codePath(c.Path)
+func (c *CodeSetCmd) Run(kctx *kong.Context, ctx context.Context, k *connector, g *globals) error {
+	p, err := codePath(kctx, c.Path)
 	if err != nil {
 		return err
 	}
@@ -82,8 +116,8 @@ type CodeGetCmd struct {
 	Path   pathArg `arg:"" help:"The code's path."`
 }
 
-func (c *CodeGetCmd) Run(ctx context.Context, k *connector, g *globals) error {
-	p, err := codePath(c.Path)
+func (c *CodeGetCmd) Run(kctx *kong.Context, ctx context.Context, k *connector, g *globals) error {
+	p, err := codePath(kctx, c.Path)
 	if err != nil {
 		return err
 	}
@@ -117,16 +151,17 @@ func (c *CodeGetCmd) Run(ctx context.Context, k *connector, g *globals) error {
 // CodeListCmd is `code list`.
 type CodeListCmd struct{}
 
-func (c *CodeListCmd) Run(ctx context.Context, k *connector, g *globals) error {
+func (c *CodeListCmd) Run(kctx *kong.Context, ctx context.Context, k *connector, g *globals) error {
 	cl, err := k.get(ctx)
 	if err != nil {
 		return err
 	}
-	for e, err := range cl.GetTree(ctx, codeRoot, client.TreeOptions{MinDepth: 1}) {
+	root := rootOf(kctx)
+	for e, err := range cl.GetTree(ctx, root, client.TreeOptions{MinDepth: 1}) {
 		if err != nil {
 			return err
 		}
-		rel, _ := e.Path.TrimPrefix(codeRoot)
+		rel, _ := e.Path.TrimPrefix(root)
 		fmt.Fprintln(g.stdout, rel)
 	}
 	return nil
@@ -137,8 +172,8 @@ type CodeDeleteCmd struct {
 	Path pathArg `arg:"" help:"The code's path."`
 }
 
-func (c *CodeDeleteCmd) Run(ctx context.Context, k *connector) error {
-	p, err := codePath(c.Path)
+func (c *CodeDeleteCmd) Run(kctx *kong.Context, ctx context.Context, k *connector) error {
+	p, err := codePath(kctx, c.Path)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 
 	"github.com/distkv-go/distkv/codecs"
+	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/luart"
 	"github.com/distkv-go/distkv/types"
 )
@@ -33,6 +35,7 @@ func (u *userCode) hooks() server.Hooks {
 // start makes the parts that follow the server's tree.
 func (u *userCode) start(s *server.Server, log *slog.Logger) {
 	u.rt = luart.New(luart.ValidatorLimits)
+	u.rt.SetModules(func(name string) (string, bool) { return storedModule(s.Tree(), name) })
 	u.types = types.New(s.Tree(), typeRunner{u.rt}, log)
 	u.codecs = codecs.New(s.Tree(), codecRunner{u.rt}, log)
 }
@@ -122,4 +125,25 @@ func scriptMessage(err error) error {
 		return errors.New(se.Message)
 	}
 	return err
+}
+
+// storedModule returns the code of the module stored at `.distkv code
+// module NAME` (NAME in the path text form, as require gets it).
+func storedModule(t *tree.Tree, name string) (string, bool) {
+	p, err := path.Parse(name)
+	if err != nil || p.IsRoot() {
+		return "", false
+	}
+	it, ok := t.Get(moduleRoot.Join(p))
+	if !ok || !it.HasValue {
+		return "", false
+	}
+	v, err := pack.Decode([]byte(it.Value))
+	if err != nil {
+		return "", false
+	}
+	m, _ := v.(pack.Map)
+	c, _ := m.Get("code")
+	code, ok := c.(string)
+	return code, ok
 }
