@@ -165,9 +165,15 @@ func (c *Checker) Generation() uint64 { return c.gen.Load() }
 func (c *Checker) Check(_ *server.Session, p path.Path, value []byte) error {
 	s := c.snap.Load()
 	switch {
-	case p.HasPrefix(TypeRoot):
-		return c.checkType(s, p, value)
-	case p.HasPrefix(MatchRoot):
+	case p.HasPrefix(TypeRoot) || p.HasPrefix(MatchRoot):
+		// A record may rest on one set a moment ago (a supertype, the
+		// type of a match) that the subscriber has not compiled yet: read
+		// the records now. Records are set rarely.
+		c.rebuild()
+		s = c.snap.Load()
+		if p.HasPrefix(TypeRoot) {
+			return c.checkType(s, p, value)
+		}
 		return c.checkMatch(s, p, value)
 	case s.match == nil:
 		return nil
