@@ -13,8 +13,9 @@ import (
 // Net tracks the links between named servers. Safe for concurrent use.
 type Net struct {
 	mu    sync.Mutex
-	cut   map[[2]string]bool // from, to
-	conns map[[2]string][]net.Conn
+	cut   map[[2]string]bool       // from, to
+	conns map[[2]string][]net.Conn // from, the address dialed: names may come later
+
 	names map[string]string // listener address -> server
 }
 
@@ -54,8 +55,11 @@ func (n *Net) Dialer(from string) func(ctx context.Context, addr string) (net.Co
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
+			// By address: a server may dial another before the test has
+			// named the other's listener (Name), and Split must still find
+			// the connection.
 			n.mu.Lock()
-			n.conns[[2]string{from, to}] = append(n.conns[[2]string{from, to}], c)
+			n.conns[[2]string{from, addr}] = append(n.conns[[2]string{from, addr}], c)
 			n.mu.Unlock()
 		}
 		return c, err
@@ -67,15 +71,19 @@ func (n *Net) Dialer(from string) func(ctx context.Context, addr string) (net.Co
 func (n *Net) Split(a, b []string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	across := map[[2]string]bool{}
 	for _, x := range a {
 		for _, y := range b {
 			n.cut[[2]string{x, y}] = true
-			for _, k := range [][2]string{{x, y}, {y, x}} {
-				for _, c := range n.conns[k] {
-					c.Close()
-				}
-				delete(n.conns, k)
+			across[[2]string{x, y}], across[[2]string{y, x}] = true, true
+		}
+	}
+	for k, cs := range n.conns {
+		if across[[2]string{k[0], n.names[k[1]]}] {
+			for _, c := range cs {
+				c.Close()
 			}
+			delete(n.conns, k)
 		}
 	}
 }
