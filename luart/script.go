@@ -104,9 +104,10 @@ func compile(name, src string) (s *Script, err error) {
 // trim cuts the slices of a compiled prototype (and its nested ones) to
 // their length. gopher-lua's compiler builds the code in arrays of 1024
 // instructions and 1024 line numbers and starts every other list with
-// room for 16–128 entries, and the prototype keeps all of it: about 15 KB
-// for a one-line validator, 1.3 GB of RSS for 10,000 types and codecs.
-// Trimmed, such a script keeps well under 1 KB of them.
+// room for 16–128 entries, and the prototype keeps all of it: about 17 KB
+// for a one-line validator, where trimmed it keeps about 1 KB in all;
+// 10,000 types and 10,000 codecs took 1.4 GB of RSS untrimmed
+// (BENCHMARKS.md, issue 14).
 func trim(p *lua.FunctionProto) {
 	p.Code = exact(p.Code)
 	p.Constants = exact(p.Constants)
