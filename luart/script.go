@@ -97,5 +97,34 @@ func compile(name, src string) (s *Script, err error) {
 	// Lua 5.1's compatibility "arg" table would be built for the chunk on
 	// every call (it takes no arguments): most of a short call's cost.
 	proto.IsVarArg &^= lua.VarArgNeedsArg
+	trim(proto)
 	return &Script{name: name, src: src, proto: proto}, nil
+}
+
+// trim cuts the slices of a compiled prototype (and its nested ones) to
+// their length. gopher-lua's compiler builds the code in arrays of 1024
+// instructions and 1024 line numbers and starts every other list with
+// room for 16–128 entries, and the prototype keeps all of it: about 17 KB
+// for a one-line validator, where trimmed it keeps about 1 KB in all;
+// 10,000 types and 10,000 codecs took 1.4 GB of RSS untrimmed
+// (BENCHMARKS.md, issue 14).
+func trim(p *lua.FunctionProto) {
+	p.Code = exact(p.Code)
+	p.Constants = exact(p.Constants)
+	p.FunctionPrototypes = exact(p.FunctionPrototypes)
+	p.DbgSourcePositions = exact(p.DbgSourcePositions)
+	p.DbgLocals = exact(p.DbgLocals)
+	p.DbgCalls = exact(p.DbgCalls)
+	p.DbgUpvalues = exact(p.DbgUpvalues)
+	for _, f := range p.FunctionPrototypes {
+		trim(f)
+	}
+}
+
+// exact returns a copy of s whose capacity is its length.
+func exact[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return append(make([]T, 0, len(s)), s...)
 }

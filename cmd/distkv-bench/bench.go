@@ -170,8 +170,12 @@ func (b *bench) fillSpec(addr string, n int64, conns, pipeline int) loadSpec {
 // once does one run of the workload.
 func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	cli := b.cli
-	res := Result{Workload: cli.Workload, Run: run, Runs: cli.Runs, Conns: cli.Conns, Pipeline: cli.Pipeline, Log: cli.Log, ACL: cli.ACL}
+	res := Result{Workload: cli.Workload, Run: run, Runs: cli.Runs, Conns: cli.Conns, Pipeline: cli.Pipeline, Log: cli.Log, ACL: cli.ACL,
+		Types: cli.Types, Codec: cli.Codec}
 	switch cli.Workload {
+	case "memtypes":
+		res.Conns, res.Pipeline = 1, 1
+		return res, b.memTypes(ctx, &res)
 	case "login":
 		res.Conns, res.Pipeline = 1, 1
 		return res, b.logins(ctx, &res)
@@ -208,11 +212,40 @@ func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	spec := b.spec(t.addr, run)
 	spec.plan.keys = cli.Keys
 	prefill := b.fillSpec(t.addr, int64(cli.Keys), 16, 16)
-	if cli.ACL > 0 {
-		if err := setupACL(ctx, t.addr, b.prefix, cli.ACL, aclModes(cli.Workload)); err != nil {
+	switch {
+	case cli.Types:
+		// Every value a set writes is a percentage, the prefill's too
+		// (it is checked as well).
+		set = newValueTemplate("set_value", b.prefix, valuePercent)
+		prefill.plan.set = &set
+		if err := setupTypes(ctx, t.addr, b.prefix); err != nil {
 			return res, err
 		}
-		b.note("ACL %s of %d rules, logins on (_test)", aclName, cli.ACL)
+		b.note("types int and int.percent, match %v.# → int.percent", b.prefix)
+	case cli.Codec:
+		// Root stores floats; the user sets their text, which decode
+		// turns into floats.
+		fill := newValueTemplate("set_value", b.prefix, valueFloat)
+		prefill.plan.set = &fill
+		set = newValueTemplate("set_value", b.prefix, valueNumStr)
+		if err := setupCodec(ctx, t.addr, b.prefix); err != nil {
+			return res, err
+		}
+	}
+	if cli.ACL > 0 || cli.Codec {
+		u := benchUser{acl: cli.ACL, modes: aclModes(cli.Workload)}
+		if cli.Codec {
+			u.codec = codecList
+		}
+		if err := setupLogins(ctx, t.addr, b.prefix, u); err != nil {
+			return res, err
+		}
+		if cli.Codec {
+			if err := waitCodec(ctx, t.addr, b.prefix); err != nil {
+				return res, err
+			}
+		}
+		b.note("user %s (ACL of %d rules, convert list %q), logins on (_test)", aclName, cli.ACL, u.codec)
 		spec.login, prefill.login = aclName, rootUser
 	}
 	switch cli.Workload {

@@ -82,52 +82,67 @@ type ruleSpec struct {
 	modes   string
 }
 
-// setupACL writes the ACL, the two users and switches logins on (_test),
-// as root: logged in as rootUser if logins are on already (a --host
-// server set up before). Rules of an earlier setup with more rules stay;
-// they decide nothing for the keys either.
-func setupACL(ctx context.Context, addr string, prefix path.Path, n int, modes string) error {
-	c, err := dialCtl(ctx, addr)
-	if err != nil {
-		return err
+// benchUser says how the _test user aclName, whom every connection of
+// the workload logs in as, is bound.
+type benchUser struct {
+	acl   int    // the rules of ACL aclName, which the user is bound to; 0: none
+	modes string // what the ACL grants below the prefix
+	codec string // the convert list the user is bound to (--codec); "": none
+}
+
+// flags names the flags that asked for the user, for errors.
+func (u benchUser) flags() string {
+	var f []string
+	if u.acl > 0 {
+		f = append(f, "--acl")
 	}
-	defer c.Close()
-	if cur, err := c.hello(ctx); err != nil {
-		return err
-	} else if cur != "" {
-		if cur != auth.Test {
-			return fmt.Errorf("--acl: the server at %s has logins on using %s; the tool sets up _test users (use a fresh server)", addr, cur)
-		}
-		if err := c.testLogin(ctx, rootUser); err != nil {
-			return fmt.Errorf("--acl: %w", err)
-		}
+	if u.codec != "" {
+		f = append(f, "--codec")
 	}
-	for _, r := range aclRules(prefix, n, modes) {
-		p := path.Must("acl", aclName).Join(r.pattern)
-		if _, err := c.call(ctx, wire.SetInternal, func(m *wire.Msg) {
-			m.Path("path", p)
-			m.Str("value", r.modes)
-		}); err != nil {
-			return fmt.Errorf("--acl: rule %v: %w", r.pattern, err)
-		}
-	}
-	for _, u := range []struct{ name, acl string }{{aclName, aclName}, {rootUser, ""}} {
-		if _, err := c.call(ctx, wire.AuthSet, func(m *wire.Msg) {
-			m.Str("typ", auth.Test)
-			m.Str("kind", "user")
-			m.Str("ident", u.name)
-			if u.acl != "" {
-				m.Key("aux")
-				m.B, _ = pack.Append(m.B, pack.Map{{Key: "acl", Value: u.acl}})
+	return strings.Join(f, ", ")
+}
+
+// setupLogins writes the ACL (if any), the two users and switches logins
+// on (_test), as root: logged in as rootUser if logins are on already (a
+// --host server set up before). Rules of an earlier setup with more
+// rules stay; they decide nothing for the keys either.
+func setupLogins(ctx context.Context, addr string, prefix path.Path, u benchUser) error {
+	return asRoot(ctx, addr, u.flags(), func(c *ctlConn) error {
+		if u.acl > 0 {
+			for _, r := range aclRules(prefix, u.acl, u.modes) {
+				if err := c.setInternal(ctx, path.Must("acl", aclName).Join(r.pattern), r.modes); err != nil {
+					return fmt.Errorf("rule %v: %w", r.pattern, err)
+				}
 			}
-		}); err != nil {
-			return fmt.Errorf("--acl: user %s: %w", u.name, err)
 		}
-	}
-	if _, err := c.call(ctx, wire.SetAuthTyp, func(m *wire.Msg) { m.Str("typ", auth.Test) }); err != nil {
-		return fmt.Errorf("--acl: switching logins on: %w", err)
-	}
-	return nil
+		var aux pack.Map
+		if u.acl > 0 {
+			aux = append(aux, pack.KV{Key: "acl", Value: aclName})
+		}
+		if u.codec != "" {
+			aux = append(aux, pack.KV{Key: "codec", Value: u.codec})
+		}
+		for _, user := range []struct {
+			name string
+			aux  pack.Map
+		}{{aclName, aux}, {rootUser, nil}} {
+			if _, err := c.call(ctx, wire.AuthSet, func(m *wire.Msg) {
+				m.Str("typ", auth.Test)
+				m.Str("kind", "user")
+				m.Str("ident", user.name)
+				if user.aux != nil {
+					m.Key("aux")
+					m.B, _ = pack.Append(m.B, user.aux)
+				}
+			}); err != nil {
+				return fmt.Errorf("user %s: %w", user.name, err)
+			}
+		}
+		if _, err := c.call(ctx, wire.SetAuthTyp, func(m *wire.Msg) { m.Str("typ", auth.Test) }); err != nil {
+			return fmt.Errorf("switching logins on: %w", err)
+		}
+		return nil
+	})
 }
 
 // hello reads the greeting and returns the current login method ("":

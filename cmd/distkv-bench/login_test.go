@@ -46,19 +46,19 @@ func TestACLRules(t *testing.T) {
 	}
 }
 
-// TestSetupACL: after the setup, a connection logged in as the bound
+// TestSetupLogins: after the setup, a connection logged in as the bound
 // user may do what the workload needs below the prefix and nothing
 // elsewhere; one without a login may do nothing; root may do all.
-func TestSetupACL(t *testing.T) {
+func TestSetupLogins(t *testing.T) {
 	s := startServer(t)
 	addr := s.Addr().String()
 	ctx := ctxT(t)
 	prefix := path.P("bench")
-	if err := setupACL(ctx, addr, prefix, 20, aclModes("get")); err != nil {
+	if err := setupLogins(ctx, addr, prefix, benchUser{acl: 20, modes: aclModes("get")}); err != nil {
 		t.Fatal(err)
 	}
 	// A second setup (a --host server used again) logs in as root first.
-	if err := setupACL(ctx, addr, prefix, 20, aclModes("set")); err != nil {
+	if err := setupLogins(ctx, addr, prefix, benchUser{acl: 20, modes: aclModes("set")}); err != nil {
 		t.Fatalf("second setup: %v", err)
 	}
 	conn := func(user string) *ctlConn {

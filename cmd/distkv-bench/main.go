@@ -1,7 +1,7 @@
 // Command distkv-bench measures a DistKV server: request rates and
 // latencies, watch deliveries, memory per entry and load time; and a
 // network of servers: replicated writes, propagation latency and the time
-// a new server takes to join.
+// a new server takes to join; what the Lua of types and codecs costs.
 //
 // It drives a running server (--host, --port) or starts one per run
 // (--server PATH: the distkv binary, on a free port in a temporary
@@ -35,11 +35,11 @@ type CLI struct {
 	Log          bool     `help:"Turn the change log on (log dest) before each run." group:"Server"`
 	LogFile      string   `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
 
-	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login" default:"get" help:"What to measure: ${enum}."`
+	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login,memtypes" default:"get" help:"What to measure: ${enum}."`
 	Conns    int           `short:"c" default:"16" help:"Connections (C)."`
 	Pipeline int           `short:"P" default:"1" help:"Requests in flight per connection (P); 1: no pipelining."`
 	Duration time.Duration `short:"d" default:"10s" help:"How long to measure (unless -n)."`
-	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000); logins for login (default 200)."`
+	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000); logins for login (default 200); types and codecs each for memtypes (default 10000)."`
 	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch, latency)."`
 	Keys     uint64        `short:"k" default:"100000" help:"Key space: keys are random in [0, k) (get fills them all first)."`
 	Ratio    float64       `default:"0.9" help:"mixed: the share of gets."`
@@ -47,8 +47,10 @@ type CLI struct {
 	Prefix   string        `default:"bench" help:"Path (text form) below which keys are written."`
 	Runs     int           `default:"1" help:"Runs; with more than one the median follows."`
 
-	ACL  int    `name:"acl" placeholder:"N" help:"get, set, mixed: before the run, set up an ACL of N rules (one grants what the workload needs below --prefix, the others decide nothing for its keys), a _test user bound to it and one (root) bound to none, switch logins on (_test), and log every connection of the workload in as the bound user; 0: no logins." group:"Logins"`
-	Auth string `placeholder:"SPEC" help:"login: the password login to measure, \"password name=NAME password=…\" (default: a user the tool adds to the server it starts; needed with --host)." group:"Logins"`
+	ACL   int    `name:"acl" placeholder:"N" help:"get, set, mixed: before the run, set up an ACL of N rules (one grants what the workload needs below --prefix, the others decide nothing for its keys), a _test user bound to it and one (root) bound to none, switch logins on (_test), and log every connection of the workload in as the bound user; 0: no logins." group:"Logins"`
+	Types bool   `help:"get, set, mixed: before the run, store the tutorial's types int and int.percent and a match --prefix.# → int.percent, as root; every value written is an integer 0–100, so every set is checked by both scripts. Needs a distkv binary (--server or --host)." group:"Lua"`
+	Codec bool   `help:"get, set, mixed: before the run, store the tutorial's codec float.str and a convert list --prefix.# → float.str, bind the _test user bench to it, switch logins on (_test) and log every connection in as bench (as --acl does; with it, bench has both); the prefill writes floats as root, a set writes their text. Needs a distkv binary (--server or --host)." group:"Lua"`
+	Auth  string `placeholder:"SPEC" help:"login: the password login to measure, \"password name=NAME password=…\" (default: a user the tool adds to the server it starts; needed with --host)." group:"Logins"`
 
 	Servers int     `default:"3" help:"replicate, latency, join: servers in the network, on loopback (join starts one more). Clients write to the first." group:"Cluster"`
 	Rate    float64 `default:"1000" help:"latency: writes per second, evenly paced, from one connection." group:"Cluster"`
@@ -93,6 +95,14 @@ func (c *CLI) Validate() error {
 		return errors.New("--acl is a number of rules, at least 1 (0: no logins)")
 	case c.ACL > 0 && !redisWorkload(c.Workload):
 		return fmt.Errorf("--acl is for get, set and mixed, not %s: it decides on the requests of those", c.Workload)
+	case (c.Types || c.Codec) && !redisWorkload(c.Workload):
+		return fmt.Errorf("--types and --codec are for get, set and mixed, not %s", c.Workload)
+	case c.Types && c.Codec:
+		return errors.New("--types and --codec exclude each other: one wants integers stored, the other floats")
+	case (c.Types || c.Codec) && c.InProcess:
+		return errors.New("--types and --codec need a distkv binary (--server or --host): a server in this process runs no Lua")
+	case c.Workload == "memtypes" && c.InProcess:
+		return errors.New("memtypes needs a distkv binary (--server or --host): a server in this process runs no Lua, and its RSS would be this tool's")
 	case c.Workload == "login" && c.Server == "" && !c.InProcess && c.Auth == "":
 		return errors.New("login against a running server needs --auth \"password name=NAME password=…\", a user of that server")
 	case c.Auth != "" && c.Workload != "login":
@@ -113,6 +123,9 @@ Examples:
   distkv-bench --server ./distkv -w latency --servers 3 --rate 1000 -d 10s
   distkv-bench --server ./distkv -w join --servers 3 -n 1000000
   distkv-bench --server ./distkv -w get -c 16 -P 16 --acl 20
+  distkv-bench --server ./distkv -w set -c 16 -P 16 --types
+  distkv-bench --server ./distkv -w get -c 16 -P 16 --codec
+  distkv-bench --server ./distkv -w memtypes -n 10000
   distkv-bench --server ./distkv -w login -n 200
   distkv-bench --port 27586 -w get -d 30s         # a running server`
 

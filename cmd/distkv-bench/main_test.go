@@ -59,6 +59,10 @@ func TestParseFlags(t *testing.T) {
 		"--in-process -w watch --acl 3",  // --acl: get, set, mixed only
 		"--in-process -w fill --acl 1",   // likewise
 		"--acl -1",                       // a number of rules
+		"--server x -w watch --types",    // --types: get, set, mixed only
+		"--server x --types --codec",     // one or the other
+		"--in-process --codec",           // no Lua in process
+		"--in-process -w memtypes",       // likewise
 		"-w login",                       // a running server: needs --auth
 		"--auth x",                       // --auth is for login
 		"--in-process -w get --auth x=y", // likewise
@@ -247,6 +251,23 @@ func TestToolSpawned(t *testing.T) {
 	res = runTool(t, "--server", bin, "-w", "get", "-n", "500", "-k", "100", "--warmup", "0s", "--acl", "20")
 	if r := res[0]; r.Ops != 500 || r.Errors != 0 || r.ACL != 20 {
 		t.Errorf("get --acl 20: %+v", r)
+	}
+	// Lua: types checking every set, a codec converting every value,
+	// the memory of stored types and codecs.
+	for _, args := range [][]string{
+		{"-w", "set", "--types"},
+		{"-w", "mixed", "--types", "--acl", "3"},
+		{"-w", "get", "--codec"},
+		{"-w", "mixed", "--codec", "--acl", "3"},
+	} {
+		res = runTool(t, append([]string{"--server", bin, "-n", "300", "-k", "50", "-c", "2", "-P", "4", "--warmup", "0s"}, args...)...)
+		if r := res[0]; r.Ops != 300 || r.Errors != 0 || r.Types != slices.Contains(args, "--types") || r.Codec != slices.Contains(args, "--codec") {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
+	res = runTool(t, "--server", bin, "-w", "memtypes", "-n", "20")
+	if r := res[0]; r.Ops != 20 || r.Errors != 0 || r.RSSBytes == 0 || r.EmptyRSSBytes == 0 || r.StoreSeconds <= 0 {
+		t.Errorf("memtypes: %+v", r)
 	}
 	res = runTool(t, "--server", bin, "-w", "login", "-n", "3")
 	if r := res[0]; r.Ops != 3 || r.Errors != 0 || r.P50us <= 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"strings"
 
 	"github.com/distkv-go/distkv/core/pack"
@@ -26,25 +27,89 @@ type template struct {
 	seqOff int // the 8 bytes of seq
 	keyOff int // the keyDigits digits of the key
 	valOff int // the valueLen characters of the value; -1: no value
+	// kind is what the value is; all but valueStr are patched from
+	// the key, at kindOff.
+	kind    valueKind
+	kindOff int
 }
 
-// newTemplate encodes {seq, action, path: prefix+key[, value]}.
+// valueKind says what a set writes.
+type valueKind int
+
+const (
+	valueStr     valueKind = iota // valueLen characters (watch stamps them)
+	valuePercent                  // the integer key % 101 (--types: int.percent)
+	valueFloat                    // the float key + 0.25 (--codec's prefill, as root)
+	valueNumStr                   // the text of key + 0.25, "0000000042.25" (a --codec user's set: decode stores the float)
+)
+
+// newTemplate encodes {seq, action, path: prefix+key[, value]}, the
+// value valueLen characters.
 func newTemplate(action string, prefix path.Path, withValue bool) template {
+	if withValue {
+		return newValueTemplate(action, prefix, valueStr)
+	}
+	b := newTemplateBytes(action, prefix, nil)
+	return template{b: b, seqOff: seqOffset, keyOff: keyOffset(b), valOff: -1}
+}
+
+// newValueTemplate encodes {seq, action, path: prefix+key, value} with a
+// value of the kind.
+func newValueTemplate(action string, prefix path.Path, kind valueKind) template {
+	t := template{seqOff: seqOffset, valOff: -1, kind: kind}
+	var v []byte
+	switch kind {
+	case valueStr:
+		v = pack.AppendString(nil, strings.Repeat("v", valueLen))
+	case valuePercent:
+		v = pack.AppendInt(nil, 0) // a positive fixint: one byte, 0…127
+	case valueFloat:
+		v = pack.AppendFloat(nil, 0.25) // 0xcb + 8 bytes
+	case valueNumStr:
+		v = pack.AppendString(nil, strings.Repeat("0", keyDigits)+".25")
+	}
+	t.b = newTemplateBytes(action, prefix, v)
+	t.keyOff = keyOffset(newTemplateBytes(action, prefix, nil))
+	switch kind {
+	case valueStr:
+		t.valOff = len(t.b) - valueLen
+	case valuePercent:
+		t.kindOff = len(t.b) - 1
+	case valueFloat:
+		t.kindOff = len(t.b) - 8
+	case valueNumStr:
+		t.kindOff = len(t.b) - keyDigits - 3
+	}
+	return t
+}
+
+// seqOffset is where seq's 8 bytes are: after the map header, "seq" and 0xcf.
+var seqOffset = func() int {
 	m := wire.Begin(nil)
 	m.Key("seq")
-	t := template{seqOff: len(m.B) + 1, valOff: -1}
+	return len(m.B) + 1
+}()
+
+// keyOffset finds the key's digits in a template without a value: the
+// last element of the path (the prefix may hold digits too); a value
+// comes after the path, so the offset holds for a template with one.
+func keyOffset(b []byte) int {
+	return bytes.LastIndex(b, []byte(strings.Repeat("0", keyDigits)))
+}
+
+// newTemplateBytes encodes a template with the key's digits all 0 and
+// seq 0 (as uint64); value is encoded already, nil: none.
+func newTemplateBytes(action string, prefix path.Path, value []byte) []byte {
+	m := wire.Begin(nil)
+	m.Key("seq")
 	m.B = append(m.B, 0xcf, 0, 0, 0, 0, 0, 0, 0, 0)
 	m.Str("action", action)
-	placeholder := strings.Repeat("0", keyDigits)
-	m.Path("path", prefix.Child(path.Str(placeholder)))
-	t.keyOff = bytes.LastIndex(m.B, []byte(placeholder))
-	if withValue {
+	m.Path("path", prefix.Child(path.Str(strings.Repeat("0", keyDigits))))
+	if value != nil {
 		m.Key("value")
-		m.B = pack.AppendString(m.B, strings.Repeat("v", valueLen))
-		t.valOff = len(m.B) - valueLen
+		m.B = append(m.B, value...)
 	}
-	t.b = m.End()
-	return t
+	return m.End()
 }
 
 // appendTo appends the request with the given seq and key to b.
@@ -53,6 +118,14 @@ func (t *template) appendTo(b []byte, seq, key uint64) []byte {
 	b = append(b, t.b...)
 	binary.BigEndian.PutUint64(b[start+t.seqOff:], seq)
 	putDigits(b[start+t.keyOff:start+t.keyOff+keyDigits], key)
+	switch v := b[start+t.kindOff:]; t.kind {
+	case valuePercent:
+		v[0] = byte(key % 101)
+	case valueFloat:
+		binary.BigEndian.PutUint64(v, math.Float64bits(float64(key)+0.25))
+	case valueNumStr:
+		putDigits(v[:keyDigits], key)
+	}
 	return b
 }
 

@@ -25,7 +25,11 @@ type Result struct {
 	P999us   float64 `json:"p999_us"`
 	Errors   int64   `json:"errors"`
 	// ACL: the rules of the ACL every connection was bound to (--acl).
-	ACL        int    `json:"acl,omitempty"`
+	ACL int `json:"acl,omitempty"`
+	// Types: every set was checked by int.percent (--types); Codec:
+	// every value went through float.str (--codec).
+	Types      bool   `json:"types,omitempty"`
+	Codec      bool   `json:"codec,omitempty"`
 	FirstError string `json:"first_error,omitempty"`
 
 	// CPU used while the driver ran, in cores (1: one core busy): this
@@ -38,6 +42,11 @@ type Result struct {
 
 	RSSBytes     int64 `json:"rss_bytes,omitempty"`      // fill: the server's VmRSS after filling
 	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"` // and its VmHWM
+
+	// memtypes: the server's VmRSS before the types and codecs were
+	// stored (RSSBytes: after), and how long storing them took.
+	EmptyRSSBytes int64   `json:"empty_rss_bytes,omitempty"`
+	StoreSeconds  float64 `json:"store_seconds,omitempty"`
 
 	LoadSeconds float64 `json:"load_seconds,omitempty"` // load: start to "Running."
 	FileBytes   int64   `json:"file_bytes,omitempty"`   // load: the save file's size
@@ -134,6 +143,8 @@ func median(runs []Result) Result {
 	m.ServerCores = f(func(r *Result) float64 { return r.ServerCores })
 	m.RSSBytes = i(func(r *Result) int64 { return r.RSSBytes })
 	m.PeakRSSBytes = i(func(r *Result) int64 { return r.PeakRSSBytes })
+	m.EmptyRSSBytes = i(func(r *Result) int64 { return r.EmptyRSSBytes })
+	m.StoreSeconds = f(func(r *Result) float64 { return r.StoreSeconds })
 	m.LoadSeconds = f(func(r *Result) float64 { return r.LoadSeconds })
 	m.FileBytes = i(func(r *Result) int64 { return r.FileBytes })
 	m.Rate = f(func(r *Result) float64 { return r.Rate })
@@ -214,6 +225,12 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	if r.ACL > 0 {
 		fmt.Fprintf(&sb, " acl %d", r.ACL)
 	}
+	if r.Types {
+		sb.WriteString(" types")
+	}
+	if r.Codec {
+		sb.WriteString(" codec")
+	}
 	if r.Run == 0 {
 		fmt.Fprintf(&sb, "  median of %d:", r.Runs)
 	} else {
@@ -227,6 +244,9 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	case "fill":
 		fmt.Fprintf(&sb, " %d entries in %.2f s (%.0f sets/s, %s), server RSS %s (peak %s), %d errors",
 			r.Ops, r.Seconds, r.PerSec, lat, mb(r.RSSBytes), mb(r.PeakRSSBytes), r.Errors)
+	case "memtypes":
+		fmt.Fprintf(&sb, " %d types and %d codecs stored in %.2f s: server RSS %s, empty %s, so %s more (peak %s), %d errors",
+			r.Ops, r.Ops, r.StoreSeconds, mb(r.RSSBytes), mb(r.EmptyRSSBytes), mb(r.RSSBytes-r.EmptyRSSBytes), mb(r.PeakRSSBytes), r.Errors)
 	case "load":
 		fmt.Fprintf(&sb, " %d entries (%s save file) loaded, server running after %.3f s, %d errors",
 			r.Ops, mb(r.FileBytes), r.LoadSeconds, r.Errors)
