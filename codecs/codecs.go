@@ -2,7 +2,6 @@ package codecs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -49,10 +48,8 @@ type Codecs struct {
 	snap atomic.Pointer[snapshot]
 	gen  atomic.Uint64 // snapshots built, for Generation
 
-	mu     sync.Mutex // serializes rebuilds
-	cancel context.CancelFunc
-	done   chan struct{}
-	closed sync.Once
+	mu   sync.Mutex // serializes rebuilds
+	stop func()     // ends following the tree (safe to call twice)
 }
 
 // codec is one compiled codec.
@@ -79,50 +76,13 @@ type snapshot struct {
 // New returns the Codecs of the records in t, following their changes
 // until Close.
 func New(t *tree.Tree, run Runner, log *slog.Logger) *Codecs {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &Codecs{run: run, tree: t, log: log, cancel: cancel, done: make(chan struct{})}
-	sub := t.Subscribe(systemRoot, 1024)
-	c.rebuild()
-	go c.follow(ctx, sub)
+	c := &Codecs{run: run, tree: t, log: log}
+	c.stop = t.Follow(systemRoot, relevant, c.rebuild)
 	return c
 }
 
 // Close stops following the tree; safe to call twice.
-func (c *Codecs) Close() {
-	c.closed.Do(func() {
-		c.cancel()
-		<-c.done
-	})
-}
-
-// follow rebuilds the tables after every change of a record they read.
-func (c *Codecs) follow(ctx context.Context, sub *tree.Subscription) {
-	defer close(c.done)
-	defer func() { sub.Close() }()
-	for {
-		it, err := sub.Next(ctx)
-		switch {
-		case errors.Is(err, tree.ErrOverflow):
-			// Changes were dropped: subscribe again, then read all.
-			sub.Close()
-			sub = c.tree.Subscribe(systemRoot, 1024)
-			c.rebuild()
-			continue
-		case err != nil:
-			return
-		}
-		if !relevant(it.Path) {
-			continue
-		}
-		// Take every change that waits, then build once.
-		for {
-			if _, ok, err := sub.TryNext(); !ok || err != nil {
-				break
-			}
-		}
-		c.rebuild()
-	}
-}
+func (c *Codecs) Close() { c.stop() }
 
 func relevant(p path.Path) bool {
 	return p.HasPrefix(CodecRoot) || p.HasPrefix(ConvRoot) || p.HasPrefix(AuthRoot)

@@ -43,9 +43,8 @@ type Checker struct {
 	snap atomic.Pointer[snapshot]
 	gen  atomic.Uint64 // snapshots built, for Wait
 
-	mu     sync.Mutex // serializes rebuilds
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu   sync.Mutex // serializes rebuilds
+	stop func()     // ends following the tree
 }
 
 // typ is one compiled type.
@@ -65,48 +64,15 @@ type snapshot struct {
 // New returns a Checker of the types in t, following their changes until
 // Close.
 func New(t *tree.Tree, run Runner, log *slog.Logger) *Checker {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &Checker{run: run, tree: t, log: log, cancel: cancel, done: make(chan struct{})}
-	sub := t.Subscribe(path.Must(nil), 1024)
-	c.rebuild()
-	go c.follow(ctx, sub)
+	c := &Checker{run: run, tree: t, log: log}
+	c.stop = t.Follow(path.Must(nil), func(p path.Path) bool {
+		return p.HasPrefix(TypeRoot) || p.HasPrefix(MatchRoot)
+	}, c.rebuild)
 	return c
 }
 
 // Close stops following the tree.
-func (c *Checker) Close() {
-	c.cancel()
-	<-c.done
-}
-
-// follow rebuilds the tables after every change of a type or a match.
-func (c *Checker) follow(ctx context.Context, sub *tree.Subscription) {
-	defer close(c.done)
-	defer func() { sub.Close() }()
-	for {
-		it, err := sub.Next(ctx)
-		switch {
-		case errors.Is(err, tree.ErrOverflow):
-			// Changes were dropped: subscribe again, then read all.
-			sub.Close()
-			sub = c.tree.Subscribe(path.Must(nil), 1024)
-			c.rebuild()
-			continue
-		case err != nil:
-			return
-		}
-		if !it.Path.HasPrefix(TypeRoot) && !it.Path.HasPrefix(MatchRoot) {
-			continue
-		}
-		// Take every change that waits, then build once.
-		for {
-			if _, ok, err := sub.TryNext(); !ok || err != nil {
-				break
-			}
-		}
-		c.rebuild()
-	}
-}
+func (c *Checker) Close() { c.stop() }
 
 // rebuild reads every type and match into a new snapshot.
 func (c *Checker) rebuild() {

@@ -156,3 +156,47 @@ func (s *Subscription) Close() {
 	}
 	s.err = ErrClosed // also after an overflow
 }
+
+// Follow keeps something derived from the tree up to date: it calls
+// rebuild once now, then again, from a goroutine of its own, after
+// changes at or below prefix for which want reports true (several
+// waiting changes make one call), until stop is called. rebuild reads the
+// tree afresh (it may walk it: it never runs under the tree's lock). When
+// changes come faster than rebuild takes them, Follow subscribes again and
+// rebuilds, so no change is missed. stop waits for the goroutine to end
+// and may be called more than once.
+func (t *Tree) Follow(prefix path.Path, want func(path.Path) bool, rebuild func()) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	sub := t.Subscribe(prefix, 1024)
+	rebuild()
+	go func() {
+		defer close(done)
+		defer func() { sub.Close() }()
+		for {
+			it, err := sub.Next(ctx)
+			switch {
+			case errors.Is(err, ErrOverflow):
+				sub.Close()
+				sub = t.Subscribe(prefix, 1024)
+				rebuild()
+				continue
+			case err != nil:
+				return
+			}
+			if !want(it.Path) {
+				continue
+			}
+			for {
+				if _, ok, err := sub.TryNext(); !ok || err != nil {
+					break
+				}
+			}
+			rebuild()
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,5 +238,46 @@ func TestSubscribeConcurrent(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("%s seen %d times", p, n)
 		}
+	}
+}
+
+// TestFollow: Follow rebuilds at once, after each wanted change (changes
+// waiting together make one rebuild), not for others, and stops.
+func TestFollow(t *testing.T) {
+	tr := New(Config{Node: "a"})
+	var n atomic.Int64
+	stop := tr.Follow(path.P("s"), func(p path.Path) bool { return !p.HasPrefix(path.P("s.skip")) }, func() { n.Add(1) })
+	if n.Load() != 1 {
+		t.Fatalf("%d rebuilds at the start, want 1", n.Load())
+	}
+	mustSet(t, tr, "s.skip.x", "\x01", Cond{})
+	mustSet(t, tr, "s.x", "\x01", Cond{})
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no rebuild after a wanted change")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Many changes at once, more than the queue holds: Follow subscribes
+	// again and rebuilds; the last state is seen.
+	for i := range 3000 {
+		mustSet(t, tr, fmt.Sprintf("s.y%d", i), "\x01", Cond{})
+	}
+	before := n.Load()
+	mustSet(t, tr, "s.last", "\x01", Cond{})
+	for n.Load() <= before {
+		if time.Now().After(deadline) {
+			t.Fatal("no rebuild after the burst")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	stop()
+	after := n.Load()
+	mustSet(t, tr, "s.z", "\x01", Cond{})
+	time.Sleep(10 * time.Millisecond)
+	if n.Load() != after {
+		t.Fatal("a rebuild after stop")
 	}
 }
