@@ -3,6 +3,7 @@ package codecs
 import (
 	"testing"
 
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/value"
@@ -41,7 +42,9 @@ func FuzzRecords(f *testing.F) {
 		if p, err := convTarget(string(raw)); err == nil && p.IsRoot() {
 			t.Error("a conversion to the root was accepted")
 		}
-		userList(string(raw), false)
-		userList(string(raw), true)
+		b := auth.Bindings{Param: "conv", Aux: []string{"codec", "conv"}}
+		b.Add(path.P("_test.user.joe"), string(raw))
+		b.Add(path.P("_test.user.joe.conv"), string(raw))
+		b.Users()
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/distkv-go/distkv/core/acl"
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
@@ -112,41 +113,6 @@ func convTarget(raw string) (path.Path, error) {
 	return target, nil
 }
 
-// userList reads the list name of a user record's _aux (codec, or the
-// original's conv) or of the param form's {key: LIST}; "" if none.
-func userList(raw string, param bool) (string, error) {
-	v, err := value.Decode([]byte(raw))
-	if err != nil {
-		return "", err
-	}
-	m, ok := v.(pack.Map)
-	if !ok {
-		return "", fmt.Errorf("a user record or parameter is a map, not %T", v)
-	}
-	keys := []string{"codec", "conv"}
-	if param {
-		keys = []string{"key"}
-	} else {
-		aux, _ := m.Get("_aux")
-		if aux == nil {
-			return "", nil
-		}
-		if m, ok = aux.(pack.Map); !ok {
-			return "", fmt.Errorf("_aux must be a map, not %T", aux)
-		}
-	}
-	for _, k := range keys {
-		if n, ok := m.Get(k); ok && n != nil {
-			s, ok := n.(string)
-			if !ok {
-				return "", fmt.Errorf("the codec list %s must be a name, not %T", k, n)
-			}
-			return s, nil
-		}
-	}
-	return "", nil
-}
-
 // rebuild reads every codec, conversion and user binding into a new
 // snapshot.
 func (c *Codecs) rebuild() {
@@ -217,58 +183,22 @@ func (c *Codecs) rebuild() {
 		compiled[name] = &list{match: m, codecs: r.codecs}
 	}
 
-	type binding struct {
-		list    string
-		param   bool // from the param form, which wins
-		present bool // the user record exists
-	}
-	users := map[userKey]*binding{}
+	users := auth.Bindings{Param: "conv", Aux: []string{"codec", "conv"}}
 	c.tree.Walk(AuthRoot, tree.WalkOptions{MinDepth: 3, MaxDepth: 4}, func(items []tree.Item) bool {
 		for i := range items {
-			it := &items[i]
-			rel, _ := it.Path.TrimPrefix(AuthRoot)
-			var el [4]path.Elem
-			n := 0
-			for e := range rel.Elems() {
-				el[n] = e
-				n++
-			}
-			method, ok1 := el[0].StrValue()
-			kind, _ := el[1].StrValue()
-			name, ok2 := el[2].StrValue()
-			if !ok1 || !ok2 || kind != "user" {
-				continue // not a user record (the method's own data)
-			}
-			param := n == 4
-			if param {
-				if s, _ := el[3].StrValue(); s != "conv" {
-					continue
-				}
-			}
-			k := userKey{method, name}
-			b := users[k]
-			if b == nil {
-				b = &binding{}
-				users[k] = b
-			}
-			if !param {
-				b.present = true
-				if b.param {
-					continue
-				}
-			}
-			l, err := userList(it.Value, param)
-			if err != nil {
-				c.log.Warn("a user's codec list cannot be read: the user's values are not converted", "user", name, "method", method, "err", err)
-			}
-			b.list, b.param = l, b.param || param
+			rel, _ := items[i].Path.TrimPrefix(AuthRoot)
+			users.Add(rel, items[i].Value)
 		}
 		return true
 	})
 	s := &snapshot{users: map[userKey]*list{}}
-	for k, b := range users {
-		if l := compiled[b.list]; b.present && l != nil {
-			s.users[k] = l
+	for u, bd := range users.Users() {
+		if bd.Err != nil {
+			c.log.Warn("a user's codec list cannot be read: the user's values are not converted", "user", u.Name, "method", u.Method, "err", bd.Err)
+			continue
+		}
+		if l := compiled[bd.Name]; l != nil {
+			s.users[userKey{u.Method, u.Name}] = l
 		}
 	}
 	c.snap.Store(s)

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/distkv-go/distkv/core/acl"
-	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/value"
@@ -241,74 +241,27 @@ func (p *policy) build() *policySnap {
 	}
 
 	// The users and the ACL each is bound to.
-	type record struct {
-		name    string
-		param   bool // from the param form, which wins
-		broken  bool
-		present bool // the user record exists
-	}
-	users := map[userKey]*record{}
+	users := auth.Bindings{Param: "acl", Aux: []string{"acl"}}
 	p.tree.Walk(authRoot, tree.WalkOptions{MinDepth: 3, MaxDepth: 4}, func(items []tree.Item) bool {
 		for i := range items {
-			it := &items[i]
-			rel, _ := it.Path.TrimPrefix(authRoot)
-			var el [4]path.Elem
-			n := 0
-			for e := range rel.Elems() {
-				el[n] = e
-				n++
-			}
-			method, ok1 := el[0].StrValue()
-			kind, _ := el[1].StrValue()
-			name, ok2 := el[2].StrValue()
-			if !ok1 || !ok2 || kind != "user" {
-				continue // not a user record (the method's own data)
-			}
-			if n == 4 {
-				if s, _ := el[3].StrValue(); s != "acl" {
-					continue
-				}
-			}
-			k := userKey{method, name}
-			b := users[k]
-			if b == nil {
-				b = &record{}
-				users[k] = b
-			}
-			if n == 3 {
-				b.present = true
-				if b.param {
-					continue
-				}
-				acl, err := auxACL(it.Value)
-				if err != nil {
-					bad(it, "%v", err)
-				}
-				b.name, b.broken = acl, err != nil
-				continue
-			}
-			acl, err := paramACL(it.Value)
-			if err != nil {
-				bad(it, "%v", err)
-			}
-			b.name, b.broken, b.param = acl, err != nil, true
+			rel, _ := items[i].Path.TrimPrefix(authRoot)
+			users.Add(rel, items[i].Value)
 		}
 		return true
 	})
-	for k, b := range users {
-		if !b.present {
-			continue
-		}
+	for u, bd := range users.Users() {
+		k := userKey{u.Method, u.Name}
 		switch {
-		case b.broken:
-			snap.users[k] = &boundACL{acl: emptyACL("").acl, none: fmt.Sprintf("the ACL binding of user %s (%s) is malformed (see the server log)", k.name, k.method)}
-		case b.name == "" || b.name == "*":
+		case bd.Err != nil:
+			bad(&tree.Item{Path: userPath(u.Method, u.Name), Value: bd.Err.Error()}, "%v", bd.Err)
+			snap.users[k] = &boundACL{acl: emptyACL("").acl, none: fmt.Sprintf("the ACL binding of user %s (%s) is malformed (see the server log)", u.Name, u.Method)}
+		case bd.Name == "" || bd.Name == "*":
 			snap.users[k] = nil
 		default:
-			a := snap.acls[b.name]
+			a := snap.acls[bd.Name]
 			if a == nil {
-				a = emptyACL(b.name)
-				snap.acls[b.name] = a
+				a = emptyACL(bd.Name)
+				snap.acls[bd.Name] = a
 			}
 			snap.users[k] = a
 		}
@@ -344,53 +297,6 @@ func recordModes(raw string) (Modes, error) {
 		return 0, fmt.Errorf("the modes must be a string of the letters rwcdxena, not %T", v)
 	}
 	return ParseModes(s)
-}
-
-// auxACL reads the ACL name from a user record's _aux; "" if none.
-func auxACL(raw string) (string, error) {
-	v, err := value.Decode([]byte(raw))
-	if err != nil {
-		return "", err
-	}
-	rec, ok := v.(pack.Map)
-	if !ok {
-		return "", fmt.Errorf("a user record must be a map, not %T", v)
-	}
-	aux, ok := rec.Get("_aux")
-	if !ok || aux == nil {
-		return "", nil
-	}
-	am, ok := aux.(pack.Map)
-	if !ok {
-		return "", fmt.Errorf("_aux must be a map, not %T", aux)
-	}
-	name, ok := am.Get("acl")
-	if !ok || name == nil {
-		return "", nil
-	}
-	s, ok := name.(string)
-	if !ok {
-		return "", fmt.Errorf("_aux.acl must be a string, not %T", name)
-	}
-	return s, nil
-}
-
-// paramACL reads the param form's value: {key: NAME}.
-func paramACL(raw string) (string, error) {
-	v, err := value.Decode([]byte(raw))
-	if err != nil {
-		return "", err
-	}
-	m, ok := v.(pack.Map)
-	if !ok {
-		return "", fmt.Errorf("an acl parameter must be a map {key: NAME}, not %T", v)
-	}
-	name, _ := m.Get("key")
-	s, ok := name.(string)
-	if !ok {
-		return "", fmt.Errorf("an acl parameter's key must be a string, not %T", name)
-	}
-	return s, nil
 }
 
 // checkRecord refuses a client's value for an ACL rule (below None acl)
