@@ -22,9 +22,11 @@ type Runner interface {
 
 // Proc is a compiled script. Call runs it with the value to convert as
 // the variable "value" (in core/value's model) and returns what the
-// script returns, in the same model; an error fails the conversion.
+// script returns, in the same model; an error fails the conversion. pure
+// reports that the result depends on the value alone (see
+// luart.Runtime.CallPure), so that it may be remembered.
 type Proc interface {
-	Call(ctx context.Context, value any) (any, error)
+	Call(ctx context.Context, value any) (out any, pure bool, err error)
 }
 
 // The system tree's roots of codecs, convert lists and users.
@@ -57,7 +59,19 @@ type codec struct {
 	name     path.Path
 	enc, dec Proc  // nil: that direction passes values unchanged
 	err      error // the record cannot be used: converts nothing, fails every use
+
+	// memo remembers pure conversions (see Proc): direction, 0, the raw
+	// value → the raw result. Values repeat, and a Lua call costs about a
+	// microsecond; a changed codec is a new codec with an empty memo.
+	memo  sync.Map
+	memoN atomic.Int64
 }
+
+// What a codec's memo holds at most: entries, and the size of a value.
+const (
+	maxMemo      = 1 << 16
+	maxMemoValue = 256
+)
 
 // list is one compiled convert list.
 type list struct {
@@ -159,17 +173,27 @@ func (cd *codec) convert(dir string, proc Proc, p path.Path, raw []byte) ([]byte
 	if proc == nil {
 		return raw, nil
 	}
+	var key string
+	if len(raw) <= maxMemoValue {
+		key = dir + "\x00" + string(raw)
+		if b, ok := cd.memo.Load(key); ok {
+			return b.([]byte), nil
+		}
+	}
 	v, err := value.Decode(raw)
 	if err != nil {
 		return fail(err)
 	}
-	out, err := proc.Call(context.Background(), v)
+	out, pure, err := proc.Call(context.Background(), v)
 	if err != nil {
 		return fail(err)
 	}
 	b, err := value.Encode(out)
 	if err != nil {
 		return fail(fmt.Errorf("the script's result: %w", err))
+	}
+	if pure && key != "" && cd.memoN.Add(1) <= maxMemo {
+		cd.memo.Store(key, b)
 	}
 	return b, nil
 }

@@ -35,7 +35,10 @@ func (r goRunner) Compile(name, src string) (codecs.Proc, error) {
 
 type goProc func(v any) (any, error)
 
-func (p goProc) Call(_ context.Context, v any) (any, error) { return p(v) }
+func (p goProc) Call(_ context.Context, v any) (any, bool, error) {
+	out, err := p(v)
+	return out, true, err
+}
 
 // The tutorial's float.str as Go: tostring and tonumber.
 var runner = goRunner{

@@ -12,6 +12,7 @@ import (
 // call's limits.
 func (st *state) require(L *lua.LState) int {
 	name := L.CheckString(1)
+	st.impure = true // a module may change between calls
 	if v, ok := st.loaded[name]; ok {
 		L.Push(v)
 		return 1

@@ -49,3 +49,30 @@ func TestRequire(t *testing.T) {
 		t.Fatalf("without modules: %v", err)
 	}
 }
+
+// TestCallPure: a result depends on the variables alone unless the
+// script asked for the time, a random number or a module.
+func TestCallPure(t *testing.T) {
+	rt := New(ValidatorLimits)
+	rt.SetModules(func(string) (string, bool) { return "return 1", true })
+	for src, want := range map[string]bool{
+		`return value + 1`:                         true,
+		`if value < 0 then error("neg") end`:       true,
+		`return os.time()`:                         false,
+		`return os.clock()`:                        false,
+		`return os.date("%Y")`:                     false,
+		`return math.random(10)`:                   false,
+		`return require("m")`:                      false,
+		`local f = os.time return value`:           true,  // named, not called
+		`local function f(n) return f(n) end f(1)`: false, // a limit
+	} {
+		s, err := Compile("test", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, pure, _ := rt.CallPure(context.Background(), s, map[string]any{"value": int64(1)}, nil)
+		if pure != want {
+			t.Errorf("%s: pure %v, want %v", src, pure, want)
+		}
+	}
+}

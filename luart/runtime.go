@@ -2,6 +2,7 @@ package luart
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -45,8 +46,19 @@ func (rt *Runtime) Limits() Limits { return rt.lim }
 // limit a *LimitError; if ctx ends first, ctx's error. A value that cannot
 // cross the bridge is an error wrapping ErrValue.
 func (rt *Runtime) Call(ctx context.Context, s *Script, vars map[string]any, out io.Writer) (any, error) {
+	v, _, err := rt.CallPure(ctx, s, vars, out)
+	return v, err
+}
+
+// CallPure is Call that also reports whether the result depends on vars
+// alone: true unless the script asked for the time (os.time, os.clock,
+// os.date), a random number or a module, or broke a limit or was stopped.
+// The sandbox gives a script nothing else that changes between calls, so
+// a pure result may be remembered for the same variables (types and
+// codecs do). What the script prints is not part of its result.
+func (rt *Runtime) CallPure(ctx context.Context, s *Script, vars map[string]any, out io.Writer) (any, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	st, _ := rt.pool.Get().(*state)
 	if st == nil {
@@ -55,22 +67,25 @@ func (rt *Runtime) Call(ctx context.Context, s *Script, vars map[string]any, out
 	c := st.ctx
 	c.reset(ctx, rt.lim)
 	st.out, st.printed = out, 0
-	st.modules, st.loaded, st.loading = rt.modules, nil, nil
+	st.modules, st.loaded, st.loading, st.impure = rt.modules, nil, nil, false
 	v, err := st.call(s, vars)
+	pure := !st.impure
 	unwatch(c)
 	st.out, st.modules, st.loaded, st.loading = nil, nil, nil, nil
 	if e := c.Err(); e != nil {
 		// The state broke a limit (or was stopped half-way): it may hold
 		// garbage of any size or a half-done built-in. Let it go.
 		st.close()
-		return nil, e
+		return nil, false, e
 	}
-	if st.broken {
+	var le *LimitError
+	if st.broken || errors.As(err, &le) {
 		st.close()
+		pure = false
 	} else {
 		rt.pool.Put(st)
 	}
-	return v, err
+	return v, pure, err
 }
 
 // call runs s on st. It never panics: gopher-lua's own faults are

@@ -38,7 +38,14 @@ type state struct {
 	modules func(name string) (string, bool)
 	loaded  map[string]lua.LValue
 	loading map[string]bool
+
+	// impure: the call asked for something besides its variables (the
+	// time, a random number, a module), so its result may differ next
+	// time for the same variables (see CallPure).
+	impure bool
 }
+
+func (st *state) markImpure(*lua.LState) { st.impure = true }
 
 var baseNames = []string{
 	"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget",
@@ -107,12 +114,12 @@ func newState(lim Limits) *state {
 	}
 	mth := g.RawGetString("math").(*lua.LTable)
 	mth.RawSetString("randomseed", lua.LNil) // seeds the process-wide generator
-	mth.RawSetString("random", L.NewFunction(mathRandom))
+	mth.RawSetString("random", L.NewFunction(func(L *lua.LState) int { st.impure = true; return mathRandom(L) }))
 	osAll := g.RawGetString("os").(*lua.LTable)
 	os := L.NewTable()
-	os.RawSetString("time", osAll.RawGetString("time"))
-	os.RawSetString("clock", osAll.RawGetString("clock"))
-	os.RawSetString("date", L.NewFunction(st.wrap(orig(osAll, "date"), st.checkDate)))
+	os.RawSetString("time", L.NewFunction(st.wrap(orig(osAll, "time"), st.markImpure)))
+	os.RawSetString("clock", L.NewFunction(st.wrap(orig(osAll, "clock"), st.markImpure)))
+	os.RawSetString("date", L.NewFunction(st.wrap(orig(osAll, "date"), func(L *lua.LState) { st.impure = true; st.checkDate(L) })))
 
 	strProxy := st.readOnly(str, "string")
 	base.RawSetString("string", strProxy)

@@ -23,9 +23,11 @@ type Runner interface {
 
 // Proc is a compiled script. Call runs it with the value to check as the
 // variable "value" (in core/pack's value model); an error refuses the
-// value, and its message is what the client reads.
+// value, and its message is what the client reads. pure reports that the
+// outcome depends on the value alone (see luart.Runtime.CallPure), so
+// that it may be remembered.
 type Proc interface {
-	Call(ctx context.Context, value any) error
+	Call(ctx context.Context, value any) (pure bool, err error)
 }
 
 // The system tree's roots of types and matches.
@@ -54,12 +56,30 @@ type typ struct {
 	err  error // the stored record cannot be used: refuses everything
 }
 
-// snapshot is one compiled state of the records; never changed.
+// snapshot is one compiled state of the records; never changed, but for
+// its memo.
 type snapshot struct {
 	types   map[string]*typ // by the type path's encoding
 	match   *acl.ACL        // nil: no match
 	targets []path.Path     // the type of each match rule, by MatchIndex
+
+	// memo remembers the outcome of a type's chain for a value (the type
+	// path's encoding, 0, the raw value → error, nil if it passes) when
+	// every script of the chain was pure: values repeat (percentages,
+	// ON/OFF), and a Lua call costs about a microsecond. It lives as long
+	// as the snapshot, so any change of a type or match starts afresh.
+	memo  sync.Map
+	memoN atomic.Int64
 }
+
+// What the memo holds at most: entries, and the size of a value.
+const (
+	maxMemo      = 1 << 16
+	maxMemoValue = 256
+)
+
+// memoResult is a remembered outcome.
+type memoResult struct{ err error }
 
 // New returns a Checker of the types in t, following their changes until
 // Close.
@@ -148,43 +168,68 @@ func (c *Checker) Check(_ *server.Session, p path.Path, value []byte) error {
 	if !ok {
 		return nil
 	}
+	target := s.targets[i]
+	var key string
+	if len(value) <= maxMemoValue {
+		key = target.Encoded() + "\x00" + string(value)
+		if r, ok := s.memo.Load(key); ok {
+			return r.(memoResult).err
+		}
+	}
 	v, err := pack.Decode(value)
 	if err != nil {
 		return err
 	}
-	return s.chain(s.targets[i], v, nil)
+	pure, err := s.chainPure(target, v, nil)
+	if pure && key != "" && s.memoN.Add(1) <= maxMemo {
+		s.memo.Store(key, memoResult{err})
+	}
+	return err
 }
 
 // chain runs v through the type name's supertypes, root first, then the
 // type itself; extra, if not nil, stands in for the type's own code (a
 // record being set). A missing type refuses the value.
 func (s *snapshot) chain(name path.Path, v any, extra Proc) error {
+	_, err := s.chainPure(name, v, extra)
+	return err
+}
+
+// chainPure is chain that also reports whether every script it ran was
+// pure (see Proc).
+func (s *snapshot) chainPure(name path.Path, v any, extra Proc) (pure bool, err error) {
+	pure = true
+	run := func(p Proc, tn path.Path) error {
+		ok, err := call(p, tn, v)
+		pure = pure && ok
+		return err
+	}
 	n := name.Len()
 	for depth := 1; depth <= n; depth++ {
 		tn := name.Prefix(depth)
 		if depth == n && extra != nil {
-			if err := call(extra, tn, v); err != nil {
-				return err
+			if err := run(extra, tn); err != nil {
+				return pure, err
 			}
 			continue
 		}
 		t := s.types[tn.Encoded()]
 		if t == nil {
 			if depth == n {
-				return fmt.Errorf("type %v does not exist", tn)
+				return pure, fmt.Errorf("type %v does not exist", tn)
 			}
 			continue // an intermediate name without a record checks nothing
 		}
 		if t.err != nil {
-			return fmt.Errorf("type %v cannot be used: %w", tn, t.err)
+			return pure, fmt.Errorf("type %v cannot be used: %w", tn, t.err)
 		}
 		if t.proc != nil {
-			if err := call(t.proc, tn, v); err != nil {
-				return err
+			if err := run(t.proc, tn); err != nil {
+				return pure, err
 			}
 		}
 	}
-	return nil
+	return pure, nil
 }
 
 // CheckError is a value a type refused.
@@ -196,11 +241,12 @@ type CheckError struct {
 func (e *CheckError) Error() string { return fmt.Sprintf("type %v: %v", e.Type, e.Err) }
 func (e *CheckError) Unwrap() error { return e.Err }
 
-func call(p Proc, name path.Path, v any) error {
-	if err := p.Call(context.Background(), v); err != nil {
-		return &CheckError{Type: name, Err: err}
+func call(p Proc, name path.Path, v any) (pure bool, err error) {
+	pure, err = p.Call(context.Background(), v)
+	if err != nil {
+		return pure, &CheckError{Type: name, Err: err}
 	}
-	return nil
+	return pure, nil
 }
 
 // record is a type record's fields.
@@ -263,7 +309,7 @@ func (c *Checker) checkType(s *snapshot, p path.Path, value []byte) error {
 			return fmt.Errorf("type %v: good example %s fails supertype %v: %w", name, show(g), super, err)
 		}
 		if proc != nil {
-			if err := call(proc, name, g); err != nil {
+			if _, err := call(proc, name, g); err != nil {
 				return fmt.Errorf("type %v: good example %s fails: %w", name, show(g), unwrapCheck(err))
 			}
 		}
@@ -272,7 +318,10 @@ func (c *Checker) checkType(s *snapshot, p path.Path, value []byte) error {
 		if err := s.chain(super, b, nil); err != nil && !super.IsRoot() {
 			return fmt.Errorf("type %v: bad example %s fails supertype %v already: %w", name, show(b), super, err)
 		}
-		if proc == nil || call(proc, name, b) == nil {
+		if proc == nil {
+			return fmt.Errorf("type %v: bad example %s passes: the type has no code", name, show(b))
+		}
+		if _, err := call(proc, name, b); err == nil {
 			return fmt.Errorf("type %v: bad example %s passes", name, show(b))
 		}
 	}

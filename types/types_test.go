@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/tree"
 	"github.com/distkv-go/distkv/core/wire"
 	"github.com/distkv-go/distkv/types"
 )
@@ -33,7 +35,7 @@ func (r goRunner) Compile(name, src string) (types.Proc, error) {
 
 type goProc func(v any) error
 
-func (p goProc) Call(_ context.Context, v any) error { return p(v) }
+func (p goProc) Call(_ context.Context, v any) (bool, error) { return true, p(v) }
 
 var runner = goRunner{
 	"int": func(v any) error {
@@ -164,6 +166,81 @@ func TestTypeRecords(t *testing.T) {
 	} {
 		if err := setInternal(c, tc.p, tc.v); err == nil || !errors.Is(err, wire.ErrBadValue) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// countRunner counts calls; scripts named "impure…" report impure.
+type countRunner struct{ n *atomic.Int64 }
+
+func (r countRunner) Compile(name, src string) (types.Proc, error) {
+	return countProc{r.n, strings.HasPrefix(src, "impure")}, nil
+}
+
+type countProc struct {
+	n      *atomic.Int64
+	impure bool
+}
+
+func (p countProc) Call(_ context.Context, v any) (bool, error) {
+	p.n.Add(1)
+	if n, _ := v.(int64); n < 0 {
+		return !p.impure, errors.New("negative")
+	}
+	return !p.impure, nil
+}
+
+// TestMemo: a pure chain's outcome for a value is remembered until a type
+// or match changes; an impure one runs every time.
+func TestMemo(t *testing.T) {
+	var n atomic.Int64
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := server.New(server.Config{Node: "t", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ck := types.New(s.Tree(), countRunner{&n}, log)
+	defer ck.Close()
+	set := func(p path.Path, v any) {
+		raw, _ := pack.Append(nil, v)
+		if err := ck.Check(nil, p, raw); err != nil {
+			t.Fatalf("check %v: %v", p, err)
+		}
+		if _, err := s.Tree().Set(p, string(raw), tree.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(p path.Path, v int64) error {
+		raw, _ := pack.Append(nil, v)
+		return ck.Check(nil, p, raw)
+	}
+	gen := ck.Generation()
+	set(path.Must(nil, "type", "pos"), typeRec("pos", []any{int64(1), int64(2)}, []any{int64(-1)}))
+	set(path.Must(nil, "type", "now"), typeRec("impure", []any{int64(1), int64(2)}, []any{int64(-1)}))
+	set(path.Must(nil, "match", "a", "#"), pack.Map{{Key: "type", Value: path.P("pos")}})
+	set(path.Must(nil, "match", "b", "#"), pack.Map{{Key: "type", Value: path.P("now")}})
+	waitGen(t, ck, gen)
+	for deadline := time.Now().Add(10 * time.Second); check(path.P("b.y"), -1) == nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the match of b was not compiled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for _, tc := range []struct {
+		p    path.Path
+		runs int64 // calls for three checks of one value
+	}{{path.P("a.x"), 1}, {path.P("b.x"), 3}} {
+		for _, v := range []int64{5, -5} {
+			before := n.Load()
+			for range 3 {
+				if err := check(tc.p, v); (err != nil) != (v < 0) {
+					t.Fatalf("%v %d: %v", tc.p, v, err)
+				}
+			}
+			if got := n.Load() - before; got != tc.runs {
+				t.Errorf("%v %d: %d runs for three checks, want %d", tc.p, v, got, tc.runs)
+			}
 		}
 	}
 }

@@ -90,9 +90,9 @@ type typeProc struct {
 	s  *luart.Script
 }
 
-func (p typeProc) Call(ctx context.Context, v any) error {
-	_, err := p.rt.Call(ctx, p.s, map[string]any{"value": v}, nil)
-	return scriptMessage(err)
+func (p typeProc) Call(ctx context.Context, v any) (bool, error) {
+	_, pure, err := p.rt.CallPure(ctx, p.s, map[string]any{"value": v}, nil)
+	return pure, scriptMessage(err)
 }
 
 // codecRunner runs codec scripts: the result is the converted value.
@@ -111,9 +111,9 @@ type codecProc struct {
 	s  *luart.Script
 }
 
-func (p codecProc) Call(ctx context.Context, v any) (any, error) {
-	out, err := p.rt.Call(ctx, p.s, map[string]any{"value": v}, nil)
-	return out, scriptMessage(err)
+func (p codecProc) Call(ctx context.Context, v any) (any, bool, error) {
+	out, pure, err := p.rt.CallPure(ctx, p.s, map[string]any{"value": v}, nil)
+	return out, pure, scriptMessage(err)
 }
 
 // scriptMessage turns a script's own error into its message alone (what
