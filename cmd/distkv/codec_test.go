@@ -26,7 +26,10 @@ type goCodecRunner struct{}
 
 type goCodecProc func(any) (any, error)
 
-func (p goCodecProc) Call(_ context.Context, v any) (any, bool, error) { out, err := p(v); return out, true, err }
+func (p goCodecProc) Call(_ context.Context, v any) (any, bool, error) {
+	out, err := p(v)
+	return out, true, err
+}
 
 func (goCodecRunner) Compile(name, src string) (codecs.Proc, error) {
 	switch strings.TrimSpace(src) {
