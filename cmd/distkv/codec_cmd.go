@@ -15,7 +15,6 @@ import (
 	"github.com/distkv-go/distkv/core/literal"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
-	"github.com/distkv-go/distkv/core/value"
 	"github.com/distkv-go/distkv/core/wire"
 )
 
@@ -278,33 +277,8 @@ func (c *CodecConvertCmd) Run(ctx context.Context, k *connector, g *globals) err
 		return errors.New("a conversion needs a non-empty path pattern")
 	case pattern.IsRoot():
 		return c.print(ctx, k, g, list)
-	case c.Delete:
-		return deleteInternal(ctx, k, p, fmt.Sprintf("no conversion at %v in %s", pattern, c.List))
-	case c.Codec != "":
-		codec, err := path.Parse(c.Codec)
-		if err != nil {
-			return fmt.Errorf("-c %s: %w", c.Codec, err)
-		}
-		cl, err := k.get(ctx)
-		if err != nil {
-			return err
-		}
-		_, err = cl.Request(ctx, wire.SetInternal, client.Args{{Key: "path", Value: p}, {Key: "value", Value: pack.Map{{Key: "codec", Value: codec}}}})
-		return err
 	}
-	cl, err := k.get(ctx)
-	if err != nil {
-		return err
-	}
-	rep, err := cl.Request(ctx, wire.GetInternal, client.Args{{Key: "path", Value: p}})
-	if err != nil {
-		return err
-	}
-	if !rep.HasValue {
-		return fmt.Errorf("no conversion at %v in %s", pattern, c.List)
-	}
-	fmt.Fprintln(g.stdout, convCodec(rep.Value))
-	return nil
+	return refRecord(ctx, k, g, p, "codec", "-c", c.Codec, c.Delete, fmt.Sprintf("no conversion at %v in %s", pattern, c.List))
 }
 
 // print prints a convert list: PATTERN: CODEC, one a line.
@@ -322,24 +296,7 @@ func (c *CodecConvertCmd) print(ctx context.Context, k *connector, g *globals, l
 		if rel.IsRoot() {
 			rel = e.Path
 		}
-		fmt.Fprintf(g.stdout, "%v: %s\n", rel, convCodec(e.Raw))
+		fmt.Fprintf(g.stdout, "%v: %s\n", rel, refOf(e.Raw, "codec"))
 	}
 	return nil
-}
-
-// convCodec prints a conversion record's codec.
-func convCodec(raw []byte) string {
-	v, err := value.Decode(raw)
-	if err != nil {
-		return fmt.Sprintf("(unreadable: %v)", err)
-	}
-	m, _ := v.(pack.Map)
-	c, _ := m.Get("codec")
-	switch c := c.(type) {
-	case path.Path:
-		return c.String()
-	case string:
-		return c
-	}
-	return fmt.Sprintf("(no codec: %v)", value.Top(v))
 }

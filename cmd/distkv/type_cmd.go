@@ -213,21 +213,30 @@ func (c *TypeMatchCmd) Run(ctx context.Context, k *connector, g *globals) error 
 		return errors.New("a match needs a non-empty path pattern")
 	}
 	p := path.Must("match").Join(pattern)
-	switch {
-	case c.Type != "" && c.Delete:
+	if c.Type != "" && c.Delete {
 		return errors.New("-t sets a match and -d deletes it: give one")
-	case c.Delete:
-		return deleteInternal(ctx, k, p, fmt.Sprintf("no match at %v", pattern))
-	case c.Type != "":
-		t, err := path.Parse(c.Type)
+	}
+	return refRecord(ctx, k, g, p, "type", "-t", c.Type, c.Delete, fmt.Sprintf("no match at %v", pattern))
+}
+
+// refRecord sets, deletes or prints a system record that names another
+// by path, {key: PATH} (a type match, a codec conversion): set is the
+// name to set from flag ("" to print), del deletes; missing is the error
+// for a record that is not there.
+func refRecord(ctx context.Context, k *connector, g *globals, p path.Path, key, flag, set string, del bool, missing string) error {
+	switch {
+	case del:
+		return deleteInternal(ctx, k, p, missing)
+	case set != "":
+		target, err := path.Parse(set)
 		if err != nil {
-			return fmt.Errorf("-t %s: %w", c.Type, err)
+			return fmt.Errorf("%s %s: %w", flag, set, err)
 		}
 		cl, err := k.get(ctx)
 		if err != nil {
 			return err
 		}
-		_, err = cl.Request(ctx, wire.SetInternal, client.Args{{Key: "path", Value: p}, {Key: "value", Value: pack.Map{{Key: "type", Value: t}}}})
+		_, err = cl.Request(ctx, wire.SetInternal, client.Args{{Key: "path", Value: p}, {Key: "value", Value: pack.Map{{Key: key, Value: target}}}})
 		return err
 	}
 	cl, err := k.get(ctx)
@@ -239,21 +248,24 @@ func (c *TypeMatchCmd) Run(ctx context.Context, k *connector, g *globals) error 
 		return err
 	}
 	if !rep.HasValue {
-		return fmt.Errorf("no match at %v", pattern)
+		return errors.New(missing)
 	}
-	r := pack.NewReader(rep.Value)
-	var t path.Path
-	err = r.ReadMap(func(key []byte) error {
-		if string(key) != "type" {
-			return r.Skip()
-		}
-		var err error
-		t, err = path.Read(r)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("the match at %v: %w", pattern, err)
-	}
-	fmt.Fprintln(g.stdout, t)
+	fmt.Fprintln(g.stdout, refOf(rep.Value, key))
 	return nil
+}
+
+// refOf prints the path a {key: PATH} record names.
+func refOf(raw []byte, key string) string {
+	v, err := value.Decode(raw)
+	if err != nil {
+		return fmt.Sprintf("(unreadable: %v)", err)
+	}
+	m, _ := v.(pack.Map)
+	switch r, _ := m.Get(key); r := r.(type) {
+	case path.Path:
+		return r.String()
+	case string:
+		return r
+	}
+	return fmt.Sprintf("(no %s: %v)", key, value.Top(v))
 }
