@@ -50,12 +50,14 @@ type Codecs struct {
 	snap atomic.Pointer[snapshot]
 	gen  atomic.Uint64 // snapshots built, for Generation
 
-	mu   sync.Mutex // serializes rebuilds
-	stop func()     // ends following the tree (safe to call twice)
+	mu       sync.Mutex        // serializes rebuilds; protects compiled
+	compiled map[string]*codec // the last rebuild's codecs, by name encoding
+	stop     func()            // ends following the tree (safe to call twice)
 }
 
 // codec is one compiled codec.
 type codec struct {
+	raw      string // the record it was compiled from
 	name     path.Path
 	enc, dec Proc  // nil: that direction passes values unchanged
 	err      error // the record cannot be used: converts nothing, fails every use

@@ -123,6 +123,13 @@ func (c *Codecs) rebuild() {
 		for i := range items {
 			it := &items[i]
 			name, _ := it.Path.TrimPrefix(CodecRoot)
+			// An unchanged record keeps its compiled scripts (and what
+			// they remember): a rebuild after one change must not
+			// recompile thousands.
+			if old := c.compiled[name.Encoded()]; old != nil && old.raw == it.Value {
+				codecs[name.Encoded()] = old
+				continue
+			}
 			name = name.Clone()
 			rec, err := parseCodec(it.Value)
 			var cd *codec
@@ -133,10 +140,12 @@ func (c *Codecs) rebuild() {
 				cd = &codec{name: name, err: fmt.Errorf("the stored record cannot be used: %w", err)}
 				c.log.Warn("a stored codec cannot be used: values it converts fail", "codec", name.String(), "err", err)
 			}
+			cd.raw = it.Value
 			codecs[name.Encoded()] = cd
 		}
 		return true
 	})
+	c.compiled = codecs
 
 	type rules struct {
 		rules  []acl.Rule

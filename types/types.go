@@ -51,6 +51,7 @@ type Checker struct {
 
 // typ is one compiled type.
 type typ struct {
+	raw  string // the record it was compiled from
 	name path.Path
 	proc Proc  // nil: no code (accepts everything)
 	err  error // the stored record cannot be used: refuses everything
@@ -99,11 +100,21 @@ func (c *Checker) rebuild() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := &snapshot{types: map[string]*typ{}}
+	var prev map[string]*typ
+	if old := c.snap.Load(); old != nil {
+		prev = old.types
+	}
 	c.tree.Walk(TypeRoot, tree.WalkOptions{MinDepth: 1, MaxDepth: -1}, func(items []tree.Item) bool {
 		for i := range items {
 			it := &items[i]
 			name, _ := it.Path.TrimPrefix(TypeRoot)
-			t := &typ{name: name.Clone()}
+			// An unchanged record keeps its compiled script: a rebuild
+			// after one change must not recompile thousands.
+			if old := prev[name.Encoded()]; old != nil && old.raw == it.Value {
+				s.types[name.Encoded()] = old
+				continue
+			}
+			t := &typ{name: name.Clone(), raw: it.Value}
 			rec, err := parseType(it.Value)
 			if err == nil && rec.code != "" {
 				t.proc, err = c.run.Compile("type "+name.String(), rec.code)

@@ -244,3 +244,41 @@ func TestMemo(t *testing.T) {
 		}
 	}
 }
+
+// compileCounter counts Compile calls of runner.
+type compileCounter struct{ n *atomic.Int64 }
+
+func (c compileCounter) Compile(name, src string) (types.Proc, error) {
+	c.n.Add(1)
+	return runner.Compile(name, src)
+}
+
+// TestRebuildKeepsUnchanged: after a change, only the changed record is
+// compiled again.
+func TestRebuildKeepsUnchanged(t *testing.T) {
+	var n atomic.Int64
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := server.New(server.Config{Node: "t", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ck := types.New(s.Tree(), compileCounter{&n}, log)
+	defer ck.Close()
+	put := func(name string) {
+		raw, _ := pack.Append(nil, typeRec("int", []any{int64(1), int64(2)}, []any{1.5}))
+		gen := ck.Generation()
+		if _, err := s.Tree().Set(path.Must(nil, "type", name), string(raw), tree.Cond{}); err != nil {
+			t.Fatal(err)
+		}
+		waitGen(t, ck, gen)
+	}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		put(name)
+	}
+	before := n.Load()
+	put("e")
+	if got := n.Load() - before; got != 1 {
+		t.Fatalf("%d compiles after one new type among four, want 1", got)
+	}
+}
