@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/distkv-go/distkv/core/acl"
+	"github.com/distkv-go/distkv/core/auth"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/core/tree"
@@ -81,12 +82,9 @@ type list struct {
 	codecs []*codec // by rule index
 }
 
-// userKey names a user record: its login method and name.
-type userKey struct{ method, name string }
-
 // snapshot is one compiled state of the records; never changed.
 type snapshot struct {
-	users map[userKey]*list // only users bound to a list with rules
+	users map[auth.User]*list // only users bound to a list with rules
 }
 
 // New returns the Codecs of the records in t, following their changes
@@ -139,7 +137,7 @@ func (c *Codecs) find(s *server.Session, p path.Path) *codec {
 	if len(snap.users) == 0 {
 		return nil
 	}
-	l := snap.users[userKey{s.Method, s.User}]
+	l := snap.users[auth.User{Method: s.Method, Name: s.User}]
 	if l == nil || p.HasPrefix(systemRoot) {
 		return nil
 	}

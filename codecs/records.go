@@ -200,14 +200,14 @@ func (c *Codecs) rebuild() {
 		}
 		return true
 	})
-	s := &snapshot{users: map[userKey]*list{}}
+	s := &snapshot{users: map[auth.User]*list{}}
 	for u, bd := range users.Users() {
 		if bd.Err != nil {
 			c.log.Warn("a user's codec list cannot be read: the user's values are not converted", "user", u.Name, "method", u.Method, "err", bd.Err)
 			continue
 		}
 		if l := compiled[bd.Name]; l != nil {
-			s.users[userKey{u.Method, u.Name}] = l
+			s.users[u] = l
 		}
 	}
 	c.snap.Store(s)

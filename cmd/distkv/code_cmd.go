@@ -18,8 +18,8 @@ import (
 // proc PATH…` for code runners run, `.distkv code module PATH…` for the
 // modules scripts load with require.
 var (
-	codeRoot   = path.Must(".distkv", "code", "proc")
-	moduleRoot = path.Must(".distkv", "code", "module")
+	codeRoot   = storedCode.Join(path.Must("proc"))
+	moduleRoot = storedCode.Join(path.Must("module"))
 )
 
 // rootOf is the root of the command's kind of code: modules for `code

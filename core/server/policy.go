@@ -61,14 +61,11 @@ var (
 
 var aclRoot = systemRoot.Child(path.Str("acl"))
 
-// userKey names a user record: its login method and name.
-type userKey struct{ method, name string }
-
 // policySnap is one compiled state of the records; never changed.
 type policySnap struct {
 	gen uint64 // policy.gen when the build began
 	// users holds every user record; a nil *boundACL: no ACL.
-	users map[userKey]*boundACL
+	users map[auth.User]*boundACL
 	// acls holds every ACL that has rules or that a user names.
 	acls map[string]*boundACL
 }
@@ -137,7 +134,7 @@ func (snap *policySnap) user(s *Session) (*boundACL, bool) {
 	if c := s.bound.Load(); c != nil && c.snap == snap {
 		return c.acl, c.ok
 	}
-	b, ok := snap.users[userKey{s.Method, s.User}]
+	b, ok := snap.users[auth.User{Method: s.Method, Name: s.User}]
 	s.bound.Store(&binding{snap: snap, acl: b, ok: ok})
 	return b, ok
 }
@@ -210,7 +207,7 @@ func (p *policy) build() *policySnap {
 			p.log.Warn("a malformed access record grants nothing", "path", it.Path.String(), "problem", fmt.Sprintf(format, args...))
 		}
 	}
-	snap := &policySnap{users: map[userKey]*boundACL{}, acls: map[string]*boundACL{}}
+	snap := &policySnap{users: map[auth.User]*boundACL{}, acls: map[string]*boundACL{}}
 
 	// The rules, by ACL name.
 	rules := map[string][]acl.Rule{}
@@ -250,20 +247,19 @@ func (p *policy) build() *policySnap {
 		return true
 	})
 	for u, bd := range users.Users() {
-		k := userKey{u.Method, u.Name}
 		switch {
 		case bd.Err != nil:
 			bad(&tree.Item{Path: userPath(u.Method, u.Name), Value: bd.Err.Error()}, "%v", bd.Err)
-			snap.users[k] = &boundACL{acl: emptyACL("").acl, none: fmt.Sprintf("the ACL binding of user %s (%s) is malformed (see the server log)", u.Name, u.Method)}
+			snap.users[u] = &boundACL{acl: emptyACL("").acl, none: fmt.Sprintf("the ACL binding of user %s (%s) is malformed (see the server log)", u.Name, u.Method)}
 		case bd.Name == "" || bd.Name == "*":
-			snap.users[k] = nil
+			snap.users[u] = nil
 		default:
 			a := snap.acls[bd.Name]
 			if a == nil {
 				a = emptyACL(bd.Name)
 				snap.acls[bd.Name] = a
 			}
-			snap.users[k] = a
+			snap.users[u] = a
 		}
 	}
 	p.logged = seen
