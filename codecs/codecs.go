@@ -3,6 +3,7 @@ package codecs
 import (
 	"context"
 	"fmt"
+	"github.com/distkv-go/distkv/internal/memo"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -63,18 +64,14 @@ type codec struct {
 	enc, dec Proc  // nil: that direction passes values unchanged
 	err      error // the record cannot be used: converts nothing, fails every use
 
-	// memo remembers pure conversions (see Proc): direction, 0, the raw
+	// encMemo and decMemo remember pure conversions (see Proc): the raw
 	// value → the raw result. Values repeat, and a Lua call costs about a
-	// microsecond; a changed codec is a new codec with an empty memo.
-	memo  sync.Map
-	memoN atomic.Int64
+	// microsecond; a changed codec is a new codec with empty memos.
+	encMemo, decMemo *memo.Cache[[]byte]
 }
 
-// What a codec's memo holds at most: entries, and the size of a value.
-const (
-	maxMemo      = 1 << 16
-	maxMemoValue = 256
-)
+// The largest value a memo remembers (see internal/memo for how many).
+const maxMemoValue = 256
 
 // list is one compiled convert list.
 type list struct {
@@ -115,7 +112,7 @@ func (c *Codecs) Decode(s *server.Session, p path.Path, raw []byte) ([]byte, err
 	if cd == nil {
 		return raw, nil
 	}
-	return cd.convert("decode", cd.dec, p, raw)
+	return cd.convert("decode", cd.dec, cd.decMemo, p, raw)
 }
 
 // Encode implements server.Codec: the stored value at p as the user
@@ -128,7 +125,7 @@ func (c *Codecs) Encode(s *server.Session, p path.Path, raw []byte) ([]byte, err
 	if cd == nil {
 		return raw, nil
 	}
-	return cd.convert("encode", cd.enc, p, raw)
+	return cd.convert("encode", cd.enc, cd.encMemo, p, raw)
 }
 
 // find returns the codec of the user's list for p; nil: none.
@@ -162,8 +159,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// convert runs raw through proc (nil: unchanged).
-func (cd *codec) convert(dir string, proc Proc, p path.Path, raw []byte) ([]byte, error) {
+// convert runs raw through proc (nil: unchanged), remembering pure
+// results in m.
+func (cd *codec) convert(dir string, proc Proc, m *memo.Cache[[]byte], p path.Path, raw []byte) ([]byte, error) {
 	fail := func(err error) ([]byte, error) {
 		return nil, &Error{Codec: cd.name, Dir: dir, Path: p, Err: err}
 	}
@@ -173,11 +171,10 @@ func (cd *codec) convert(dir string, proc Proc, p path.Path, raw []byte) ([]byte
 	if proc == nil {
 		return raw, nil
 	}
-	var key string
-	if len(raw) <= maxMemoValue {
-		key = dir + "\x00" + string(raw)
-		if b, ok := cd.memo.Load(key); ok {
-			return b.([]byte), nil
+	small := len(raw) <= maxMemoValue
+	if small {
+		if b, ok := m.Get(raw); ok {
+			return b, nil
 		}
 	}
 	v, err := value.Decode(raw)
@@ -192,8 +189,8 @@ func (cd *codec) convert(dir string, proc Proc, p path.Path, raw []byte) ([]byte
 	if err != nil {
 		return fail(fmt.Errorf("the script's result: %w", err))
 	}
-	if pure && key != "" && cd.memoN.Add(1) <= maxMemo {
-		cd.memo.Store(key, b)
+	if pure && small {
+		m.Put(raw, b)
 	}
 	return b, nil
 }

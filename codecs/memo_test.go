@@ -2,6 +2,7 @@ package codecs
 
 import (
 	"context"
+	"github.com/distkv-go/distkv/internal/memo"
 	"testing"
 
 	"github.com/distkv-go/distkv/core/path"
@@ -24,9 +25,9 @@ func TestMemo(t *testing.T) {
 	raw, _ := value.Encode("12.5")
 	for _, pure := range []bool{true, false} {
 		n := 0
-		cd := &codec{name: path.P("c"), enc: countProc{&n, pure}}
+		cd := &codec{name: path.P("c"), enc: countProc{&n, pure}, encMemo: memo.New[[]byte]()}
 		for range 3 {
-			out, err := cd.convert("encode", cd.enc, path.P("x"), raw)
+			out, err := cd.convert("encode", cd.enc, cd.encMemo, path.P("x"), raw)
 			if err != nil || string(out) != string(raw) {
 				t.Fatalf("%q %v", out, err)
 			}

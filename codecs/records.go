@@ -3,6 +3,7 @@ package codecs
 import (
 	"errors"
 	"fmt"
+	"github.com/distkv-go/distkv/internal/memo"
 
 	"github.com/distkv-go/distkv/core/acl"
 	"github.com/distkv-go/distkv/core/auth"
@@ -65,7 +66,7 @@ func parseCodec(raw string) (record, error) {
 
 // compile compiles a codec record's scripts.
 func (c *Codecs) compile(name path.Path, rec record) (cd *codec, err error) {
-	cd = &codec{name: name}
+	cd = &codec{name: name, encMemo: memo.New[[]byte](), decMemo: memo.New[[]byte]()}
 	if rec.encode != "" {
 		if cd.enc, err = c.run.Compile(fmt.Sprintf("codec %v encode", name), rec.encode); err != nil {
 			return cd, fmt.Errorf("encode: %w", err)
@@ -254,10 +255,11 @@ func (c *Codecs) checkCodec(p path.Path, raw []byte) error {
 	for _, f := range []struct {
 		dir      string
 		proc     Proc
+		memo     *memo.Cache[[]byte]
 		examples [][2]any
-	}{{"decode", cd.dec, rec.in}, {"encode", cd.enc, rec.out}} {
+	}{{"decode", cd.dec, cd.decMemo, rec.in}, {"encode", cd.enc, cd.encMemo, rec.out}} {
 		for _, ex := range f.examples {
-			if err := holds(cd, f.dir, f.proc, ex); err != nil {
+			if err := holds(cd, f.dir, f.proc, f.memo, ex); err != nil {
 				return bad("%v", err)
 			}
 		}
@@ -266,7 +268,7 @@ func (c *Codecs) checkCodec(p path.Path, raw []byte) error {
 }
 
 // holds reports whether an example [IN, OUT] holds: proc(IN) == OUT.
-func holds(cd *codec, dir string, proc Proc, ex [2]any) error {
+func holds(cd *codec, dir string, proc Proc, m *memo.Cache[[]byte], ex [2]any) error {
 	in, err := value.Encode(ex[0])
 	if err != nil {
 		return fmt.Errorf("%s example %s: %w", dir, show(ex[0]), err)
@@ -275,7 +277,7 @@ func holds(cd *codec, dir string, proc Proc, ex [2]any) error {
 	if err != nil {
 		return fmt.Errorf("%s example %s: %w", dir, show(ex[0]), err)
 	}
-	got, err := cd.convert(dir, proc, path.Root, in)
+	got, err := cd.convert(dir, proc, m, path.Root, in)
 	if err != nil {
 		return fmt.Errorf("%s example %s fails: %w", dir, show(ex[0]), unwrap(err))
 	}

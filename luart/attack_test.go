@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,7 +129,7 @@ func TestAttacks(t *testing.T) {
 				return
 			default:
 			}
-			_, err := rt.Call(context.Background(), pct, map[string]any{"value": int64(12)}, nil)
+			_, err := rt.Call(context.Background(), pct, []Var{{"value", int64(12)}}, nil)
 			calls.Add(1)
 			if err != nil {
 				failed.Add(1)
@@ -143,7 +144,7 @@ func TestAttacks(t *testing.T) {
 			s := mustCompile(t, "attack", a.src)
 			done := make(chan error, 1)
 			go func() {
-				_, err := rt.Call(context.Background(), s, map[string]any{"big": new(big.Int).Lsh(big.NewInt(1), 70)}, nil)
+				_, err := rt.Call(context.Background(), s, []Var{{"big", new(big.Int).Lsh(big.NewInt(1), 70)}}, nil)
 				done <- err
 			}()
 			var err error
@@ -202,14 +203,55 @@ func TestContextCanceled(t *testing.T) {
 	}
 }
 
+// TestGlobalsDoNotLeak: one state runs calls one after another; none sees
+// another's variables or what it did to its environment.
 func TestGlobalsDoNotLeak(t *testing.T) {
-	rt := New(ValidatorLimits)
-	if _, err := run(t, rt, `local x = 1 value = 5 return value`, map[string]any{"value": int64(1)}); err != nil {
-		t.Fatal(err)
+	st := newState(ValidatorLimits)
+	defer st.close()
+	call := func(src string, vars ...Var) (any, error) {
+		t.Helper()
+		st.ctx.reset(context.Background(), st.lim)
+		defer unwatch(st.ctx)
+		return st.call(mustCompile(t, "test", src), vars)
 	}
-	v, err := run(t, rt, `return type(value)`, nil)
-	if err != nil || v != "nil" {
-		t.Fatalf("value leaked: %v %v", v, err)
+	for i, c := range []struct {
+		src  string
+		vars []Var
+		want any // a string starting with "error: " is an error's start
+	}{
+		{`local x = 1 value = 5 return value`, []Var{{"value", int64(1)}}, int64(5)},
+		{`return type(value)`, nil, "nil"},
+		{`value = 1`, nil, "error: assignment to undeclared global 'value'"},
+		{`return a + b`, []Var{{"a", int64(1)}, {"b", int64(2)}}, int64(3)},
+		{`return type(b)`, []Var{{"a", int64(1)}}, "nil"},
+		{`b = 2`, []Var{{"a", int64(1)}}, "error: assignment to undeclared global 'b'"},
+		{`a = nil _G = nil return 1`, []Var{{"a", int64(1)}}, int64(1)},
+		{`return _G.a + a`, []Var{{"a", int64(4)}}, int64(8)},
+		{`return rawequal(_G, _G._G) and _G.a == nil`, nil, true},
+		{`_G.value = {} return 1`, []Var{{"value", "x"}}, int64(1)},
+		{`return value`, []Var{{"value", "y"}}, "y"},
+		{`rawset(_G, "z", 1)`, nil, "error: rawset on the global environment is not allowed"},
+		{`return type(z)`, nil, "nil"},
+	} {
+		got, err := call(c.src, c.vars...)
+		if want, ok := c.want.(string); ok && strings.HasPrefix(want, "error: ") {
+			if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(want, "error: ")) {
+				t.Errorf("%d %s: %v %v, want %s", i, c.src, got, err, want)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%d %s: %#v %v, want %#v", i, c.src, got, err, c.want)
+		}
+	}
+	// Many names over time: the environment is replaced, and still holds
+	// only the call's own.
+	for i := range 3 * maxEnvNames {
+		name := "v" + strconv.Itoa(i)
+		got, err := call(`return `+name+` + (v0 or 0)`, Var{name, int64(i)})
+		if err != nil || got != int64(i) { // v0 is nil but in the first call
+			t.Fatalf("%s: %v %v", name, got, err)
+		}
 	}
 }
 

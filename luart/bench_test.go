@@ -10,7 +10,7 @@ func BenchmarkPercent(b *testing.B) {
 	rt := New(ValidatorLimits)
 	s := mustCompile(b, "int.percent", percentBody)
 	ctx := context.Background()
-	vars := map[string]any{"value": int64(12)}
+	vars := []Var{{"value", int64(12)}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := rt.Call(ctx, s, vars, nil); err != nil {
@@ -24,7 +24,7 @@ func BenchmarkToString(b *testing.B) {
 	rt := New(ValidatorLimits)
 	s := mustCompile(b, "float.str", "return tostring(value)")
 	ctx := context.Background()
-	vars := map[string]any{"value": 13.25}
+	vars := []Var{{"value", 13.25}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := rt.Call(ctx, s, vars, nil); err != nil {
@@ -39,7 +39,7 @@ func BenchmarkPercentParallel(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		vars := map[string]any{"value": int64(12)}
+		vars := []Var{{"value", int64(12)}}
 		for pb.Next() {
 			if _, err := rt.Call(ctx, s, vars, nil); err != nil {
 				b.Fatal(err)

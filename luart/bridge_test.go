@@ -13,6 +13,7 @@ import (
 
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // genValue builds a value of the pack model from data (a fuzzer's bytes).
@@ -181,7 +182,7 @@ var identity = func() *Script { s, _ := Compile("identity", "return value"); ret
 
 func roundTrip(t testing.TB, rt *Runtime, v any) {
 	t.Helper()
-	got, err := rt.Call(context.Background(), identity, map[string]any{"value": v}, nil)
+	got, err := rt.Call(context.Background(), identity, []Var{{"value", v}}, nil)
 	if err != nil {
 		t.Fatalf("%#v: %v", v, err)
 	}
@@ -236,11 +237,11 @@ func TestBridgeRules(t *testing.T) {
 		{`return type(big) .. type(bs) .. type(p)`, "userdatauserdatauserdata"},
 		{`return bs == bytes("x")`, true},
 	} {
-		vars := map[string]any{
-			"big": new(big.Int).Lsh(big.NewInt(1), 70),
-			"p":   path.Must("a", int64(31), []byte("b")),
-			"m":   pack.Map{},
-			"bs":  []byte("x"),
+		vars := []Var{
+			{"big", new(big.Int).Lsh(big.NewInt(1), 70)},
+			{"p", path.Must("a", int64(31), []byte("b"))},
+			{"m", pack.Map{}},
+			{"bs", []byte("x")},
 		}
 		got, err := run(t, rt, c.src, vars)
 		if err != nil || !same(got, c.want) {
@@ -259,10 +260,10 @@ func TestBridgeErrors(t *testing.T) {
 			t.Errorf("%s: no error", src)
 		}
 	}
-	if _, err := run(t, rt, "return 1", map[string]any{"value": struct{}{}}); err == nil {
+	if _, err := run(t, rt, "return 1", []Var{{"value", struct{}{}}}); err == nil {
 		t.Error("struct variable: no error")
 	}
-	if _, err := run(t, rt, "return 1", map[string]any{"value": pack.Map{{Key: nil, Value: 1}}}); err == nil {
+	if _, err := run(t, rt, "return 1", []Var{{"value", pack.Map{{Key: nil, Value: 1}}}}); err == nil {
 		t.Error("nil map key: no error")
 	}
 }
@@ -288,4 +289,21 @@ func FuzzBridge(f *testing.F) {
 		v := genValue(&data, 0)
 		roundTrip(t, rt, v)
 	})
+}
+
+// TestNumberText: the fast tostring writes every number as gopher-lua's
+// own does.
+func TestNumberText(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	vals := []float64{0, math.Copysign(0, -1), 1, -1, 0.5, 13.25, 1e6, 1e20, 1e21, 1e-4, 1e-5, 123456789012345678,
+		1 << 53, 1<<53 + 1, 1 << 62, 1 << 63, -(1 << 63), math.MaxFloat64, math.SmallestNonzeroFloat64,
+		math.Inf(1), math.Inf(-1), math.NaN(), 0.1 + 0.2, 2.5e-300}
+	for range 100_000 {
+		vals = append(vals, math.Float64frombits(r.Uint64()), r.NormFloat64()*1e6, float64(r.Int63n(1<<60)), math.Round(r.Float64()*1e4)/100)
+	}
+	for _, f := range vals {
+		if got, want := numberText(lua.LNumber(f)), lua.LNumber(f).String(); got != want {
+			t.Fatalf("%b: %q, gopher-lua writes %q", f, got, want)
+		}
+	}
 }

@@ -377,3 +377,29 @@ func randRange(L *lua.LState, m, n lua.LNumber) int64 {
 	}
 	return int64(lo) + rand.Int64N(int64(hi-lo)+1)
 }
+
+// tostring is the base library's, with a fast path for numbers and
+// strings: gopher-lua formats a number through fmt.Sprint, which was most
+// of the cost of a codec's `return tostring(value)`. The text is the same
+// (TestNumberText).
+func tostring(L *lua.LState) int {
+	switch v := L.CheckAny(1).(type) {
+	case lua.LNumber:
+		L.Push(lua.LString(numberText(v)))
+	case lua.LString:
+		L.Push(v)
+	default:
+		L.Push(L.ToStringMeta(v))
+	}
+	return 1
+}
+
+// numberText is n as gopher-lua's LNumber.String writes it: an integral
+// value as an integer, anything else as fmt's %v does.
+func numberText(n lua.LNumber) string {
+	f := float64(n)
+	if f == float64(int64(f)) {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}

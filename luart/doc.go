@@ -7,7 +7,7 @@
 //
 //	s, err := luart.Compile("int.percent", body) // *SyntaxError with Line
 //	rt := luart.New(luart.ValidatorLimits)
-//	v, err := rt.Call(ctx, s, map[string]any{"value": int64(12)}, nil)
+//	v, err := rt.Call(ctx, s, []luart.Var{{Name: "value", Value: int64(12)}}, nil)
 //
 // # Concurrency
 //
@@ -53,7 +53,8 @@
 // fails as a whole.
 //
 //   - Timeout is checked every 256 VM instructions (and the caller's
-//     context with it). gopher-lua does not check inside a built-in, so the
+//     context with it), counted from the call's 16th instruction: a call
+//     shorter than that (most validators) never reads the clock. gopher-lua does not check inside a built-in, so the
 //     built-ins that could run long or allocate much check their sizes
 //     first: string.rep, string.format (widths and precisions of two digits
 //     at most, as in Lua 5.1), table.concat, gsub, upper, lower, reverse,

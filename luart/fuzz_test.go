@@ -29,7 +29,7 @@ func FuzzRun(f *testing.F) {
 		}
 		done := make(chan error, 1)
 		go func() {
-			_, err := rt.Call(context.Background(), s, map[string]any{"value": int64(12)}, io.Discard)
+			_, err := rt.Call(context.Background(), s, []Var{{"value", int64(12)}}, io.Discard)
 			done <- err
 		}()
 		select {

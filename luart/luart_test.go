@@ -19,7 +19,7 @@ func mustCompile(t testing.TB, name, src string) *Script {
 	return s
 }
 
-func run(t testing.TB, rt *Runtime, src string, vars map[string]any) (any, error) {
+func run(t testing.TB, rt *Runtime, src string, vars []Var) (any, error) {
 	t.Helper()
 	return rt.Call(context.Background(), mustCompile(t, "test", src), vars, nil)
 }
@@ -29,26 +29,26 @@ func TestTutorial(t *testing.T) {
 	intBody := `if type(value) ~= "number" or value ~= math.floor(value) then error("not an integer") end`
 	pct := `if value < 0 or value > 100 then error("not a percentage") end`
 	for _, v := range []any{int64(0), int64(-2), int64(123)} {
-		if _, err := run(t, rt, intBody, map[string]any{"value": v}); err != nil {
+		if _, err := run(t, rt, intBody, []Var{{"value", v}}); err != nil {
 			t.Errorf("int %v: %v", v, err)
 		}
 	}
 	for _, v := range []any{1.2, "Hello"} {
-		_, err := run(t, rt, intBody, map[string]any{"value": v})
+		_, err := run(t, rt, intBody, []Var{{"value", v}})
 		var se *ScriptError
 		if !errors.As(err, &se) || se.Message != "not an integer" || se.Position != "test:1" {
 			t.Errorf("int %v: %#v", v, err)
 		}
 	}
-	_, err := run(t, rt, pct, map[string]any{"value": int64(123)})
+	_, err := run(t, rt, pct, []Var{{"value", int64(123)}})
 	var se *ScriptError
 	if !errors.As(err, &se) || se.Message != "not a percentage" {
 		t.Errorf("percent 123: %v", err)
 	}
-	if v, err := run(t, rt, "return tostring(value)", map[string]any{"value": 13.25}); err != nil || v != "13.25" {
+	if v, err := run(t, rt, "return tostring(value)", []Var{{"value", 13.25}}); err != nil || v != "13.25" {
 		t.Errorf("tostring: %#v %v", v, err)
 	}
-	if v, err := run(t, rt, "return tonumber(value)", map[string]any{"value": "12.5"}); err != nil || v != 12.5 {
+	if v, err := run(t, rt, "return tonumber(value)", []Var{{"value", "12.5"}}); err != nil || v != 12.5 {
 		t.Errorf("tonumber: %#v %v", v, err)
 	}
 	var out bytes.Buffer
@@ -107,10 +107,10 @@ func TestScriptMemory(t *testing.T) {
 		t.Errorf("a compiled one-line script keeps %d bytes, want under 4 KB", per)
 	}
 	rt := New(ValidatorLimits)
-	if _, err := rt.Call(context.Background(), scripts[n-1], map[string]any{"value": int64(n)}, nil); err == nil {
+	if _, err := rt.Call(context.Background(), scripts[n-1], []Var{{"value", int64(n)}}, nil); err == nil {
 		t.Errorf("value %d passes 0…%d", n, n-1)
 	}
-	v, err := run(t, rt, "local function f(x) local function g(y) return y * 2 end return g(x) + 1 end return f(value)", map[string]any{"value": int64(20)})
+	v, err := run(t, rt, "local function f(x) local function g(y) return y * 2 end return g(x) + 1 end return f(value)", []Var{{"value", int64(20)}})
 	if err != nil || v != int64(41) {
 		t.Errorf("nested functions: %v, %v; want 41", v, err)
 	}

@@ -70,7 +70,7 @@ func TestCallPure(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, pure, _ := rt.CallPure(context.Background(), s, map[string]any{"value": int64(1)}, nil)
+		_, pure, _ := rt.CallPure(context.Background(), s, []Var{{"value", int64(1)}}, nil)
 		if pure != want {
 			t.Errorf("%s: pure %v, want %v", src, pure, want)
 		}

@@ -39,13 +39,19 @@ func New(l Limits) *Runtime {
 // Limits returns the limits of every call (defaults filled in).
 func (rt *Runtime) Limits() Limits { return rt.lim }
 
+// Var is a variable of a call: the script sees it as a global.
+type Var struct {
+	Name  string
+	Value any // in the pack value model (see the package doc)
+}
+
 // Call runs the chunk with vars as globals of a fresh environment and
 // returns what it returns (the first value), converted to the pack value
 // model (see the package doc). print() output goes to out (nil:
 // discarded). An error raised by the script is a *ScriptError, a broken
 // limit a *LimitError; if ctx ends first, ctx's error. A value that cannot
 // cross the bridge is an error wrapping ErrValue.
-func (rt *Runtime) Call(ctx context.Context, s *Script, vars map[string]any, out io.Writer) (any, error) {
+func (rt *Runtime) Call(ctx context.Context, s *Script, vars []Var, out io.Writer) (any, error) {
 	v, _, err := rt.CallPure(ctx, s, vars, out)
 	return v, err
 }
@@ -56,7 +62,7 @@ func (rt *Runtime) Call(ctx context.Context, s *Script, vars map[string]any, out
 // The sandbox gives a script nothing else that changes between calls, so
 // a pure result may be remembered for the same variables (types and
 // codecs do). What the script prints is not part of its result.
-func (rt *Runtime) CallPure(ctx context.Context, s *Script, vars map[string]any, out io.Writer) (any, bool, error) {
+func (rt *Runtime) CallPure(ctx context.Context, s *Script, vars []Var, out io.Writer) (any, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -90,7 +96,7 @@ func (rt *Runtime) CallPure(ctx context.Context, s *Script, vars map[string]any,
 
 // call runs s on st. It never panics: gopher-lua's own faults are
 // recovered and reported as a *ScriptError with Panic set.
-func (st *state) call(s *Script, vars map[string]any) (v any, err error) {
+func (st *state) call(s *Script, vars []Var) (v any, err error) {
 	L := st.L
 	defer func() {
 		if r := recover(); r != nil {
@@ -99,19 +105,18 @@ func (st *state) call(s *Script, vars map[string]any) (v any, err error) {
 		}
 		L.RemoveContext()
 		L.SetTop(0)
-		st.clearEnv(vars)
 	}()
-	env := st.env
-	for k, x := range vars {
-		lv, err := st.toLua(x, 0)
-		if err != nil {
-			return nil, fmt.Errorf("variable %s: %w", k, err)
-		}
-		st.setVar(k, lv)
+	if err := st.bind(vars); err != nil {
+		return nil, err
 	}
-	env.RawSetString("_G", env)
-	fn := L.NewFunctionFromProto(s.proto)
-	fn.Env = env
+	fn := st.fn
+	if st.fnScript != s {
+		// A script is often called many times in a row; its function
+		// value can be reused, since no script can reach it.
+		fn = L.NewFunctionFromProto(s.proto)
+		st.fn, st.fnScript = fn, s
+	}
+	fn.Env = st.env
 	L.SetContext(st.ctx)
 	L.Push(fn)
 	if err := L.PCall(0, 1, nil); err != nil {
@@ -125,34 +130,65 @@ func (st *state) call(s *Script, vars map[string]any) (v any, err error) {
 	return st.fromLua(L.Get(-1), 0)
 }
 
-// The environment table is reused (a new one per call costs two Go maps,
-// more than the rest of a short call): nothing but the variables and _G
-// can be stored in it (new globals, rawset and the table library refuse
-// it), and clearEnv removes them after each call. A table that has seen
-// many names is replaced, since gopher-lua never forgets a key.
+// The environment table is reused: a new one per call costs two Go maps,
+// more than the rest of a short call. Nothing but the variables and _G can
+// be stored in it (new globals, rawset and the table library refuse it),
+// so a call sees only its own variables once bind has removed the names of
+// the last call's that it does not have and set the others (a call's
+// values stay referenced until the state's next call or its end).
+// gopher-lua never forgets a key a table has held, so a table that has
+// seen many names is replaced.
 const maxEnvNames = 64
 
-func (st *state) setVar(k string, v lua.LValue) {
-	if _, ok := st.envNames[k]; !ok {
-		st.envNames[k] = struct{}{}
+// bind makes vars the environment's variables, and _G the environment.
+func (st *state) bind(vars []Var) error {
+	env := st.env
+	if !sameNames(st.bound, vars) {
+		for _, k := range st.bound {
+			env.RawSetString(k, lua.LNil)
+		}
+		st.bound = st.bound[:0]
+		for _, v := range vars {
+			st.envNames[v.Name] = struct{}{}
+		}
+		if len(st.envNames) > maxEnvNames {
+			st.newEnv()
+			env = st.env
+		}
+		for _, v := range vars {
+			st.bound = append(st.bound, v.Name)
+		}
 	}
-	st.env.RawSetString(k, v)
+	for _, v := range vars {
+		lv, err := st.toLua(v.Value, 0)
+		if err != nil {
+			return fmt.Errorf("variable %s: %w", v.Name, err)
+		}
+		env.RawSetString(v.Name, lv)
+	}
+	if env.RawGetString("_G") != env {
+		env.RawSetString("_G", env)
+	}
+	return nil
 }
 
-func (st *state) clearEnv(vars map[string]any) {
-	for k := range vars {
-		st.env.RawSetString(k, lua.LNil)
+func sameNames(names []string, vars []Var) bool {
+	if len(names) != len(vars) {
+		return false
 	}
-	st.env.RawSetString("_G", lua.LNil)
-	if len(st.envNames) > maxEnvNames {
-		st.newEnv()
+	for i, v := range vars {
+		if names[i] != v.Name {
+			return false
+		}
 	}
+	return true
 }
 
 func (st *state) newEnv() {
 	st.env = st.L.CreateTable(0, 4)
 	st.env.Metatable = st.envMeta
 	st.envNames = map[string]struct{}{"_G": {}}
+	st.bound = st.bound[:0]
 }
 
 // scriptError turns what PCall returned into a *ScriptError, or a

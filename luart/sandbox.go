@@ -23,8 +23,11 @@ type state struct {
 	ctx      *callCtx
 	base     *lua.LTable         // the read-only globals every environment falls back to
 	envMeta  *lua.LTable         // metatable of each call's environment
-	env      *lua.LTable         // the calls' environment, emptied after each
+	env      *lua.LTable         // the calls' environment (see bind)
 	envNames map[string]struct{} // every name env has held
+	bound    []string            // the names of the last call's variables
+	fn       *lua.LFunction      // the last call's function, of fnScript
+	fnScript *Script
 	locked   map[*lua.LTable]string
 
 	bytesMeta, bigMeta, pathMeta, extMeta, mapMeta *lua.LTable
@@ -49,7 +52,7 @@ func (st *state) markImpure(*lua.LState) { st.impure = true }
 
 var baseNames = []string{
 	"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget",
-	"select", "setmetatable", "getmetatable", "tonumber", "tostring", "type",
+	"select", "setmetatable", "getmetatable", "tonumber", "type",
 	"_VERSION",
 }
 
@@ -88,6 +91,7 @@ func newState(lim Limits) *state {
 	base.RawSetString("unpack", L.NewFunction(st.unpack))
 	base.RawSetString("bytes", L.NewFunction(st.newBytes))
 	base.RawSetString("require", L.NewFunction(st.require))
+	base.RawSetString("tostring", L.NewFunction(tostring))
 
 	str := g.RawGetString("string").(*lua.LTable)
 	str.RawSetString("dump", lua.LNil)

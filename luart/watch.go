@@ -37,17 +37,19 @@ const (
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// reset prepares c for a call. The deadline is set at the first poll, not
+// here: a short call (most validators) never reads the clock. What runs
+// before the first poll is a few instructions and built-ins whose work the
+// sandbox caps.
 func (c *callCtx) reset(parent context.Context, lim Limits) {
 	c.parent, c.lim, c.n, c.watched = parent, lim, 0, false
-	c.deadline = time.Now().Add(lim.Timeout)
-	if d, ok := parent.Deadline(); ok && d.Before(c.deadline) {
-		c.deadline = d
-	}
+	c.deadline = time.Time{}
 	c.failed.Store(nil)
 	c.stopped.Store(false)
 }
 
-func (c *callCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+// Deadline is the call's deadline once the first poll set it.
+func (c *callCtx) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
 
 func (c *callCtx) Done() <-chan struct{} {
 	if c.n++; c.n == firstPoll || c.n%pollEvery == 0 {
@@ -60,11 +62,16 @@ func (c *callCtx) Done() <-chan struct{} {
 }
 
 func (c *callCtx) poll() {
+	now := time.Now()
 	if !c.watched {
 		c.watched = true
+		c.deadline = now.Add(c.lim.Timeout)
+		if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
+			c.deadline = d
+		}
 		watch(c)
 	}
-	if time.Now().After(c.deadline) {
+	if now.After(c.deadline) {
 		if err := c.parent.Err(); err != nil {
 			c.fail(err)
 		}

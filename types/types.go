@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/distkv-go/distkv/internal/memo"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -58,29 +59,25 @@ type typ struct {
 }
 
 // snapshot is one compiled state of the records; never changed, but for
-// its memo.
+// its targets' memos.
 type snapshot struct {
 	types   map[string]*typ // by the type path's encoding
 	match   *acl.ACL        // nil: no match
-	targets []path.Path     // the type of each match rule, by MatchIndex
-
-	// memo remembers the outcome of a type's chain for a value (the type
-	// path's encoding, 0, the raw value → error, nil if it passes) when
-	// every script of the chain was pure: values repeat (percentages,
-	// ON/OFF), and a Lua call costs about a microsecond. It lives as long
-	// as the snapshot, so any change of a type or match starts afresh.
-	memo  sync.Map
-	memoN atomic.Int64
+	targets []target        // of each match rule, by MatchIndex
 }
 
-// What the memo holds at most: entries, and the size of a value.
-const (
-	maxMemo      = 1 << 16
-	maxMemoValue = 256
-)
+// target is the type a match rule names, with its memo: the outcome of
+// the type's chain for a value (the raw value → error, nil if it passes)
+// when every script of the chain was pure. Values repeat (percentages,
+// ON/OFF), and a Lua call costs about a microsecond. It lives as long as
+// the snapshot, so any change of a type or match starts afresh.
+type target struct {
+	name path.Path
+	memo *memo.Cache[error]
+}
 
-// memoResult is a remembered outcome.
-type memoResult struct{ err error }
+// The largest value a memo remembers (see internal/memo for how many).
+const maxMemoValue = 256
 
 // New returns a Checker of the types in t, following their changes until
 // Close.
@@ -132,13 +129,13 @@ func (c *Checker) rebuild() {
 		for i := range items {
 			it := &items[i]
 			pattern, _ := it.Path.TrimPrefix(MatchRoot)
-			target, err := matchTarget(it.Value)
+			name, err := matchTarget(it.Value)
 			if err != nil {
 				c.log.Warn("a stored type match cannot be used: it is ignored", "match", pattern.String(), "err", err)
 				continue
 			}
 			rules = append(rules, acl.Rule{Pattern: pattern.Clone(), Modes: acl.ModeRead})
-			s.targets = append(s.targets, target)
+			s.targets = append(s.targets, target{name: name, memo: memo.New[error]()})
 		}
 		return true
 	})
@@ -180,20 +177,19 @@ func (c *Checker) Check(_ *server.Session, p path.Path, value []byte) error {
 		return nil
 	}
 	target := s.targets[i]
-	var key string
-	if len(value) <= maxMemoValue {
-		key = target.Encoded() + "\x00" + string(value)
-		if r, ok := s.memo.Load(key); ok {
-			return r.(memoResult).err
+	small := len(value) <= maxMemoValue
+	if small {
+		if err, ok := target.memo.Get(value); ok {
+			return err
 		}
 	}
 	v, err := pack.Decode(value)
 	if err != nil {
 		return err
 	}
-	pure, err := s.chainPure(target, v, nil)
-	if pure && key != "" && s.memoN.Add(1) <= maxMemo {
-		s.memo.Store(key, memoResult{err})
+	pure, err := s.chainPure(target.name, v, nil)
+	if pure && small {
+		target.memo.Put(value, err)
 	}
 	return err
 }

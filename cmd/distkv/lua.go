@@ -91,7 +91,7 @@ type typeProc struct {
 }
 
 func (p typeProc) Call(ctx context.Context, v any) (bool, error) {
-	_, pure, err := p.rt.CallPure(ctx, p.s, map[string]any{"value": v}, nil)
+	_, pure, err := p.rt.CallPure(ctx, p.s, []luart.Var{{Name: "value", Value: v}}, nil)
 	return pure, scriptMessage(err)
 }
 
@@ -112,7 +112,7 @@ type codecProc struct {
 }
 
 func (p codecProc) Call(ctx context.Context, v any) (any, bool, error) {
-	out, pure, err := p.rt.CallPure(ctx, p.s, map[string]any{"value": v}, nil)
+	out, pure, err := p.rt.CallPure(ctx, p.s, []luart.Var{{Name: "value", Value: v}}, nil)
 	return out, pure, scriptMessage(err)
 }
 
