@@ -4,10 +4,11 @@
 // Types and codecs remember what a Lua script made of a value, since
 // values repeat and a script call costs about a microsecond. A lookup must
 // then cost far less than the call, also when it misses: the cache is one
-// array of slots indexed by a hash of the key, so a lookup is a hash and
-// one or two memory reads, never a walk. A new key takes its slot from
-// whatever held it (sometimes, see Put), so the cache follows the values
-// in use instead of filling up with the first ones it saw.
+// array of slots, four to a set, and a key's hash picks its set, so a
+// lookup is a hash, one read of the set's hashes and one of the entry
+// whose hash matches, never a walk. A new key takes a slot from whatever
+// held it (sometimes, see Put), so the cache follows the values in use
+// instead of filling up with the first ones it saw.
 package memo
 
 import (
@@ -24,9 +25,20 @@ type Cache[V any] struct {
 }
 
 type table[V any] struct {
-	slots  []atomic.Pointer[entry[V]]
+	slots  []slot[V]
 	stores atomic.Int64 // Puts into this table, until it is as large as it gets
 }
+
+// slot holds an entry and its hash, so that a lookup reads only the
+// entry whose hash matches. The two are written one after the other; a
+// reader that sees a hash with another entry finds that entry's hash or
+// key differ: a miss.
+type slot[V any] struct {
+	hash atomic.Uint64
+	e    atomic.Pointer[entry[V]]
+}
+
+const ways = 4 // slots in a set: four hashes and pointers in a cache line
 
 type entry[V any] struct {
 	hash uint64
@@ -61,17 +73,28 @@ func (c *Cache[V]) Get(key []byte) (v V, ok bool) {
 		return v, false
 	}
 	h := maphash.Bytes(c.seed, key)
-	e := t.slots[h&uint64(len(t.slots)-1)].Load()
-	if e == nil || e.hash != h || e.key != string(key) {
-		return v, false
+	set := t.set(h)
+	for i := range set {
+		if set[i].hash.Load() != h {
+			continue
+		}
+		if e := set[i].e.Load(); e != nil && e.hash == h && e.key == string(key) {
+			return e.val, true
+		}
 	}
-	return e.val, true
+	return v, false
+}
+
+// set returns the slots of the set of hash h.
+func (t *table[V]) set(h uint64) []slot[V] {
+	i := h & uint64(len(t.slots)-1) &^ (ways - 1)
+	return t.slots[i : i+ways : i+ways]
 }
 
 // Put stores v for key (a copy of it), unless the key is held already:
-// a pure computation's outcome does not change. A key whose slot holds
-// another takes it one time in four: a value read often gets in soon,
-// while a stream of distinct values (which no memo helps) costs few
+// a pure computation's outcome does not change. A key whose set is full
+// takes one of its slots one time in four: a value read often gets in
+// soon, while a stream of distinct values (which no memo helps) costs few
 // allocations and few writes to memory other processors read.
 func (c *Cache[V]) Put(key []byte, v V) {
 	t := c.table.Load()
@@ -82,22 +105,51 @@ func (c *Cache[V]) Put(key []byte, v V) {
 		t = c.grow(t, 2*len(t.slots))
 	}
 	h := maphash.Bytes(c.seed, key)
-	slot := &t.slots[h&uint64(len(t.slots)-1)]
-	if e := slot.Load(); e != nil && (e.hash == h && e.key == string(key) || rand.Uint32()%4 != 0) {
-		return
+	set := t.set(h)
+	free := -1
+	for i := range set {
+		e := set[i].e.Load()
+		switch {
+		case e == nil:
+			if free < 0 {
+				free = i
+			}
+		case e.hash == h && e.key == string(key):
+			return
+		}
 	}
-	slot.Store(&entry[V]{hash: h, key: string(key), val: v})
+	if free < 0 {
+		r := rand.Uint32()
+		if r%4 != 0 {
+			return
+		}
+		free = int(r/4) % ways
+	}
+	set[free].put(&entry[V]{hash: h, key: string(key), val: v})
+}
+
+func (s *slot[V]) put(e *entry[V]) {
+	s.e.Store(e)
+	s.hash.Store(e.hash)
 }
 
 // grow replaces old (nil: none) by a table of n slots holding old's
-// entries. Of two goroutines growing at once one wins; the other stores
-// into the winner's table.
+// entries (those that fit). Of two goroutines growing at once one wins;
+// the other stores into the winner's table.
 func (c *Cache[V]) grow(old *table[V], n int) *table[V] {
-	t := &table[V]{slots: make([]atomic.Pointer[entry[V]], n)}
+	t := &table[V]{slots: make([]slot[V], n)}
 	if old != nil {
 		for i := range old.slots {
-			if e := old.slots[i].Load(); e != nil {
-				t.slots[e.hash&uint64(n-1)].Store(e)
+			e := old.slots[i].e.Load()
+			if e == nil {
+				continue
+			}
+			set := t.set(e.hash)
+			for j := range set {
+				if set[j].e.Load() == nil {
+					set[j].put(e)
+					break
+				}
 			}
 		}
 	}
