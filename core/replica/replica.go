@@ -83,6 +83,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/distkv-go/distkv/core/quietlog"
 	"log/slog"
 	"net"
 	"sync"
@@ -199,7 +200,7 @@ func (r *Replica) RemoteMissing() map[string]chain.RangeSet {
 type Replica struct {
 	cfg   Config
 	log   *slog.Logger
-	quiet quiet // repeated warnings (see warn)
+	quiet quietlog.Log // repeated warnings (see warn)
 	ln    net.Listener
 
 	ctx    context.Context

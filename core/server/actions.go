@@ -499,7 +499,7 @@ func (c *conn) enum(r *call) error {
 		v, ok, err := c.outValue(r.sess, req.Action, &names[i])
 		if err != nil {
 			// As in a walk: one value the codec cannot convert is left out.
-			c.log.Warn("a value is left out of enum: the codec failed", "user", r.sess.User, "err", err)
+			c.codecFailed(r.sess, "a value is left out of enum: the codec failed", err)
 			continue
 		}
 		if ok {

@@ -208,6 +208,15 @@ func (c *conn) encodeOut(sess *Session, it *tree.Item) (string, bool, error) {
 	return string(v), true, nil
 }
 
+// codecFailed logs that a value was left out of what goes to the client
+// because the codec could not convert it: a warning once a minute per
+// user and msg, since a walk over many values of a broken codec would
+// otherwise log one line for each.
+func (c *conn) codecFailed(sess *Session, msg string, err error, args ...any) {
+	args = append(args, "user", sess.User, "err", err)
+	c.s.quiet.Warn(c.log, msg+"\x00"+sess.Method+"\x00"+sess.User, msg, args...)
+}
+
 // inValue passes a value a client sends for p through the codec.
 func (c *conn) inValue(p path.Path, v []byte) ([]byte, error) {
 	if c.s.hooks.Codec == nil {

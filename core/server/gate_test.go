@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -606,5 +607,30 @@ func TestCodecFailureInStreams(t *testing.T) {
 	rep := rc.call("seq", int64(1), "action", "enum", "path", path.P("d"), "with_data", true)
 	if m, ok := get(rep, "result").(pack.Map); !ok || len(m) != 3 {
 		t.Errorf("enum with data: %v", rep)
+	}
+}
+
+// TestCodecFailureLoggedOnce: a walk over many values a codec cannot
+// encode logs one warning, not one per value.
+func TestCodecFailureLoggedOnce(t *testing.T) {
+	var logs logBuffer
+	s := startServer(t, server.Config{Hooks: server.Hooks{Codec: failingCodec{}},
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	c := connect(t, s)
+	ctx := ctxT(t)
+	for i := range 200 {
+		if _, err := c.Set(ctx, path.Must("p", int64(i)), "poison"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		for _, err := range c.GetTree(ctx, path.P("p"), client.TreeOptions{}) {
+			if err != nil {
+				t.Fatalf("get_tree: %v", err)
+			}
+		}
+	}
+	if n := strings.Count(logs.String(), "left out of a stream"); n != 1 {
+		t.Fatalf("%d warnings for 400 values left out:\n%s", n, logs.String())
 	}
 }

@@ -55,6 +55,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/distkv-go/distkv/core/quietlog"
 	"io"
 	"log/slog"
 	"net"
@@ -143,6 +144,7 @@ type Server struct {
 	tree  *tree.Tree
 	hooks Hooks
 	input *budget.Budget // Config.InputBudget, for client and peer connections
+	quiet quietlog.Log   // codec failures (see conn.codecFailed)
 
 	ctx    context.Context
 	cancel context.CancelFunc

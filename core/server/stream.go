@@ -165,7 +165,7 @@ func (st *stream) item(it *tree.Item, prefix path.Path, nchain int) error {
 	if err != nil {
 		// One value the codec cannot convert must not end the stream
 		// (nor stall a watch): it is left out, and the log says so.
-		st.c.log.Warn("a value is left out of a stream: the codec failed", "action", st.action, "user", st.sess.User, "err", err)
+		st.c.codecFailed(st.sess, "a value is left out of a stream: the codec failed", err, "action", st.action)
 		return nil
 	}
 	if !ok || !st.window() {
@@ -417,7 +417,7 @@ func (st *stream) deleted(res *tree.Result, prefix path.Path, nchain int) {
 	prev, readable, err := st.c.outValue(st.sess, st.action, &old)
 	if err != nil {
 		// The value is deleted already: the item goes out without it.
-		st.c.log.Warn("an old value is left out of delete_tree: the codec failed", "user", st.sess.User, "err", err)
+		st.c.codecFailed(st.sess, "an old value is left out of delete_tree: the codec failed", err)
 		readable = false
 	}
 	depth, rest := st.shorten(it.Path, prefix)
