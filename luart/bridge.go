@@ -158,6 +158,10 @@ func (st *state) toLua(v any, depth int) (lua.LValue, error) {
 		}
 		t.Metatable = st.mapMeta
 		return t, nil
+	case Module:
+		return st.module(x), nil
+	case Func:
+		return st.L.NewFunction(st.hostFunc(x)), nil
 	default:
 		return nil, fmt.Errorf("%w: %T", ErrValue, v)
 	}

@@ -85,6 +85,17 @@
 //     integer keys from 2^20 on go to the hash part, so # counts the first
 //     2^20 - 1 elements of a list only.
 //
+// # Host functions
+//
+// A variable whose value is a Module becomes a table of host functions
+// (Func): a runner job's dkv.get or dkv.sleep. Arguments and results cross
+// the bridge below; a Func among the results becomes a Lua function (an
+// iterator for a generic for). A host function may block: it gets a
+// context that ends with the call (the deadline, a broken limit, the
+// caller's context), and when the call's end interrupted it, the call
+// stops as for any broken limit. Its error is a Lua error, which pcall can
+// catch. A call that used a host function is not pure.
+//
 // # Errors
 //
 // error("not an integer") gives a *ScriptError with Message "not an

@@ -77,6 +77,7 @@ func (rt *Runtime) CallPure(ctx context.Context, s *Script, vars []Var, out io.W
 	v, err := st.call(s, vars)
 	pure := !st.impure
 	unwatch(c)
+	c.release()
 	st.out, st.modules, st.loaded, st.loading = nil, nil, nil, nil
 	if e := c.Err(); e != nil {
 		// The state broke a limit (or was stopped half-way): it may hold

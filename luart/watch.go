@@ -24,6 +24,11 @@ type callCtx struct {
 	memBase  uint64                // watchdog's baseline heap; protected by dog.mu
 	since    uint64                // dog.ticks when the call began; protected by dog.mu
 	watched  bool                  // the watchdog knows this call
+
+	// The context of host functions (see host), and its cancel, which fail
+	// calls from the watchdog's goroutine too.
+	hostCtx    context.Context
+	hostCancel atomic.Pointer[context.CancelFunc]
 }
 
 // The first poll comes early, after firstPoll instructions: it hands the
@@ -99,6 +104,9 @@ func (c *callCtx) Value(k any) any { return c.parent.Value(k) }
 func (c *callCtx) fail(err error) {
 	if c.failed.CompareAndSwap(nil, &err) {
 		c.stopped.Store(true)
+		if p := c.hostCancel.Load(); p != nil {
+			(*p)() // a host function blocked in a request or a sleep returns
+		}
 	}
 }
 
