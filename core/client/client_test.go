@@ -621,6 +621,13 @@ func TestReconnect(t *testing.T) {
 	if _, ok := m.Get(path.P("gone")); ok || m.Len() != 2 {
 		t.Fatalf("mirror holds %d entries", m.Len())
 	}
+	var held []string
+	for _, e := range m.Entries() {
+		held = append(held, describe(Event{Entry: e}))
+	}
+	if fmt.Sprint(held) != "[x=2 y=3]" {
+		t.Fatalf("mirror entries: %v", held)
+	}
 
 	if _, err := c.Set(ctx, path.P("a.z"), int64(4)); err != nil {
 		t.Fatal(err)

@@ -149,6 +149,18 @@ func (m *Mirror) Get(p path.Path) (Entry, bool) {
 	return e, ok
 }
 
+// Entries returns the mirrored entries with a value, in path order.
+func (m *Mirror) Entries() []Entry {
+	m.mu.RLock()
+	es := make([]Entry, 0, len(m.entries))
+	for _, e := range m.entries {
+		es = append(es, e)
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(es, func(a, b Entry) int { return path.Compare(a.Path, b.Path) })
+	return es
+}
+
 // Len returns the number of mirrored entries with a value.
 func (m *Mirror) Len() int {
 	m.mu.RLock()

@@ -1,0 +1,235 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/distkv-go/distkv/core/client"
+	"github.com/distkv-go/distkv/core/pack"
+	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/server"
+)
+
+func startServer(t *testing.T) *server.Server {
+	t.Helper()
+	s, err := server.New(server.Config{Node: "one", Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func connect(t *testing.T, s *server.Server) *client.Client {
+	t.Helper()
+	c, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: s.Addr().(*net.TCPAddr).Port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func setCode(t *testing.T, c *client.Client, name, src string) {
+	t.Helper()
+	if _, err := c.Set(context.Background(), CodeRoot.Join(path.P(name)), pack.Map{{Key: "code", Value: src}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setJob(t *testing.T, c *client.Client, w Where, name string, j Job) {
+	t.Helper()
+	if _, err := c.Set(context.Background(), w.Jobs().Join(path.P(name)), j.Value()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func state(t *testing.T, c *client.Client, w Where, node, name string) State {
+	t.Helper()
+	e, err := c.Get(context.Background(), w.States(node).Join(path.P(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.HasValue {
+		return State{}
+	}
+	v, _ := e.Value()
+	return ParseState(v)
+}
+
+// recorder is an Errors that remembers.
+type recorder struct {
+	mu       sync.Mutex
+	recorded []string
+	resolved []string
+}
+
+func (r *recorder) Record(_ context.Context, p path.Path, msg, _ string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recorded = append(r.recorded, p.String()+": "+msg)
+	return nil
+}
+
+func (r *recorder) Resolve(_ context.Context, p path.Path) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.resolved = append(r.resolved, p.String())
+	return nil
+}
+
+func testLog(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// TestOneShot: the tutorial's the.answer runs once, prints, and its state
+// holds the result; a failing job is recorded and backs off, then
+// resolved when it succeeds.
+func TestOneShot(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx := context.Background()
+	w := Where{}
+	setCode(t, c, "the.answer", "print(\"Forty-Two!\")\nreturn 42")
+	setJob(t, c, w, "a.question", Job{Code: path.P("the.answer"), Target: Now(), Delay: DefaultDelay, Backoff: DefaultBackoff})
+	var out bytes.Buffer
+	errs := &recorder{}
+	cfg := Config{Client: c, Out: &out, Log: testLog(t), Errors: errs, Once: true}
+	if err := Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "Forty-Two!\n" {
+		t.Fatalf("output %q", out.String())
+	}
+	st := state(t, c, w, "one", "a.question")
+	if st.Node != "" || st.Result != int64(42) || st.Started == 0 || st.Stopped < st.Started || st.Next != 0 {
+		t.Fatalf("state %+v", st)
+	}
+	// Not again, unless its time is set again.
+	out.Reset()
+	if err := Run(ctx, cfg); err != nil || out.Len() != 0 {
+		t.Fatalf("ran again: %q %v", out.String(), err)
+	}
+
+	setCode(t, c, "the.error", `error("Owch")`)
+	setJob(t, c, w, "what.me.worry", Job{Code: path.P("the.error"), Target: Now(), Delay: 0.01, Backoff: 1})
+	if err := Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	st = state(t, c, w, "one", "what.me.worry")
+	if st.Backoffs == 0 || !strings.Contains(st.Error, "Owch") {
+		t.Fatalf("state after the error: %+v", st)
+	}
+	if len(errs.recorded) == 0 || !strings.Contains(errs.recorded[0], "what.me.worry: ") || !strings.HasSuffix(errs.recorded[0], "Owch") {
+		t.Fatalf("recorded %v", errs.recorded)
+	}
+	setCode(t, c, "the.error", `return "fine"`)
+	time.Sleep(50 * time.Millisecond) // past the back-off
+	if err := Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if st = state(t, c, w, "one", "what.me.worry"); st.Backoffs != 0 || st.Result != "fine" || st.Error != "" {
+		t.Fatalf("state after the fix: %+v", st)
+	}
+	if len(errs.resolved) == 0 || errs.resolved[len(errs.resolved)-1] != ":.distkv.run.any.default.what.me.worry" {
+		t.Fatalf("resolved %v", errs.resolved)
+	}
+}
+
+// TestCancel: a job that runs forever stops when its entry is deleted,
+// and its state says why.
+func TestCancel(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Where{}
+	setCode(t, c, "forever", `dkv.set("started", true) while true do dkv.sleep(0.01) end`)
+	setJob(t, c, w, "loop", Job{Code: path.P("forever"), Target: Now(), Delay: DefaultDelay, Backoff: DefaultBackoff})
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Config{Client: c, Log: testLog(t)}) }()
+	waitFor(t, "the job to start", func() bool {
+		e, _ := c.Get(ctx, path.P("started"))
+		return e.HasValue
+	})
+	if _, err := c.Delete(ctx, w.Jobs().Join(path.P("loop"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job to stop", func() bool {
+		st := state(t, c, w, "one", "loop")
+		return st.Node == "" && strings.Contains(st.Error, "deleted")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRepeatAcrossRunners: two runners of one group share a repeated
+// job: it runs again and again, never twice at once, and after one runner
+// stops the other goes on alone.
+func TestRepeatAcrossRunners(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx := context.Background()
+	w := Where{}
+	setCode(t, c, "tick", `
+		if dkv.get("busy") then error("overlap") end
+		dkv.set("busy", true)
+		dkv.sleep(0.02)
+		dkv.set("runs", (dkv.get("runs") or 0) + 1)
+		dkv.delete("busy")`)
+	setJob(t, c, w, "tick", Job{Code: path.P("tick"), Target: Now(), Repeat: 0.1, Delay: 0.1, Backoff: 1})
+	errs := &recorder{}
+	var cancels []context.CancelFunc
+	var wg sync.WaitGroup
+	for _, node := range []string{"r1", "r2"} {
+		rctx, cancel := context.WithCancel(ctx)
+		cancels = append(cancels, cancel)
+		wg.Go(func() {
+			if err := Run(rctx, Config{Client: connect(t, s), Node: node, Log: testLog(t), Errors: errs}); err != nil {
+				t.Errorf("%s: %v", node, err)
+			}
+		})
+	}
+	runs := func() int64 {
+		e, _ := c.Get(ctx, path.P("runs"))
+		v, _ := e.Value()
+		n, _ := v.(int64)
+		return n
+	}
+	waitFor(t, "10 runs", func() bool { return runs() >= 10 })
+	cancels[0]()
+	n := runs()
+	waitFor(t, "10 more runs by the runner left", func() bool { return runs() >= n+10 })
+	cancels[1]()
+	wg.Wait()
+	if len(errs.recorded) != 0 {
+		t.Fatalf("errors: %v", errs.recorded)
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
