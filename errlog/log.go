@@ -58,7 +58,7 @@ type Log struct {
 	once   sync.Once
 	wake   chan struct{} // the merger has work (capacity 1)
 
-	mu      sync.Mutex // protects the fields below
+	mu      sync.Mutex         // protects the fields below
 	records map[string]*Record // by At's encoding
 	byID    map[ident][]string // the At encodings of each (path, subsystem)
 	losers  map[string]bool    // records of this node to merge into another

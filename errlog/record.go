@@ -71,9 +71,9 @@ type Record struct {
 	FirstSeen time.Time
 	LastSeen  time.Time
 
-	Value pack.Map     // the entry's whole value, fields of other writers included
-	Chain client.Chain // the entry's chain, newest change first, as read
-	Traces []NodeTrace // the trace records, if read (Read with Traces), by node
+	Value  pack.Map     // the entry's whole value, fields of other writers included
+	Chain  client.Chain // the entry's chain, newest change first, as read
+	Traces []NodeTrace  // the trace records, if read (Read with Traces), by node
 
 	tock uint64 // the entry's, to tell older news from newer
 }
