@@ -25,14 +25,15 @@
 // There is one record per (path, subsystem), whichever node records the
 // failure and however often: count says how often, first_seen and
 // last_seen when (Unix seconds, floats, as the original stores them),
-// severity the worst (0 fatal … 7 trace) since the record last opened.
-// resolved is false while the failure is open and the server's tock when
-// it was resolved; a failure recorded after that reopens the same record
-// (resolved false again, count going on). Each node that saw the failure
-// has a trace record below it with its latest occurrence: when (seen),
-// the tock of the record's change, the message, trace (the first 10 and
-// last 30 lines of a longer one), comment and data. Each text is cut to
-// 16 KiB.
+// severity the worst (0 fatal, 1 error … 6 trace, 7) since the record
+// last opened. resolved is false while the failure is open and the
+// server's tock when it was resolved; a failure recorded after that
+// reopens the same record (resolved false again, count going on). Each
+// node that saw the failure has a trace record below it with its latest
+// occurrence: when (seen), the tock of the record's change, the message,
+// trace (the first 10 and last 30 lines of a longer one), comment and
+// data (data outside the value model is stored as its text). Each text
+// is cut to 16 KiB.
 //
 // # Recording
 //
