@@ -59,10 +59,11 @@
 //
 // # Caveats
 //
-//   - A Log closed in the middle of a merge (or a node that dies there)
-//     may lose the merged record's count (the record kept shows fewer) or
-//     leave trace records below a record that is gone (`error delete
-//     --resolved` deletes those).
+//   - A Log closed in the middle of a merge (or whose connection fails
+//     there, or whose node dies) may lose the merged record's count (the
+//     record kept shows fewer) or leave trace records below a record that
+//     is gone (`error delete --resolved` deletes those). A merge that
+//     fails before the duplicate is deleted is tried again a second later.
 //   - Times are each node's wall clock.
 //
 // # Concurrency

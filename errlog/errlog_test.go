@@ -454,9 +454,34 @@ func TestOpenErrors(t *testing.T) {
 	if err := l.Record(context.Background(), owch); !errors.Is(err, errlog.ErrClosed) {
 		t.Errorf("Record after Close: %v", err)
 	}
+	l = mustOpen(t, s, "b")
+	if l.Err() != nil {
+		t.Fatal(l.Err())
+	}
 	c.Close()
 	if _, err := errlog.Open(context.Background(), c, "a"); err == nil {
 		t.Error("Open on a closed client")
+	}
+}
+
+// A Log whose client closes says so, and its calls fail.
+func TestClientClosed(t *testing.T) {
+	s := start(t)
+	c := connect(t, s)
+	l, err := errlog.Open(context.Background(), c, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c.Close()
+	eventually(t, func() error {
+		if !errors.Is(l.Err(), client.ErrClosed) {
+			return fmt.Errorf("Err: %v", l.Err())
+		}
+		return nil
+	})
+	if err := l.Record(context.Background(), owch); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("Record: %v", err)
 	}
 }
 

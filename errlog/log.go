@@ -334,10 +334,7 @@ func (l *Log) checkLocked(id ident) {
 		}
 	}
 	if found {
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
+		l.kick()
 	}
 }
 

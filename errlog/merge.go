@@ -21,7 +21,8 @@ import (
 // record just before it went and written its trace record just after.
 const sweepAgain = time.Second
 
-// merger merges this node's losing records, one at a time.
+// merger merges this node's losing records as they turn up. A merge
+// that fails (the connection, say) is tried again after sweepAgain.
 func (l *Log) merger() {
 	defer l.wg.Done()
 	for {
@@ -30,22 +31,46 @@ func (l *Log) merger() {
 			return
 		case <-l.wake:
 		}
+		var moved [][2]path.Path // from, to
+		retry := false
 		for _, k := range l.takeLosers() {
-			from, to, ok := l.merge(l.ctx, k)
+			from, to, st := l.merge(l.ctx, k)
 			if l.ctx.Err() != nil {
 				return
 			}
-			if !ok {
-				continue
+			switch st {
+			case mergeDone:
+				l.sweep(l.ctx, from, to)
+				moved = append(moved, [2]path.Path{from, to})
+			case mergeFailed:
+				retry = true
+				l.mu.Lock()
+				l.losers[k] = true
+				l.mu.Unlock()
 			}
-			l.sweep(l.ctx, from, to)
-			select {
-			case <-l.ctx.Done():
-				return
-			case <-time.After(sweepAgain):
-			}
-			l.sweep(l.ctx, from, to)
 		}
+		if len(moved) == 0 && !retry {
+			continue
+		}
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-time.After(sweepAgain):
+		}
+		for _, m := range moved {
+			l.sweep(l.ctx, m[0], m[1])
+		}
+		if retry {
+			l.kick()
+		}
+	}
+}
+
+// kick wakes the merger.
+func (l *Log) kick() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -60,10 +85,19 @@ func (l *Log) takeLosers() []string {
 	return ks
 }
 
+// What merge did.
+type mergeStatus int
+
+const (
+	mergeNone   mergeStatus = iota // nothing: the record is gone or wins now
+	mergeDone                      // the loser is gone: move its trace records
+	mergeFailed                    // try again later
+)
+
 // merge merges the record at key k into the winner of its (path,
-// subsystem), if it still loses. It reports the two records' paths and
-// whether the loser is gone, so that its trace records should move.
-func (l *Log) merge(ctx context.Context, k string) (from, to path.Path, ok bool) {
+// subsystem), if it still loses. It returns the two records' paths; to
+// is the root if the winner went meanwhile.
+func (l *Log) merge(ctx context.Context, k string) (from, to path.Path, st mergeStatus) {
 	l.mu.Lock()
 	r := l.records[k]
 	var id ident
@@ -72,7 +106,7 @@ func (l *Log) merge(ctx context.Context, k string) (from, to path.Path, ok bool)
 	}
 	l.mu.Unlock()
 	if r == nil {
-		return from, to, false
+		return from, to, mergeNone
 	}
 	defer l.lock(id)()
 	from = r.At
@@ -85,8 +119,11 @@ func (l *Log) merge(ctx context.Context, k string) (from, to path.Path, ok bool)
 			cur = *r
 		}
 		l.mu.Unlock()
-		if r == nil || r == w || tries == maxTries {
-			return from, to, false
+		if r == nil || r == w {
+			return from, to, mergeNone
+		}
+		if tries == maxTries {
+			return from, to, mergeFailed
 		}
 		res, err := l.c.Delete(ctx, cur.At, client.IfChain(cur.Chain), client.Chains(1))
 		if err == nil {
@@ -95,8 +132,7 @@ func (l *Log) merge(ctx context.Context, k string) (from, to path.Path, ok bool)
 			break
 		}
 		if !isConflict(err) || l.reread(ctx, cur.At) != nil || pause(ctx, tries) != nil {
-			l.retryLater(k)
-			return from, to, false
+			return from, to, mergeFailed
 		}
 	}
 	// The loser is gone: from here on its counts live only in this
@@ -110,36 +146,17 @@ func (l *Log) merge(ctx context.Context, k string) (from, to path.Path, ok bool)
 		}
 		l.mu.Unlock()
 		if w == nil {
-			return from, to, true // deleted meanwhile: nothing to add to
+			return from, to, mergeDone // deleted meanwhile: nothing to add to
 		}
 		_, err := l.put(ctx, cur.At, merged(cur, gone), cur.Chain)
 		if err == nil {
-			return from, cur.At, true
+			return from, cur.At, mergeDone
 		}
 		if !isConflict(err) || l.reread(ctx, cur.At) != nil || pause(ctx, try) != nil {
-			return from, to, true
+			return from, to, mergeDone
 		}
 	}
-	return from, to, true
-}
-
-// retryLater hands k to the merger again, after a pause.
-func (l *Log) retryLater(k string) {
-	go func() {
-		select {
-		case <-l.ctx.Done():
-		case <-time.After(sweepAgain):
-			l.mu.Lock()
-			if l.records[k] != nil {
-				l.losers[k] = true
-			}
-			l.mu.Unlock()
-			select {
-			case l.wake <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	return from, to, mergeDone
 }
 
 // merged is the winner w's value with the loser's failures added: counts
