@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -498,5 +499,28 @@ func TestParseSeverity(t *testing.T) {
 	}
 	if errlog.Warning.String() != "warning" || errlog.Severity(9).String() != "severity(9)" {
 		t.Error("String")
+	}
+}
+
+// Close stops every goroutine of the Log, a merge in progress too.
+func TestCloseStopsGoroutines(t *testing.T) {
+	s := start(t)
+	c := connect(t, s)
+	// A duplicate of b's, which b merges once it sees both.
+	for _, at := range []string{":.distkv.error.a:1", ":.distkv.error.b:2"} {
+		v := pack.Map{{Key: "path", Value: owch.Path}, {Key: "subsystem", Value: "run"}, {Key: "first_seen", Value: float64(len(at))}}
+		if _, err := c.Set(context.Background(), path.P(at), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := errlog.Open(context.Background(), connect(t, s), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRecord(t, l, owch)
+	l.Close()
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "errlog.(*Log)") {
+		t.Errorf("goroutines left after Close:\n%s", stacks)
 	}
 }
