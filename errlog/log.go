@@ -129,7 +129,8 @@ func (l *Log) Err() error {
 }
 
 // Find returns the record of (p, subsystem) as the index holds it: the
-// one that wins when there are several.
+// one that wins when there are several. Its Value and Chain are the
+// index's own: read them, do not change them.
 func (l *Log) Find(p path.Path, subsystem string) (Record, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
