@@ -19,7 +19,7 @@ import (
 type Failure struct {
 	Path      path.Path // what failed, e.g. a runner entry's path
 	Subsystem string    // "run", "type", "codec", …; required
-	Severity  Severity  // Fatal (0) … Trace (7); runners record Error
+	Severity  Severity  // Fatal (0), Error (1) … Trace (6), 7; runners record Error
 	Message   string    // one line, e.g. "Owch"
 	Trace     string    // multi-line, e.g. a Lua traceback
 	Comment   string
