@@ -71,7 +71,7 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s; it may import only %v of ours", name, rel, allowed)
 			}
 			if strings.HasPrefix(name, "core/") && ours {
-				for _, top := range []string{"luart", "types", "codecs", "runner"} {
+				for _, top := range []string{"luart", "types", "codecs", "runner", "errlog"} {
 					if rel == top || strings.HasPrefix(rel, top+"/") {
 						t.Errorf("%s imports %s: core must not depend on user code", name, rel)
 					}
@@ -83,8 +83,8 @@ func TestImportRules(t *testing.T) {
 			if strings.HasPrefix(imp, "github.com/yuin/gopher-lua") && name != "luart" && !strings.HasPrefix(name, "luart/") {
 				t.Errorf("%s imports gopher-lua; only luart may", name)
 			}
-			if strings.HasPrefix(name, "runner") && (rel == "core/tree" || rel == "core/server") {
-				t.Errorf("%s imports %s: runners talk to servers through core/client", name, rel)
+			if (strings.HasPrefix(name, "runner") || name == "errlog") && (rel == "core/tree" || rel == "core/server") {
+				t.Errorf("%s imports %s: it talks to servers through core/client", name, rel)
 			}
 		}
 	}

@@ -331,10 +331,19 @@ func (c *ACLTestCmd) Run(ctx context.Context, k *connector, g *globals) error {
 	return nil
 }
 
-// aclShortA lets `acl set` and `acl test` take -a as the original's do,
+// shortA names the subcommands that take -a as the original's do,
 // although `client -a` is the login: kong refuses one short flag twice
-// on a command's way, so -a after those subcommands becomes --acl.
-func aclShortA(args []string) []string {
+// on a command's way, so clientShortA turns -a after them into their long
+// flag. long takes a value unless bool.
+var shortA = map[string]struct {
+	long string
+	bool bool
+}{
+	"acl set": {long: "--acl"}, "acl test": {long: "--acl"}, "error list": {long: "--all", bool: true},
+}
+
+// clientShortA rewrites -a after the subcommands of shortA.
+func clientShortA(args []string) []string {
 	takesValue := map[string]bool{"-a": true, "--auth": true, "-h": true, "--host": true, "-p": true, "--port": true}
 	client := -1
 	for i, a := range args {
@@ -352,26 +361,28 @@ func aclShortA(args []string) []string {
 			i++ // its value
 			continue
 		}
-		if a != "acl" {
-			if strings.HasPrefix(a, "-") {
-				continue
-			}
-			return args // another command
+		if strings.HasPrefix(a, "-") {
+			continue
 		}
-		if sub := args[i+1]; sub != "set" && sub != "test" {
-			return args
+		flag, ok := shortA[a+" "+args[i+1]]
+		if !ok {
+			return args // another command
 		}
 		out := append([]string{}, args[:i+2]...)
 		for j := i + 2; j < len(args); j++ {
 			switch w := args[j]; {
 			case w == "--":
 				return append(out, args[j:]...)
+			case flag.bool && w == "-a":
+				out = append(out, flag.long)
+			case flag.bool && strings.HasPrefix(w, "-a"):
+				out = append(out, flag.long, "-"+w[2:]) // -ad_: -a and -d_
 			case w == "-a" && j+1 < len(args):
 				// Joined: a value such as "-c" would read as a flag.
-				out = append(out, "--acl="+args[j+1])
+				out = append(out, flag.long+"="+args[j+1])
 				j++
 			case strings.HasPrefix(w, "-a"):
-				out = append(out, "--acl="+w[2:])
+				out = append(out, flag.long+"="+w[2:])
 			default:
 				out = append(out, w)
 			}

@@ -34,6 +34,7 @@ type ClientCmd struct {
 	Type     TypeCmd     `cmd:"" help:"Manage types: Lua validators of the values written to matched paths."`
 	Code     CodeCmd     `cmd:"" help:"Store Lua code for runners."`
 	Codec    CodecCmd    `cmd:"" help:"Manage codecs: Lua converters of the values some users read and write."`
+	Error    ErrorCmd    `cmd:"" help:"List, resolve and delete the records of failures (of runners' jobs, types, codecs)."`
 }
 
 func (ClientCmd) Help() string {

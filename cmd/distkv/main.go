@@ -156,7 +156,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if g.help || len(rest) == 0 {
 		rest = append(rest, "--help")
 	}
-	rest = aclShortA(rest)
+	rest = clientShortA(rest)
 	kctx, err := parser.Parse(rest)
 	if exit >= 0 {
 		return exit
