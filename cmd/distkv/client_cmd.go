@@ -34,6 +34,7 @@ type ClientCmd struct {
 	Type     TypeCmd     `cmd:"" help:"Manage types: Lua validators of the values written to matched paths."`
 	Code     CodeCmd     `cmd:"" help:"Store Lua code for runners."`
 	Codec    CodecCmd    `cmd:"" help:"Manage codecs: Lua converters of the values some users read and write."`
+	Run      RunCmd      `cmd:"" help:"Run stored Lua code on the nodes: jobs, and the runner daemon that runs them."`
 	Error    ErrorCmd    `cmd:"" help:"List, resolve and delete the records of failures (of runners' jobs, types, codecs)."`
 }
 
@@ -49,6 +50,9 @@ type connector struct {
 	cmd *ClientCmd
 	g   *globals // its config is loaded after parsing, before Run
 	c   *client.Client
+	// reconnect: the connection is for a daemon (run all), which takes
+	// the server again when the connection drops.
+	reconnect bool
 
 	stdin *bufio.Reader // for prompts when standard input is no terminal
 }
@@ -60,6 +64,7 @@ func (k *connector) get(ctx context.Context) (*client.Client, error) {
 			cfg.Auth = k.cmd.Auth
 		}
 		cfg.Prompt = k.prompt
+		cfg.Reconnect = k.reconnect
 		if k.cmd.Host != "" {
 			cfg.Host = k.cmd.Host
 		}
