@@ -122,4 +122,3 @@ func pathArg(args []any, i int, fn string) (path.Path, error) {
 	}
 	return path.Path{}, fmt.Errorf("dkv.%s: the path is a %T, not a path or its text", fn, args[i])
 }
-
