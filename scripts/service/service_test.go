@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,6 +188,61 @@ func TestService(t *testing.T) {
 		t.Errorf("after pruning and a restart: got\n%s\nwant\n%s", got, want)
 	}
 	srv.stop()
+}
+
+// TestRotateWait: distkv-rotate --wait waits while nothing listens at
+// the client port, and gives up at once on any other failure.
+func TestRotateWait(t *testing.T) {
+	e := newEnv(t)
+	e.vars = append(e.vars, "DISTKV_INIT=Testing")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rotate := e.command(ctx, "distkv-rotate", "--wait")
+	out := new(syncBuffer)
+	rotate.Stdout, rotate.Stderr = out, out
+	if err := rotate.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rotate.Wait() }()
+	for !strings.Contains(out.String(), "waiting for the server") {
+		select {
+		case err := <-done:
+			t.Fatalf("distkv-rotate --wait without a server ended: %v\n%s", err, out)
+		case <-ctx.Done():
+			t.Fatalf("distkv-rotate --wait without a server said nothing:\n%s", out)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	srv := e.start()
+	if err := <-done; err != nil {
+		t.Fatalf("distkv-rotate --wait: %v\n%s", err, out)
+	}
+	if len(e.files("*.save")) != 1 || len(e.files("*.log")) != 1 {
+		t.Errorf("files after distkv-rotate --wait: %v", e.files("*"))
+	}
+	srv.stop()
+
+	// A port that accepts and hangs up is not a server that is starting.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	e.vars = append(e.vars, "DISTKV_ARGS=-c /dev/null -C connect.host=127.0.0.1 -C connect.port="+port)
+	if out, err := e.run("distkv-rotate", "--wait"); err == nil || strings.Contains(out, "waiting") {
+		t.Errorf("distkv-rotate --wait at a port that hangs up: %v\n%s", err, out)
+	}
 }
 
 // TestRecover: a state file the server refuses keeps it from starting
