@@ -85,7 +85,7 @@ func New(t *tree.Tree, run Runner, log *slog.Logger) *Checker {
 	c := &Checker{run: run, tree: t, log: log}
 	c.stop = t.Follow(path.Must(nil), func(p path.Path) bool {
 		return p.HasPrefix(TypeRoot) || p.HasPrefix(MatchRoot)
-	}, c.rebuild)
+	}, c.followed)
 	return c
 }
 
@@ -148,10 +148,17 @@ func (c *Checker) rebuild() {
 		}
 	}
 	c.snap.Store(s)
+}
+
+// followed rebuilds after a change of the records was applied.
+func (c *Checker) followed() {
+	c.rebuild()
 	c.gen.Add(1)
 }
 
-// Generation counts the tables built; a test waits for it to move.
+// Generation counts the tables built after changes of the records were
+// applied (not those Check builds to check a record before it is
+// stored): a test that waits for it to move then sees the change.
 func (c *Checker) Generation() uint64 { return c.gen.Load() }
 
 // Check implements server.Checker: for a data path, the matched type's
