@@ -41,7 +41,10 @@ type Config struct {
 	Out    io.Writer // what jobs print (nil: discarded)
 	Log    *slog.Logger
 	Errors Errors       // nil: failures are only logged
-	Limits luart.Limits // of every job; zero: luart.JobLimits
+	Limits luart.Limits // of every job (but the timeout, see Job.Timeout); zero: luart.JobLimits
+	// MaxTimeout bounds the time a job may ask for (Job.Timeout); 0: no
+	// bound.
+	MaxTimeout time.Duration
 	// Once makes Run start the jobs due now, wait for them and return,
 	// instead of running until ctx ends.
 	Once bool
@@ -58,7 +61,8 @@ type daemon struct {
 	cfg     Config
 	c       *client.Client
 	log     *slog.Logger
-	rt      *luart.Runtime
+	rtMu    sync.Mutex
+	rts     map[time.Duration]*luart.Runtime // by timeout (see runtime)
 	out     *lockedWriter
 	members *members
 	quiet   quietlog.Log
@@ -99,7 +103,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Node = cfg.Client.Greeting().Node
 	}
 	d := &daemon{cfg: cfg, c: cfg.Client, log: cfg.Log.With("runner", cfg.Node, "jobs", cfg.Where.Jobs().String()),
-		rt: luart.New(cfg.Limits), out: &lockedWriter{w: cfg.Out}, wake: make(chan struct{}, 1),
+		rts: map[time.Duration]*luart.Runtime{}, out: &lockedWriter{w: cfg.Out}, wake: make(chan struct{}, 1),
 		running: map[path.Path]*activeJob{}}
 	d.jobsAt, d.statesAt = cfg.Where.Jobs(), cfg.Where.States(cfg.Node)
 
@@ -119,7 +123,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("follow the stored code: %w", err)
 	}
 	defer d.code.Close()
-	d.rt.SetModules(d.module)
 	if d.states, err = d.c.Mirror(ctx, d.statesAt, client.MirrorOptions{OnChange: func(client.Entry) { d.poke() }}); err != nil {
 		return fmt.Errorf("follow the jobs' states: %w", err)
 	}
@@ -337,7 +340,33 @@ func (d *daemon) call(ctx context.Context, rel path.Path, job Job) (any, error) 
 		}
 	}
 	vars = append(vars, luart.Var{Name: "dkv", Value: d.dkv(rel)})
-	return d.rt.Call(ctx, s, vars, d.out)
+	return d.runtime(job).Call(ctx, s, vars, d.out)
+}
+
+// forever stands for no time limit: luart has always one.
+const forever = 100 * 365 * 24 * time.Hour
+
+// runtime returns the runtime of the job's time limit.
+func (d *daemon) runtime(job Job) *luart.Runtime {
+	lim := d.cfg.Limits
+	if job.Timeout != nil {
+		lim.Timeout = forever
+		if *job.Timeout > 0 {
+			lim.Timeout = time.Duration(*job.Timeout * float64(time.Second))
+		}
+	}
+	if m := d.cfg.MaxTimeout; m > 0 && lim.Timeout > m {
+		lim.Timeout = m
+	}
+	d.rtMu.Lock()
+	defer d.rtMu.Unlock()
+	rt := d.rts[lim.Timeout]
+	if rt == nil {
+		rt = luart.New(lim)
+		rt.SetModules(d.module)
+		d.rts[lim.Timeout] = rt
+	}
+	return rt
 }
 
 // source returns the Lua text stored at the code path p.

@@ -23,9 +23,13 @@ import (
 //	dkv.node()          this runner's name
 //	dkv.path()          the job's own path
 //	dkv.group()         {state = "complete"|"partial"|"detached", members = {…}}
+//	dkv.time()          the time, Unix seconds
+//	dkv.watch(p, o)     sends the changes at and below p as events (see events.go)
+//	dkv.timer(s, name)  sends a timer event after s seconds
+//	dkv.events()        for msg in dkv.events() do … end: the next event
 func (d *daemon) dkv(rel path.Path) luart.Module {
 	job := d.jobsAt.Join(rel)
-	return luart.Module{
+	m := luart.Module{
 		"get": func(ctx context.Context, args []any) ([]any, error) {
 			p, err := pathArg(args, 0, "get")
 			if err != nil {
@@ -79,17 +83,23 @@ func (d *daemon) dkv(rel path.Path) luart.Module {
 			sleep(ctx, time.Duration(s*float64(time.Second)))
 			return nil, ctx.Err()
 		},
-		"node": func(context.Context, []any) ([]any, error) { return []any{d.cfg.Node}, nil },
-		"path": func(context.Context, []any) ([]any, error) { return []any{job}, nil },
-		"group": func(context.Context, []any) ([]any, error) {
-			names := d.members.list()
-			list := make([]any, len(names))
-			for i, n := range names {
-				list[i] = n
-			}
-			return []any{pack.Map{{Key: "state", Value: d.groupState(len(names))}, {Key: "members", Value: list}}}, nil
-		},
+		"node":  func(context.Context, []any) ([]any, error) { return []any{d.cfg.Node}, nil },
+		"path":  func(context.Context, []any) ([]any, error) { return []any{job}, nil },
+		"group": func(context.Context, []any) ([]any, error) { return []any{d.group()}, nil },
+		"time":  func(context.Context, []any) ([]any, error) { return []any{Now()}, nil },
 	}
+	newEvents(d).functions(m)
+	return m
+}
+
+// group is the group's state as jobs see it.
+func (d *daemon) group() pack.Map {
+	names := d.members.list()
+	list := make([]any, len(names))
+	for i, n := range names {
+		list[i] = n
+	}
+	return pack.Map{{Key: "state", Value: d.groupState(len(names))}, {Key: "members", Value: list}}
 }
 
 // groupState names how whole the group is, as jobs see it: "complete"

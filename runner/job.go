@@ -99,6 +99,10 @@ type Job struct {
 	Repeat  float64   // after a success, run again this much later (0: not)
 	Delay   float64   // after a failure, run again this much later, times Backoff^n
 	Backoff float64
+	// Timeout bounds a run, in seconds: the default is the runner's
+	// (luart.JobLimits, 10 minutes), 0 is none (a job that loops over its
+	// events for good); Config.MaxTimeout may bound it.
+	Timeout *float64
 	Info    string // a note for people
 }
 
@@ -138,6 +142,12 @@ func ParseJob(v any) (Job, error) {
 			j.Delay, err = seconds(kv.Value)
 		case "backoff":
 			j.Backoff, err = seconds(kv.Value)
+		case "timeout":
+			var t float64
+			if t, err = seconds(kv.Value); err == nil && t < 0 {
+				err = errors.New("is below 0")
+			}
+			j.Timeout = &t
 		case "info":
 			j.Info, _ = kv.Value.(string)
 		}
@@ -165,6 +175,9 @@ func (j Job) Value() pack.Map {
 	}
 	if j.Backoff != DefaultBackoff {
 		m = append(m, pack.KV{Key: "backoff", Value: j.Backoff})
+	}
+	if j.Timeout != nil {
+		m = append(m, pack.KV{Key: "timeout", Value: *j.Timeout})
 	}
 	if j.Info != "" {
 		m = append(m, pack.KV{Key: "info", Value: j.Info})

@@ -233,3 +233,80 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestEvents: the tutorial's "listen to A and write to B" as a job that
+// runs until its entry goes: it reacts to changes, timers and its ready
+// event.
+func TestEvents(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Where{}
+	if _, err := c.Set(ctx, path.P("a"), int64(1)); err != nil {
+		t.Fatal(err)
+	}
+	setCode(t, c, "double", `
+		dkv.watch("a", {fetch = true})
+		dkv.timer(0.05, "tick")
+		for msg in dkv.events() do
+			if msg.type == "change" and msg.value ~= nil then
+				dkv.set("b", msg.value * factor)
+			elseif msg.type == "ready" then
+				dkv.set("ready", true)
+			elseif msg.type == "timer" then
+				dkv.set("timer", msg.name)
+			elseif msg.type == "group" then
+				dkv.set("group", msg.state)
+			end
+		end`)
+	forever := 0.0 // no time limit
+	setJob(t, c, w, "double", Job{Code: path.P("double"), Target: Now(), Timeout: &forever, Data: pack.Map{{Key: "factor", Value: int64(2)}}, Delay: DefaultDelay, Backoff: DefaultBackoff})
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Config{Client: c, Log: testLog(t)}) }()
+	value := func(p string) any {
+		e, _ := c.Get(ctx, path.P(p))
+		v, _ := e.Value()
+		return v
+	}
+	waitFor(t, "b = 2", func() bool { return value("b") == int64(2) })
+	waitFor(t, "ready, the timer, the group", func() bool {
+		return value("ready") == true && value("timer") == "tick" && value("group") == "detached"
+	})
+	if _, err := c.Set(ctx, path.P("a"), int64(21)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b = 42", func() bool { return value("b") == int64(42) })
+	if _, err := c.Delete(ctx, w.Jobs().Join(path.P("double"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the job to stop", func() bool { return strings.Contains(state(t, c, w, "one", "double").Error, "deleted") })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTimeout: a job's own time limit, and the runner's bound on it.
+func TestTimeout(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx := context.Background()
+	w := Where{}
+	setCode(t, c, "slow", `dkv.sleep(2) return "done"`)
+	short, none := 0.1, 0.0
+	setJob(t, c, w, "short", Job{Code: path.P("slow"), Target: Now(), Timeout: &short, Delay: DefaultDelay, Backoff: DefaultBackoff})
+	setJob(t, c, w, "bounded", Job{Code: path.P("slow"), Target: Now(), Timeout: &none, Delay: DefaultDelay, Backoff: DefaultBackoff})
+	start := time.Now()
+	if err := Run(ctx, Config{Client: c, Log: testLog(t), Once: true, MaxTimeout: 200 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("the jobs ran %v", d)
+	}
+	for _, name := range []string{"short", "bounded"} {
+		if st := state(t, c, w, "one", name); !strings.Contains(st.Error, "time limit") && !strings.Contains(st.Error, "longer than") {
+			t.Errorf("%s: %+v", name, st)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/literal"
@@ -77,7 +78,8 @@ type RunSetCmd struct {
 	Repeat  *float64 `placeholder:"SECONDS" help:"After a success, run it again this much later (0: not)."`
 	Delay   *float64 `placeholder:"SECONDS" help:"After a failure, run it again this much later (default 100), times --backoff per failure in a row."`
 	Backoff *float64 `placeholder:"FACTOR" help:"Back-off factor (default 1.1)."`
-	Data    []string `short:"d" placeholder:"KEY=VALUE" help:"A variable of the code: VALUE is a literal (42, 'text', [1, 2]) or else a string; KEY= removes KEY."`
+	Timeout *float64 `placeholder:"SECONDS" help:"Stop a run after this long (default 600; 0: never, for a job that loops over its events; a runner's --max-timeout may bound it)."`
+	Data    []string `short:"d" sep:"none" placeholder:"KEY=VALUE" help:"A variable of the code: VALUE is a literal (42, 'text', [1, 2]) or else a string; KEY= removes KEY."`
 	Info    *string  `short:"i" placeholder:"TEXT" help:"A note for people."`
 	Path    pathArg  `arg:"" help:"The job's path. ${path_help}"`
 }
@@ -136,10 +138,14 @@ func (c *RunSetCmd) Run(ctx context.Context, k *connector, rc *RunCmd) error {
 		name string
 		in   *float64
 		to   *float64
-	}{{"--repeat", c.Repeat, &job.Repeat}, {"--delay", c.Delay, &job.Delay}, {"--backoff", c.Backoff, &job.Backoff}} {
+	}{{"--repeat", c.Repeat, &job.Repeat}, {"--delay", c.Delay, &job.Delay}, {"--backoff", c.Backoff, &job.Backoff}, {"--timeout", c.Timeout, nil}} {
 		if f.in != nil {
 			if *f.in < 0 {
 				return fmt.Errorf("%s %v: not below 0", f.name, *f.in)
+			}
+			if f.to == nil { // --timeout
+				job.Timeout = f.in
+				continue
 			}
 			*f.to = *f.in
 		}
@@ -311,8 +317,9 @@ func (c *RunDeleteCmd) Run(ctx context.Context, k *connector, rc *RunCmd) error 
 
 // RunAllCmd is `run all`: the runner daemon.
 type RunAllCmd struct {
-	Nodes int  `placeholder:"N" help:"The size of the group: jobs see it complete with N runners up."`
-	Once  bool `help:"Run the jobs due now, wait for them and exit, instead of running until stopped."`
+	Nodes      int           `placeholder:"N" help:"The size of the group: jobs see it complete with N runners up."`
+	Once       bool          `help:"Run the jobs due now, wait for them and exit, instead of running until stopped."`
+	MaxTimeout time.Duration `placeholder:"DURATION" help:"The longest a job may run, whatever its --timeout says (e.g. 1h; default: no bound)."`
 }
 
 func (RunAllCmd) Help() string {
@@ -345,7 +352,7 @@ func (c *RunAllCmd) Run(ctx context.Context, k *connector, rc *RunCmd, g *global
 	}
 	defer errs.Close()
 	return runner.Run(ctx, runner.Config{Client: cl, Where: w, Node: node, Nodes: c.Nodes, Out: g.stdout,
-		Log: g.log, Errors: runErrors{errs}, Once: c.Once})
+		Log: g.log, Errors: runErrors{errs}, Once: c.Once, MaxTimeout: c.MaxTimeout})
 }
 
 // runErrors records the runners' failures with errlog, subsystem "run".
