@@ -9,9 +9,11 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distkv-go/distkv/core/client"
+	"github.com/distkv-go/distkv/core/config"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/quietlog"
@@ -35,16 +37,14 @@ type Config struct {
 	// and the name it claims jobs under. "" is the name of the server the
 	// client talks to.
 	Node string
-	// Nodes is the size of the group, for the group's state that jobs see
-	// ("complete" once that many runners are up); 0: unknown.
-	Nodes  int
-	Out    io.Writer // what jobs print (nil: discarded)
-	Log    *slog.Logger
-	Errors Errors       // nil: failures are only logged
-	Limits luart.Limits // of every job (but the timeout, see Job.Timeout); zero: luart.JobLimits
-	// MaxTimeout bounds the time a job may ask for (Job.Timeout); 0: no
-	// bound.
-	MaxTimeout time.Duration
+	// Settings are the runner's timeouts and group size (a configuration's
+	// runner section); the entry `.distkv config runner` overrides them
+	// while the runner runs (see followSettings). Zero: config.Default's.
+	Settings config.Runner
+	Out      io.Writer // what jobs print (nil: discarded)
+	Log      *slog.Logger
+	Errors   Errors       // nil: failures are only logged
+	Limits   luart.Limits // of every job (but the timeout: Settings, Job.Timeout); zero: luart.JobLimits
 	// Once makes Run start the jobs due now, wait for them and return,
 	// instead of running until ctx ends.
 	Once bool
@@ -58,14 +58,15 @@ const rankDelay = 500 * time.Millisecond
 // daemon is one runner: it follows the jobs of cfg.Where, their states and
 // the stored code, and runs what is due.
 type daemon struct {
-	cfg     Config
-	c       *client.Client
-	log     *slog.Logger
-	rtMu    sync.Mutex
-	rts     map[time.Duration]*luart.Runtime // by timeout (see runtime)
-	out     *lockedWriter
-	members *members
-	quiet   quietlog.Log
+	cfg      Config
+	c        *client.Client
+	log      *slog.Logger
+	rtMu     sync.Mutex
+	rts      map[time.Duration]*luart.Runtime // by timeout (see runtime)
+	settings atomic.Pointer[config.Runner]
+	out      *lockedWriter
+	members  *members
+	quiet    quietlog.Log
 
 	jobs, states, code *client.Mirror
 	jobsAt, statesAt   path.Path
@@ -99,6 +100,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Limits == (luart.Limits{}) {
 		cfg.Limits = luart.JobLimits
 	}
+	if cfg.Settings == (config.Runner{}) {
+		cfg.Settings = config.Default().Runner
+	}
 	if cfg.Node == "" {
 		cfg.Node = cfg.Client.Greeting().Node
 	}
@@ -106,6 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 		rts: map[time.Duration]*luart.Runtime{}, out: &lockedWriter{w: cfg.Out}, wake: make(chan struct{}, 1),
 		running: map[path.Path]*activeJob{}}
 	d.jobsAt, d.statesAt = cfg.Where.Jobs(), cfg.Where.States(cfg.Node)
+	d.settings.Store(&cfg.Settings)
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -119,6 +124,13 @@ func Run(ctx context.Context, cfg Config) error {
 		d.members.run(ctx)
 	}()
 	defer func() { stop(); <-beating }() // then the heartbeat entry is gone
+	settled := make(chan struct{})
+	go d.followSettings(ctx, settled)
+	select { // the first jobs run with the settings of the entry as it is
+	case <-settled:
+	case <-ctx.Done():
+		return nil
+	}
 	if d.code, err = d.c.Mirror(ctx, CodeRoot.Parent(), client.MirrorOptions{OnChange: func(client.Entry) { d.poke() }}); err != nil {
 		return fmt.Errorf("follow the stored code: %w", err)
 	}
@@ -348,14 +360,16 @@ const forever = 100 * 365 * 24 * time.Hour
 
 // runtime returns the runtime of the job's time limit.
 func (d *daemon) runtime(job Job) *luart.Runtime {
+	set := d.settings.Load()
 	lim := d.cfg.Limits
+	lim.Timeout = set.Timeout.D()
 	if job.Timeout != nil {
 		lim.Timeout = forever
 		if *job.Timeout > 0 {
 			lim.Timeout = time.Duration(*job.Timeout * float64(time.Second))
 		}
 	}
-	if m := d.cfg.MaxTimeout; m > 0 && lim.Timeout > m {
+	if m := set.MaxTimeout.D(); m > 0 && lim.Timeout > m {
 		lim.Timeout = m
 	}
 	d.rtMu.Lock()

@@ -103,11 +103,12 @@ func (d *daemon) group() pack.Map {
 }
 
 // groupState names how whole the group is, as jobs see it: "complete"
-// with Config.Nodes runners up (or, without it, more than this one),
+// with Settings.Nodes runners up (or, without it, more than this one),
 // "detached" when this runner is alone, else "partial".
 func (d *daemon) groupState(n int) string {
+	nodes := d.settings.Load().Nodes
 	switch {
-	case d.cfg.Nodes > 0 && n >= d.cfg.Nodes, d.cfg.Nodes == 0 && n > 1:
+	case nodes > 0 && n >= nodes, nodes == 0 && n > 1:
 		return "complete"
 	case n <= 1:
 		return "detached"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/client"
+	"github.com/distkv-go/distkv/core/config"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
@@ -298,7 +299,9 @@ func TestTimeout(t *testing.T) {
 	setJob(t, c, w, "short", Job{Code: path.P("slow"), Target: Now(), Timeout: &short, Delay: DefaultDelay, Backoff: DefaultBackoff})
 	setJob(t, c, w, "bounded", Job{Code: path.P("slow"), Target: Now(), Timeout: &none, Delay: DefaultDelay, Backoff: DefaultBackoff})
 	start := time.Now()
-	if err := Run(ctx, Config{Client: c, Log: testLog(t), Once: true, MaxTimeout: 200 * time.Millisecond}); err != nil {
+	set := config.Default().Runner
+	set.MaxTimeout = config.Duration(200 * time.Millisecond)
+	if err := Run(ctx, Config{Client: c, Log: testLog(t), Once: true, Settings: set}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 1500*time.Millisecond {
@@ -307,6 +310,61 @@ func TestTimeout(t *testing.T) {
 	for _, name := range []string{"short", "bounded"} {
 		if st := state(t, c, w, "one", name); !strings.Contains(st.Error, "time limit") && !strings.Contains(st.Error, "longer than") {
 			t.Errorf("%s: %+v", name, st)
+		}
+	}
+}
+
+// TestDynamicConfig: `.distkv config runner` overrides the runner's
+// settings while it runs.
+func TestDynamicConfig(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Where{}
+	setCode(t, c, "slow", `dkv.sleep(30)`)
+	none := 0.0
+	setConfig := func(v pack.Map) {
+		t.Helper()
+		if _, err := c.Set(ctx, ConfigRoot.Child(path.Str("runner")), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setConfig(pack.Map{{Key: "max_timeout", Value: "100ms"}, {Key: "nodes", Value: int64(1)}})
+	setJob(t, c, w, "slow", Job{Code: path.P("slow"), Target: Now(), Timeout: &none, Delay: DefaultDelay, Backoff: DefaultBackoff})
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Config{Client: c, Log: testLog(t)}) }()
+	waitFor(t, "the job cut at 100ms", func() bool { return strings.Contains(state(t, c, w, "one", "slow").Error, "100ms") })
+	// A change takes effect while the runner runs: the job, started again
+	// and again, is cut at the new bound.
+	setConfig(pack.Map{{Key: "max_timeout", Value: "300ms"}})
+	waitFor(t, "the job cut at 300ms", func() bool {
+		if st := state(t, c, w, "one", "slow"); st.Node == "" {
+			if strings.Contains(st.Error, "300ms") {
+				return true
+			}
+			setJob(t, c, w, "slow", Job{Code: path.P("slow"), Target: Now(), Timeout: &none, Delay: DefaultDelay, Backoff: DefaultBackoff})
+		}
+		time.Sleep(50 * time.Millisecond)
+		return false
+	})
+	// A bad value is refused and the runner keeps what it had.
+	setConfig(pack.Map{{Key: "timeout", Value: "-1s"}})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	base := config.Default().Runner
+	got, err := overlay(base, pack.Map{{Key: "timeout", Value: int64(30)}, {Key: "max_timeout", Value: "1h"}, {Key: "nodes", Value: int64(3)}})
+	if err != nil || got.Timeout.D() != 30*time.Second || got.MaxTimeout.D() != time.Hour || got.Nodes != 3 {
+		t.Fatalf("%+v %v", got, err)
+	}
+	for _, bad := range []any{"x", pack.Map{{Key: "nope", Value: int64(1)}}, pack.Map{{Key: "timeout", Value: "-1s"}}, pack.Map{{Key: "nodes", Value: []any{}}}} {
+		if got, err := overlay(base, bad); err == nil || got != base {
+			t.Errorf("%v: %+v %v", bad, got, err)
 		}
 	}
 }

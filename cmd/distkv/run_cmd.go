@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/client"
+	"github.com/distkv-go/distkv/core/config"
 	"github.com/distkv-go/distkv/core/literal"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
@@ -317,9 +318,9 @@ func (c *RunDeleteCmd) Run(ctx context.Context, k *connector, rc *RunCmd) error 
 
 // RunAllCmd is `run all`: the runner daemon.
 type RunAllCmd struct {
-	Nodes      int           `placeholder:"N" help:"The size of the group: jobs see it complete with N runners up."`
-	Once       bool          `help:"Run the jobs due now, wait for them and exit, instead of running until stopped."`
-	MaxTimeout time.Duration `placeholder:"DURATION" help:"The longest a job may run, whatever its --timeout says (e.g. 1h; default: no bound)."`
+	Nodes      *int           `placeholder:"N" help:"The size of the group: jobs see it complete with N runners up (config runner.nodes)."`
+	Once       bool           `help:"Run the jobs due now, wait for them and exit, instead of running until stopped."`
+	MaxTimeout *time.Duration `placeholder:"DURATION" help:"The longest a job may run, whatever its --timeout says (e.g. 1h; config runner.max_timeout, default: no bound)."`
 }
 
 func (RunAllCmd) Help() string {
@@ -351,8 +352,15 @@ func (c *RunAllCmd) Run(ctx context.Context, k *connector, rc *RunCmd, g *global
 		return fmt.Errorf("follow the error records: %w", err)
 	}
 	defer errs.Close()
-	return runner.Run(ctx, runner.Config{Client: cl, Where: w, Node: node, Nodes: c.Nodes, Out: g.stdout,
-		Log: g.log, Errors: runErrors{errs}, Once: c.Once, MaxTimeout: c.MaxTimeout})
+	set := g.cfg.Runner
+	if c.Nodes != nil {
+		set.Nodes = *c.Nodes
+	}
+	if c.MaxTimeout != nil {
+		set.MaxTimeout = config.Duration(*c.MaxTimeout)
+	}
+	return runner.Run(ctx, runner.Config{Client: cl, Where: w, Node: node, Settings: set, Out: g.stdout,
+		Log: g.log, Errors: runErrors{errs}, Once: c.Once})
 }
 
 // runErrors records the runners' failures with errlog, subsystem "run".

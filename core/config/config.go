@@ -19,6 +19,21 @@ type Config struct {
 	// Connect is how a client reaches a server; servers use it too when
 	// they talk to their peers.
 	Connect Connect `yaml:"connect"`
+	// Runner configures runner daemons (`distkv client run all`); the
+	// entry `.distkv config runner` overrides it while they run.
+	Runner Runner `yaml:"runner"`
+}
+
+// Runner configures runner daemons.
+type Runner struct {
+	// Timeout is how long a job runs at most unless its entry says
+	// (run set --timeout).
+	Timeout Duration `yaml:"timeout"`
+	// MaxTimeout bounds the time any job may ask for; 0: no bound.
+	MaxTimeout Duration `yaml:"max_timeout"`
+	// Nodes is the size of a group: jobs see it "complete" with that many
+	// runners up; 0: with more than one.
+	Nodes int `yaml:"nodes"`
 }
 
 // Logging configures log output.
@@ -210,6 +225,7 @@ func Default() Config {
 			Port:    DefaultPort,
 			Timeout: Duration(10 * time.Second),
 		},
+		Runner: Runner{Timeout: Duration(10 * time.Minute)},
 	}
 }
 

@@ -68,6 +68,9 @@ func TestDefault(t *testing.T) {
 		"connect.ssl.server_name":      "",
 		"connect.auth":                 "",
 		"connect.timeout":              "10s",
+		"runner.timeout":               "10m",
+		"runner.max_timeout":           "0s",
+		"runner.nodes":                 "0",
 	}
 	for _, k := range Keys() {
 		t.Run(k.Name, func(t *testing.T) {
@@ -130,6 +133,9 @@ func TestKeys(t *testing.T) {
 		"connect.ssl.cert string",
 		"connect.ssl.key string",
 		"connect.ssl.server_name string",
+		"runner.timeout duration",
+		"runner.max_timeout duration",
+		"runner.nodes int",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Keys() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

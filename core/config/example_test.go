@@ -74,4 +74,8 @@ func ExampleConfig_YAML() {
 	//   port: 27586
 	//   auth: _test name=joe
 	//   timeout: 10s
+	// runner:
+	//   timeout: 10m
+	//   max_timeout: 0s
+	//   nodes: 0
 }

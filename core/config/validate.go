@@ -61,6 +61,22 @@ func (c *Config) validate() []*Error {
 	if ssl := c.Connect.SSL; (ssl.Cert == "") != (ssl.Key == "") {
 		check("connect.ssl", fmt.Errorf("%w: a client certificate needs both cert and key", ErrInvalid))
 	}
+	errs = append(errs, c.Runner.validate()...)
+	return errs
+}
+
+// validate checks the runner section alone: dynamic configuration
+// replaces it while a runner runs.
+func (r *Runner) validate() []*Error {
+	var errs []*Error
+	check := func(key string, err error) {
+		if err != nil {
+			errs = append(errs, &Error{Key: key, Err: err})
+		}
+	}
+	check("runner.timeout", positive(r.Timeout))
+	check("runner.max_timeout", atLeast(r.MaxTimeout, 0))
+	check("runner.nodes", atLeast(r.Nodes, 0))
 	return errs
 }
 

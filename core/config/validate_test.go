@@ -85,7 +85,7 @@ func TestValidateAll(t *testing.T) {
 	}
 	want := []string{"logging.level", "server.root", "server.change.length", "server.log.sync", "server.log.interval",
 		"server.conn.queue", "server.conn.max_message", "server.conn.input_budget", "server.serf.bind", "server.serf.port", "server.serf.profile",
-		"server.ack", "server.ack_timeout", "connect.port", "connect.timeout"}
+		"server.ack", "server.ack_timeout", "connect.port", "connect.timeout", "runner.timeout"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("Validate of the zero Config names %q, want %q", keys, want)
 	}
