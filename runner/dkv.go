@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/luart"
@@ -15,8 +16,11 @@ import (
 // dkv is the module a job's code gets as the variable dkv. Paths are
 // path values or strings in the text form ("one.two", ":.distkv.x").
 //
-//	dkv.get(p)          the value at p, or nil
-//	dkv.set(p, v)       stores v at p
+//	dkv.get(p)          the value at p and its chain, or nil and false
+//	dkv.set(p, v [, c]) stores v at p; with a chain c (from get or set) only
+//	                    if p's newest change is still c's, with false only if
+//	                    p has no value; returns the new chain (a failed
+//	                    condition is an error starting "conflict at")
 //	dkv.delete(p)       deletes the value at p
 //	dkv.log(…)          logs its arguments (at info level)
 //	dkv.sleep(s)        waits s seconds (the job's time limit goes on)
@@ -35,15 +39,15 @@ func (d *daemon) dkv(rel path.Path) luart.Module {
 			if err != nil {
 				return nil, err
 			}
-			e, err := d.c.Get(ctx, p)
+			e, err := d.c.Get(ctx, p, client.Chains(1))
 			if err != nil {
 				return nil, err
 			}
 			if !e.HasValue {
-				return []any{nil}, nil
+				return []any{nil, false}, nil
 			}
 			v, err := e.Value()
-			return []any{v}, err
+			return []any{v, chainValue(e.Chain)}, err
 		},
 		"set": func(ctx context.Context, args []any) ([]any, error) {
 			p, err := pathArg(args, 0, "set")
@@ -51,10 +55,25 @@ func (d *daemon) dkv(rel path.Path) luart.Module {
 				return nil, err
 			}
 			if len(args) < 2 {
-				return nil, errors.New("dkv.set(path, value): no value")
+				return nil, errors.New("dkv.set(path, value [, chain]): no value")
 			}
-			_, err = d.c.Set(ctx, p, args[1])
-			return []any{true}, err
+			var opts []client.Option
+			if len(args) > 2 && args[2] != nil {
+				c, err := chainArg(args[2])
+				if err != nil {
+					return nil, err
+				}
+				opts = append(opts, client.IfChain(c))
+			}
+			res, err := d.c.Set(ctx, p, args[1], opts...)
+			var ce *client.ConflictError
+			if errors.As(err, &ce) {
+				return nil, fmt.Errorf("conflict at %v: %v", p, ce.Err)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return []any{chainValue(res.Chain)}, nil
 		},
 		"delete": func(ctx context.Context, args []any) ([]any, error) {
 			p, err := pathArg(args, 0, "delete")
@@ -114,6 +133,31 @@ func (d *daemon) groupState(n int) string {
 		return "detached"
 	}
 	return "partial"
+}
+
+// chainValue is a chain as jobs see it: {node = NAME, tick = N} of the
+// newest change (what a precondition needs).
+func chainValue(c client.Chain) any {
+	if len(c) == 0 {
+		return false
+	}
+	return pack.Map{{Key: "node", Value: c[0].Node}, {Key: "tick", Value: c[0].Tick}}
+}
+
+// chainArg reads a chain a job gives back: false is "no value yet".
+func chainArg(v any) (client.Chain, error) {
+	if v == false {
+		return nil, nil
+	}
+	m, ok := v.(pack.Map)
+	node, _ := m.Get("node")
+	tick, _ := m.Get("tick")
+	name, _ := node.(string)
+	n, err := seconds(tick)
+	if !ok || name == "" || err != nil || n < 0 {
+		return nil, fmt.Errorf("dkv.set: the chain is what get or set returned, not %v", v)
+	}
+	return client.Chain{{Node: name, Tick: uint64(n)}}, nil
 }
 
 // pathArg reads argument i as a path.

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -366,5 +367,37 @@ func TestOverlay(t *testing.T) {
 		if got, err := overlay(base, bad); err == nil || got != base {
 			t.Errorf("%v: %+v %v", bad, got, err)
 		}
+	}
+}
+
+// TestChains: a job updates an entry with its chain as precondition; a
+// stale chain is a conflict the job can catch.
+func TestChains(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx := context.Background()
+	w := Where{}
+	if _, err := c.Set(ctx, path.P("counter"), int64(41)); err != nil {
+		t.Fatal(err)
+	}
+	setCode(t, c, "inc", `
+		local v, chain = dkv.get("counter")
+		local new = dkv.set("counter", v + 1, chain)
+		local ok, err = pcall(dkv.set, "counter", 100, chain)
+		local _, none = dkv.get("fresh")
+		dkv.set("fresh", "made", none)
+		local again = pcall(dkv.set, "fresh", "twice", none)
+		return {ok, string.find(err, "conflict at counter") ~= nil, again, new.node}`)
+	setJob(t, c, w, "inc", Job{Code: path.P("inc"), Target: Now(), Delay: DefaultDelay, Backoff: DefaultBackoff})
+	if err := Run(ctx, Config{Client: c, Log: testLog(t), Once: true}); err != nil {
+		t.Fatal(err)
+	}
+	st := state(t, c, w, "one", "inc")
+	if got := fmt.Sprint(st.Result); got != "[false true false one]" || st.Error != "" {
+		t.Fatalf("result %v, error %q", got, st.Error)
+	}
+	e, _ := c.Get(ctx, path.P("counter"))
+	if v, _ := e.Value(); v != int64(42) {
+		t.Fatalf("counter %v", v)
 	}
 }
