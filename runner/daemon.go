@@ -67,6 +67,7 @@ type daemon struct {
 	out      *lockedWriter
 	members  *members
 	quiet    quietlog.Log
+	parsed   parsedCache // the schedule's
 
 	jobs, states, code *client.Mirror
 	jobsAt, statesAt   path.Path
@@ -203,56 +204,126 @@ func (d *daemon) jobChanged(e client.Entry) {
 // schedule starts the jobs that are due and returns when the next one
 // will be (+Inf: none).
 func (d *daemon) schedule(ctx context.Context) float64 {
+	type start struct {
+		e, se    client.Entry
+		job      Job
+		st       State
+		hasState bool
+	}
+	var starts []start
 	next := math.Inf(1)
 	now := Now()
-	for _, e := range d.jobs.Entries() {
-		if ctx.Err() != nil {
-			return next
+	d.mu.Lock()
+	running := len(d.running)
+	d.mu.Unlock()
+	seen := 0
+	d.jobs.Range(func(e client.Entry) bool {
+		seen++
+		if running > 0 {
+			d.mu.Lock()
+			_, busy := d.running[e.Path]
+			d.mu.Unlock()
+			if busy {
+				return true
+			}
 		}
-		d.mu.Lock()
-		_, busy := d.running[e.Path]
-		d.mu.Unlock()
-		if busy {
-			continue
-		}
-		v, err := e.Value()
-		var job Job
-		if err == nil {
-			job, err = ParseJob(v)
-		}
+		job, err := d.parsed.job(e)
 		if err != nil {
 			d.quiet.Warn(d.log, "bad entry "+e.Path.String(), "a runner entry cannot be used", "job", d.jobsAt.Join(e.Path).String(), "err", err)
-			continue
+			return true
 		}
 		se, hasState := d.states.Get(e.Path)
 		var st State
 		if hasState {
-			sv, _ := se.Value()
-			st = ParseState(sv)
+			st = d.parsed.state(se)
 		}
 		due := job.Due(st)
 		switch {
 		case st.Node == d.cfg.Node:
 			due = now // it ran here when this runner ended: run it again
 		case st.Node != "" && (d.cfg.Where.Mode != Any || d.members.alive(st.Node)):
-			continue // another runner has it
+			return true // another runner has it
 		case st.Node != "":
 			d.log.Info("taking over a job from a runner that is gone", "job", e.Path.String(), "from", st.Node)
 			due = now
 		}
 		if due == 0 {
-			continue
+			return true
 		}
 		if d.cfg.Where.Mode == Any && !d.cfg.Once {
 			due += float64(d.members.rank(e.Path)) * rankDelay.Seconds()
 		}
 		if due > now {
 			next = min(next, due)
-			continue
+			return true
 		}
-		d.start(ctx, e, job, st, se, hasState)
+		starts = append(starts, start{e, se, job, st, hasState})
+		return true
+	})
+	d.parsed.prune(seen)
+	for _, s := range starts {
+		if ctx.Err() != nil {
+			break
+		}
+		d.start(ctx, s.e, s.job, s.st, s.se, s.hasState)
 	}
 	return next
+}
+
+// parsedCache keeps the jobs and states as parsed from the entries'
+// values, so that a look at the schedule parses only what changed. Only
+// the schedule's goroutine uses it.
+type parsedCache struct {
+	jobs   map[path.Path]parsedJob
+	states map[path.Path]parsedState
+}
+
+type parsedJob struct {
+	raw string
+	job Job
+	err error
+}
+
+type parsedState struct {
+	raw string
+	st  State
+}
+
+func (c *parsedCache) job(e client.Entry) (Job, error) {
+	if p, ok := c.jobs[e.Path]; ok && p.raw == string(e.Raw) {
+		return p.job, p.err
+	}
+	v, err := e.Value()
+	var job Job
+	if err == nil {
+		job, err = ParseJob(v)
+	}
+	if c.jobs == nil {
+		c.jobs = map[path.Path]parsedJob{}
+	}
+	c.jobs[e.Path] = parsedJob{string(e.Raw), job, err}
+	return job, err
+}
+
+func (c *parsedCache) state(e client.Entry) State {
+	if p, ok := c.states[e.Path]; ok && p.raw == string(e.Raw) {
+		return p.st
+	}
+	v, _ := e.Value()
+	st := ParseState(v)
+	if c.states == nil {
+		c.states = map[path.Path]parsedState{}
+	}
+	c.states[e.Path] = parsedState{string(e.Raw), st}
+	return st
+}
+
+// prune forgets everything once the cache holds far more than the n jobs
+// there are (deleted ones): it fills again as it is used.
+func (c *parsedCache) prune(n int) {
+	if len(c.jobs) > 2*n+64 || len(c.states) > 2*n+64 {
+		c.jobs, c.states = nil, nil
+	}
 }
 
 // start claims the job (its state names this runner, written only if the

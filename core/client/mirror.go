@@ -161,6 +161,19 @@ func (m *Mirror) Entries() []Entry {
 	return es
 }
 
+// Range calls fn for each mirrored entry with a value, in no order, until
+// fn returns false. The mirror takes no changes meanwhile: fn must be
+// quick and must not wait for the mirror.
+func (m *Mirror) Range(fn func(Entry) bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, e := range m.entries {
+		if !fn(e) {
+			return
+		}
+	}
+}
+
 // Len returns the number of mirrored entries with a value.
 func (m *Mirror) Len() int {
 	m.mu.RLock()
