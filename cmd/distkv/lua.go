@@ -24,6 +24,7 @@ type userCode struct {
 	rt     *luart.Runtime
 	types  *types.Checker
 	codecs *codecs.Codecs
+	fail   *failures // nil: failures are only returned
 }
 
 // hooks returns the server's hooks; they forward to u, whose parts are
@@ -56,22 +57,41 @@ type userChecks userCode
 func (u *userChecks) Check(s *server.Session, p path.Path, v []byte) error {
 	switch {
 	case p.HasPrefix(codecs.CodecRoot) || p.HasPrefix(codecs.ConvRoot):
-		return u.codecs.Check(s, p, v)
+		err := u.codecs.Check(s, p, v)
+		if err == nil && p.HasPrefix(codecs.CodecRoot) {
+			u.fail.fixed("codec", p)
+		}
+		return err
 	case p.HasPrefix(storedCode):
 		return checkCode(typeRunner{u.rt}, p, v)
 	}
-	return u.types.Check(s, p, v)
+	err := u.types.Check(s, p, v)
+	switch {
+	case err != nil:
+		u.fail.typeFailed(err)
+	case p.HasPrefix(types.TypeRoot):
+		u.fail.fixed("type", p)
+	}
+	return err
 }
 
 // userCodec is the server's Codec.
 type userCodec userCode
 
 func (u *userCodec) Decode(s *server.Session, p path.Path, v []byte) ([]byte, error) {
-	return u.codecs.Decode(s, p, v)
+	out, err := u.codecs.Decode(s, p, v)
+	if err != nil {
+		u.fail.codecFailed(err)
+	}
+	return out, err
 }
 
 func (u *userCodec) Encode(s *server.Session, p path.Path, v []byte) ([]byte, error) {
-	return u.codecs.Encode(s, p, v)
+	out, err := u.codecs.Encode(s, p, v)
+	if err != nil {
+		u.fail.codecFailed(err)
+	}
+	return out, err
 }
 
 // typeRunner runs type scripts: an error refuses the value.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/gossip"
 	"github.com/distkv-go/distkv/core/persist"
 	"github.com/distkv-go/distkv/core/server"
@@ -105,6 +106,9 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	}
 	defer srv.Close()
 	code.start(srv, g.log)
+	code.fail = newFailures(g.log, c.Name, func(ctx context.Context) (*client.Client, error) {
+		return dialSelf(g.cfg.Connect, srv.Addr())(ctx)
+	})
 	for _, name := range c.Load {
 		if err := c.loadFile(srv, name, g); err != nil {
 			return err
@@ -128,6 +132,7 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	go code.fail.run(ctx)
 	fmt.Fprintln(g.stdout, "Running.")
 	select {
 	case <-ctx.Done():
