@@ -178,4 +178,3 @@ func (f *failures) run(ctx context.Context) {
 		}
 	}
 }
-
