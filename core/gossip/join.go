@@ -40,7 +40,9 @@ func normalizeAddr(addr string) (string, error) {
 		}
 	}
 	if strings.Contains(host, ":") {
-		if _, err := netip.ParseAddr(host); err != nil {
+		// netip takes any zone ("::%/"), but a host with these characters
+		// is refused above once it has a port: refuse it here too.
+		if _, err := netip.ParseAddr(host); err != nil || strings.ContainsAny(host, "[]/") {
 			return "", fmt.Errorf("address %q: want host:port or host", addr)
 		}
 	} else if host != addr || host == "" || strings.ContainsAny(host, "[]/") {
