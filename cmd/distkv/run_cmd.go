@@ -60,16 +60,17 @@ func (c *RunCmd) where() runner.Where {
 	return runner.Where{Mode: runner.Single, Group: c.Group, Node: c.Node}
 }
 
-// jobPath is the path of the job named by words.
-func (c *RunCmd) jobPath(words pathArg) (path.Path, error) {
+// job returns the path of the job named by words, and connects.
+func (c *RunCmd) job(ctx context.Context, k *connector, words pathArg) (path.Path, *client.Client, error) {
 	p, err := words.path()
 	if err != nil {
-		return p, err
+		return p, nil, err
 	}
 	if p.IsRoot() {
-		return p, errors.New("name the job's path, e.g. a.question")
+		return p, nil, errors.New("name the job's path, e.g. a.question")
 	}
-	return c.where().Jobs().Join(p), nil
+	cl, err := k.get(ctx)
+	return c.where().Jobs().Join(p), cl, err
 }
 
 // RunSetCmd is `run set`.
@@ -86,11 +87,7 @@ type RunSetCmd struct {
 }
 
 func (c *RunSetCmd) Run(ctx context.Context, k *connector, rc *RunCmd) error {
-	p, err := rc.jobPath(c.Path)
-	if err != nil {
-		return err
-	}
-	cl, err := k.get(ctx)
+	p, cl, err := rc.job(ctx, k, c.Path)
 	if err != nil {
 		return err
 	}
@@ -189,11 +186,7 @@ type RunGetCmd struct {
 }
 
 func (c *RunGetCmd) Run(ctx context.Context, k *connector, rc *RunCmd, g *globals) error {
-	p, err := rc.jobPath(c.Path)
-	if err != nil {
-		return err
-	}
-	cl, err := k.get(ctx)
+	p, cl, err := rc.job(ctx, k, c.Path)
 	if err != nil {
 		return err
 	}
@@ -298,11 +291,7 @@ type RunDeleteCmd struct {
 }
 
 func (c *RunDeleteCmd) Run(ctx context.Context, k *connector, rc *RunCmd) error {
-	p, err := rc.jobPath(c.Path)
-	if err != nil {
-		return err
-	}
-	cl, err := k.get(ctx)
+	p, cl, err := rc.job(ctx, k, c.Path)
 	if err != nil {
 		return err
 	}
