@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,31 +15,13 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/errlog"
+	"github.com/distkv-go/distkv/internal/testserver"
 )
 
 // start runs a server on a free loopback port until the test ends.
-func start(t *testing.T) *server.Server {
-	t.Helper()
-	s, err := server.New(server.Config{Node: "t", Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func start(t *testing.T) *server.Server { return testserver.Start(t, server.Config{}) }
 
-func connect(t *testing.T, s *server.Server) *client.Client {
-	t.Helper()
-	c, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: s.Addr().(*net.TCPAddr).Port})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func connect(t *testing.T, s *server.Server) *client.Client { return testserver.Connect(t, s, "") }
 
 // mustOpen opens a Log for node on a connection of its own.
 func mustOpen(t *testing.T, s *server.Server, node string) *errlog.Log {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -18,30 +16,14 @@ import (
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/internal/testserver"
 )
 
 func startServer(t *testing.T) *server.Server {
-	t.Helper()
-	s, err := server.New(server.Config{Node: "one", Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testserver.Start(t, server.Config{Node: "one"})
 }
 
-func connect(t *testing.T, s *server.Server) *client.Client {
-	t.Helper()
-	c, err := client.Open(context.Background(), client.Config{Host: "127.0.0.1", Port: s.Addr().(*net.TCPAddr).Port})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func connect(t *testing.T, s *server.Server) *client.Client { return testserver.Connect(t, s, "") }
 
 func setCode(t *testing.T, c *client.Client, name, src string) {
 	t.Helper()
@@ -227,13 +209,7 @@ func TestRepeatAcrossRunners(t *testing.T) {
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testserver.WaitFor(t, what, ok)
 }
 
 // TestEvents: the tutorial's "listen to A and write to B" as a job that

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/errlog"
+	"github.com/distkv-go/distkv/internal/testserver"
 	"github.com/distkv-go/distkv/luart"
 	"github.com/distkv-go/distkv/types"
 )
@@ -22,14 +22,7 @@ import (
 // a type that breaks a limit gets one, a type that refuses a value none;
 // storing the codec anew resolves its record.
 func TestFailures(t *testing.T) {
-	s, err := server.New(server.Config{Node: "one", Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := testserver.Start(t, server.Config{Node: "one"})
 	dial := func(ctx context.Context) (*client.Client, error) {
 		return client.Open(ctx, client.Config{Host: "127.0.0.1", Port: s.Addr().(*net.TCPAddr).Port})
 	}
