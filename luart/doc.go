@@ -99,7 +99,7 @@
 // # Errors
 //
 // error("not an integer") gives a *ScriptError with Message "not an
-// integer" and Position "name:line"; runtime errors (indexing nil, …) the
+// integer", Position "name:line" and Trace, the Lua traceback; runtime errors (indexing nil, …) the
 // same. An error value that is not a string reads "(error object is a
 // table value)" or "(error object is nil)"; a number is its text. Messages
 // are cut at MaxMessage bytes. A fault inside gopher-lua is recovered and

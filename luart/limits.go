@@ -97,6 +97,9 @@ type ScriptError struct {
 	Message  string // the script's message, without its position; at most MaxMessage bytes
 	Position string // "name:line" where it was raised, if the message carried one
 	Panic    bool   // the interpreter panicked; Message holds the panic text
+	// Trace is the Lua stack traceback where the error was raised
+	// ("stack traceback:" and a line per call), cut to MaxMessage bytes.
+	Trace string
 }
 
 // MaxMessage bounds ScriptError.Message; longer messages are cut and end

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -115,4 +116,18 @@ func TestScriptMemory(t *testing.T) {
 		t.Errorf("nested functions: %v, %v; want 41", v, err)
 	}
 	runtime.KeepAlive(scripts)
+}
+
+// TestTraceback: a script's error carries the Lua traceback.
+func TestTraceback(t *testing.T) {
+	rt := New(ValidatorLimits)
+	_, err := run(t, rt, "local function inner() error(\"Owch\") end\nlocal function outer() inner() end\nouter()", nil)
+	var se *ScriptError
+	if !errors.As(err, &se) || se.Message != "Owch" {
+		t.Fatalf("%v", err)
+	}
+	if !strings.HasPrefix(se.Trace, "stack traceback:") || !strings.Contains(se.Trace, "test:1: in function 'inner'") && !strings.Contains(se.Trace, "test:1:") {
+		t.Fatalf("trace %q", se.Trace)
+	}
+	t.Log(se.Trace)
 }

@@ -203,7 +203,7 @@ func (st *state) scriptError(s *Script, err error) error {
 		st.broken = true
 		return &ScriptError{Script: s.name, Message: clip(lua.LVAsString(ae.Object)), Panic: true}
 	}
-	e := &ScriptError{Script: s.name}
+	e := &ScriptError{Script: s.name, Trace: clip(strings.TrimSpace(ae.StackTrace))}
 	switch o := ae.Object.(type) {
 	case lua.LString:
 		e.Message = string(o)

@@ -390,7 +390,7 @@ func (d *daemon) run(ctx context.Context, rel path.Path, job Job, st State, chai
 		st.Error = message(err)
 		d.log.Warn("Error", "job", full.String(), "node", d.cfg.Node, "err", st.Error)
 		if d.cfg.Errors != nil {
-			if err := d.cfg.Errors.Record(wctx, full, st.Error, err.Error()); err != nil {
+			if err := d.cfg.Errors.Record(wctx, full, st.Error, trace(err)); err != nil {
 				d.log.Warn("cannot record a job's error", "job", full.String(), "err", err)
 			}
 		}
@@ -512,6 +512,16 @@ func message(err error) string {
 		return se.Message
 	}
 	return strings.TrimSpace(err.Error())
+}
+
+// trace is what the error record keeps of how err came about: a
+// script's Lua traceback, else the error's whole text.
+func trace(err error) string {
+	var se *luart.ScriptError
+	if errors.As(err, &se) && se.Trace != "" {
+		return se.Trace
+	}
+	return err.Error()
 }
 
 // lockedWriter lets jobs that run at once print whole writes.

@@ -56,13 +56,15 @@ func state(t *testing.T, c *client.Client, w Where, node, name string) State {
 type recorder struct {
 	mu       sync.Mutex
 	recorded []string
+	traces   []string
 	resolved []string
 }
 
-func (r *recorder) Record(_ context.Context, p path.Path, msg, _ string) error {
+func (r *recorder) Record(_ context.Context, p path.Path, msg, trace string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recorded = append(r.recorded, p.String()+": "+msg)
+	r.traces = append(r.traces, trace)
 	return nil
 }
 
@@ -120,6 +122,9 @@ func TestOneShot(t *testing.T) {
 	}
 	if len(errs.recorded) == 0 || !strings.Contains(errs.recorded[0], "what.me.worry: ") || !strings.HasSuffix(errs.recorded[0], "Owch") {
 		t.Fatalf("recorded %v", errs.recorded)
+	}
+	if !strings.HasPrefix(errs.traces[0], "stack traceback:") || !strings.Contains(errs.traces[0], "the.error:1: in main chunk") {
+		t.Fatalf("trace %q", errs.traces[0])
 	}
 	setCode(t, c, "the.error", `return "fine"`)
 	time.Sleep(50 * time.Millisecond) // past the back-off
