@@ -99,8 +99,8 @@
 // # Errors
 //
 // error("not an integer") gives a *ScriptError with Message "not an
-// integer", Position "name:line" and Trace, the Lua traceback; runtime errors (indexing nil, …) the
-// same. An error value that is not a string reads "(error object is a
+// integer", Position "name:line" and Trace, the Lua traceback; runtime
+// errors (indexing nil, …) the same. An error value that is not a string reads "(error object is a
 // table value)" or "(error object is nil)"; a number is its text. Messages
 // are cut at MaxMessage bytes. A fault inside gopher-lua is recovered and
 // reported as a *ScriptError with Panic set. A syntax error is a
