@@ -382,3 +382,68 @@ func TestChains(t *testing.T) {
 		t.Fatalf("counter %v", v)
 	}
 }
+
+// TestSpread: jobs that fall due at once spread over the group's runners.
+func TestSpread(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Where{}
+	setCode(t, c, "who", `print(dkv.node())`)
+	outs := map[string]*bytes.Buffer{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, node := range []string{"r1", "r2", "r3"} {
+		out := &bytes.Buffer{}
+		outs[node] = out
+		wg.Go(func() {
+			Run(ctx, Config{Client: connect(t, s), Node: node, Log: testLog(t), Out: lockedBuffer{out, &mu}})
+		})
+	}
+	waitFor(t, "the runners to see each other", func() bool {
+		n := 0
+		for range c.GetTree(ctx, MemberRoot.Child(path.Str(DefaultGroup)), client.TreeOptions{MinDepth: 1}) {
+			n++
+		}
+		return n == 3
+	})
+	time.Sleep(Ping + 100*time.Millisecond) // each has read the others' entries (not a timing assertion)
+	for i := range 30 {
+		setJob(t, c, w, fmt.Sprintf("j%d", i), Job{Code: path.P("who"), Target: Now(), Delay: DefaultDelay, Backoff: DefaultBackoff})
+	}
+	count := func() (map[string]int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		m, all := map[string]int{}, 0
+		for n, b := range outs {
+			m[n] = strings.Count(b.String(), "\n")
+			all += m[n]
+		}
+		return m, all
+	}
+	waitFor(t, "30 runs", func() bool { _, all := count(); return all >= 30 })
+	cancel()
+	wg.Wait()
+	m, all := count()
+	if all != 30 {
+		t.Fatalf("%d runs of 30 jobs: %v", all, m)
+	}
+	for n, k := range m {
+		if k < 3 {
+			t.Errorf("runner %s ran %d of 30 jobs: %v", n, k, m)
+		}
+	}
+	t.Logf("runs per runner: %v", m)
+}
+
+type lockedBuffer struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
