@@ -160,6 +160,9 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-d.members.dup:
+			t.Stop()
+			return fmt.Errorf("another runner named %s runs in group %s, started before this one: runners of a group need names of their own (run all --name)", cfg.Node, cfg.Where.group())
 		case <-d.wake:
 		case <-t.C:
 		}

@@ -43,6 +43,11 @@
 //     names a dead runner is due at once: another runner takes it over. A
 //     runner that restarts runs again the jobs its state still names (they
 //     were cut off).
+//   - Names. A runner's name is its identity in the group: two runners of
+//     one name would each take the other's claims for its own. A heartbeat
+//     carries a random id and the runner's start time; a runner that sees
+//     its name's entry written by another id, started earlier, stops with
+//     an error.
 //   - Spreading. Every runner ranks the live ones for each job by a hash of
 //     the job's path and the runner's name (rendezvous hashing) and waits
 //     0.5 s per place before it tries to claim: the first usually wins, jobs

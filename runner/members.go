@@ -4,7 +4,9 @@ import (
 	"context"
 	"hash/fnv"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -36,6 +38,14 @@ type members struct {
 	log  *slog.Logger
 	poke func() // called when the set of live members changes
 
+	// id tells this runner's heartbeats from those of another runner of
+	// the same name, and since (when it started) which of two such yields:
+	// the later one, whose dup is closed.
+	id      string
+	since   float64
+	dup     chan struct{}
+	dupOnce sync.Once
+
 	mirror *client.Mirror
 	mu     sync.Mutex // protects changed and live
 	// changed is when each runner's entry last changed, by this clock; a
@@ -48,6 +58,7 @@ type members struct {
 // startMembers writes this runner's heartbeat and follows the group's.
 func startMembers(ctx context.Context, c *client.Client, group, self string, log *slog.Logger, poke func()) (*members, error) {
 	m := &members{c: c, at: MemberRoot.Child(path.Str(group)), self: self, log: log, poke: poke,
+		id: strconv.FormatUint(rand.Uint64(), 36), since: Now(), dup: make(chan struct{}),
 		changed: map[string]time.Time{}, live: map[string]bool{}}
 	if err := m.beat(ctx); err != nil {
 		return nil, err
@@ -56,6 +67,9 @@ func startMembers(ctx context.Context, c *client.Client, group, self string, log
 		name, ok := e.Path.Last().Value().(string)
 		if !ok || e.Path.Len() != 1 {
 			return
+		}
+		if name == self {
+			return // this runner's own heartbeat (another's of its name: see changedOwn)
 		}
 		m.mu.Lock()
 		if e.HasValue {
@@ -67,7 +81,14 @@ func startMembers(ctx context.Context, c *client.Client, group, self string, log
 		m.expire()
 	}
 	var err error
-	m.mirror, err = c.Mirror(ctx, m.at, client.MirrorOptions{OnState: seen, OnChange: seen})
+	changed := func(e client.Entry) {
+		if name, _ := e.Path.Last().Value().(string); name == self && e.Path.Len() == 1 && e.HasValue {
+			m.changedOwn(e)
+			return
+		}
+		seen(e)
+	}
+	m.mirror, err = c.Mirror(ctx, m.at, client.MirrorOptions{OnState: seen, OnChange: changed})
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +117,28 @@ func (m *members) run(ctx context.Context) {
 }
 
 func (m *members) beat(ctx context.Context) error {
-	_, err := m.c.Set(ctx, m.at.Child(path.Str(m.self)), pack.Map{{Key: "pinged", Value: Now()}})
+	_, err := m.c.Set(ctx, m.at.Child(path.Str(m.self)), pack.Map{{Key: "pinged", Value: Now()}, {Key: "id", Value: m.id}, {Key: "since", Value: m.since}})
 	return err
+}
+
+// changedOwn looks at a change of the heartbeat entry of this runner's
+// name: one written by another runner of the same name means two runners
+// would take each other's jobs for their own. The one started later stops
+// (its dup closes). An entry that was there at the start is not looked
+// at: it may be this runner's before a restart.
+func (m *members) changedOwn(e client.Entry) {
+	v, _ := e.Value()
+	h, _ := v.(pack.Map)
+	idv, _ := h.Get("id")
+	id, _ := idv.(string)
+	sv, _ := h.Get("since")
+	since, _ := seconds(sv)
+	if id == "" || id == m.id {
+		return
+	}
+	if since < m.since || since == m.since && id < m.id {
+		m.dupOnce.Do(func() { close(m.dup) })
+	}
 }
 
 // expire works out who is alive now and, if that changed, says so.

@@ -447,3 +447,35 @@ func (l lockedBuffer) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// TestSameName: of two runners of one group with the same name, the one
+// started later stops with an error that says so.
+func TestSameName(t *testing.T) {
+	s := startServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan error, 1)
+	go func() { first <- Run(ctx, Config{Client: connect(t, s), Node: "twin", Log: testLog(t)}) }()
+	c := connect(t, s)
+	waitFor(t, "the first runner's heartbeat", func() bool { // so that it is the older one
+		e, _ := c.Get(ctx, MemberRoot.Join(path.Must(DefaultGroup, "twin")))
+		return e.HasValue
+	})
+	second := make(chan error, 1)
+	go func() { second <- Run(ctx, Config{Client: connect(t, s), Node: "twin", Log: testLog(t)}) }()
+	select {
+	case err := <-second:
+		if err == nil || !strings.Contains(err.Error(), "another runner named twin") {
+			t.Fatalf("the second runner: %v", err)
+		}
+	case err := <-first:
+		t.Fatalf("the first runner stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("neither runner noticed the other")
+	}
+	select {
+	case err := <-first:
+		t.Fatalf("the first runner stopped too: %v", err)
+	case <-time.After(2 * Ping):
+	}
+}

@@ -307,6 +307,7 @@ func (c *RunDeleteCmd) Run(ctx context.Context, k *connector, rc *RunCmd) error 
 
 // RunAllCmd is `run all`: the runner daemon.
 type RunAllCmd struct {
+	Name       string         `placeholder:"NAME" help:"This runner's name in its group (default: the server's name; -n NODE for one node's jobs). Runners of a group need names of their own."`
 	Nodes      *int           `placeholder:"N" help:"The size of the group: jobs see it complete with N runners up (config runner.nodes)."`
 	Once       bool           `help:"Run the jobs due now, wait for them and exit, instead of running until stopped."`
 	MaxTimeout *time.Duration `placeholder:"DURATION" help:"The longest a job may run, whatever its --timeout says (e.g. 1h; config runner.max_timeout, default: no bound)."`
@@ -320,6 +321,9 @@ next succeeds. Runners of one group find each other through heartbeat
 entries (:.distkv.runner.GROUP.NODE, one a second); a job any node runs
 starts on exactly one of them while they see each other, and when the one
 running it stops sending heartbeats for 5 seconds another takes it over.
+Each runner of a group needs a name of its own: by default the name of
+the server it talks to, so one runner per server of a kind and group; a
+second one of the same name stops with an error (give --name).
 Stop it with Ctrl-C or SIGTERM: running jobs are cancelled.`
 }
 
@@ -333,7 +337,12 @@ func (c *RunAllCmd) Run(ctx context.Context, k *connector, rc *RunCmd, g *global
 	}
 	w := rc.where()
 	node := w.Node
-	if node == "" {
+	switch {
+	case c.Name != "" && w.Mode == runner.Single && c.Name != w.Node:
+		return fmt.Errorf("--name %s: the runner of node %s's jobs is named %s", c.Name, w.Node, w.Node)
+	case c.Name != "":
+		node = c.Name
+	case node == "":
 		node = cl.Greeting().Node
 	}
 	errs, err := errlog.Open(ctx, cl, node)
