@@ -50,11 +50,6 @@ type Config struct {
 	Once bool
 }
 
-// rankDelay is how much later than the first a runner further down a
-// job's ranking (see members.rank) tries to claim it: the first usually
-// wins, and the next ones take over when it is gone.
-const rankDelay = 500 * time.Millisecond
-
 // daemon is one runner: it follows the jobs of cfg.Where, their states and
 // the stored code, and runs what is due.
 type daemon struct {
@@ -116,7 +111,7 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var err error
-	if d.members, err = startMembers(ctx, d.c, cfg.Where.group(), cfg.Node, d.log, d.poke); err != nil {
+	if d.members, err = startMembers(ctx, d.c, cfg.Where.Members(), cfg.Node, d.log, d.poke); err != nil {
 		return fmt.Errorf("join the runners of group %s: %w", cfg.Where.group(), err)
 	}
 	beating := make(chan struct{})
@@ -253,8 +248,11 @@ func (d *daemon) schedule(ctx context.Context) float64 {
 		if due == 0 {
 			return true
 		}
-		if d.cfg.Where.Mode == Any && !d.cfg.Once {
-			due += float64(d.members.rank(e.Path)) * rankDelay.Seconds()
+		if d.cfg.Where.Mode == Any && d.members.rank(e.Path) > 0 {
+			// A live runner ranks first for this job: it claims it. When
+			// it dies it drops out of the ranking (after Gone), and the
+			// next takes its jobs.
+			return true
 		}
 		if due > now {
 			next = min(next, due)

@@ -27,44 +27,51 @@
 //
 // Runners coordinate through entries, not through the servers' message
 // pass-through: messages travel by gossip, which a lone server does not
-// have, and may be lost, while entries are there for every runner that can
-// reach any server, and a condition on an entry's chain makes a change
-// that two runners race for succeed once.
+// have, and may be lost, while entries reach every runner that reaches
+// any server.
 //
-//   - Claims. A runner that finds a job due writes its state naming itself,
-//     with the state's chain as it read it as precondition. Of runners that
-//     try at once, one succeeds; the others see a conflict and leave the
-//     job. So while the servers are connected, a due job starts exactly
-//     once, whatever the runners know of each other.
-//   - Heartbeats. Each runner writes `.distkv runner GROUP NODE` every
-//     second (Ping) and follows the group's entries; a runner whose entry
+//   - Heartbeats. Each runner writes `.distkv runner GROUP KIND NODE`
+//     (KIND any, single or all) every second (Ping) and follows the group's entries; a runner whose entry
 //     has not changed for 5 seconds (Gone), as seen by the clock of the one
-//     looking, is dead. One that stops deletes its entry. A job whose state
-//     names a dead runner is due at once: another runner takes it over. A
-//     runner that restarts runs again the jobs its state still names (they
-//     were cut off).
+//     looking, is dead. One that stops deletes its entry.
+//   - Ranking. Every runner ranks the live ones for each job by a hash of
+//     the job's path and the runner's name (rendezvous hashing), and only
+//     the first claims the job. So jobs spread evenly over the group, and
+//     runners that see the same live members agree without talking on who
+//     runs what. A condition on an entry's chain would not do alone: each
+//     server checks it against what it holds, so two runners on two
+//     servers could both claim a job before either claim reached the other
+//     server (TestAnyJobOnceOnSlowLink).
+//   - Claims. The first runner of a due job writes its state naming
+//     itself, with the state's chain as it read it as precondition (which
+//     settles races among runners on one server), then runs it.
+//   - Take-over. A dead runner drops out of the ranking, so the next one
+//     claims its jobs: a job whose state names a dead runner is due at
+//     once. A runner that restarts runs again the jobs its state still
+//     names (they were cut off).
 //   - Names. A runner's name is its identity in the group: two runners of
 //     one name would each take the other's claims for its own. A heartbeat
 //     carries a random id and the runner's start time; a runner that sees
 //     its name's entry written by another id, started earlier, stops with
 //     an error.
-//   - Spreading. Every runner ranks the live ones for each job by a hash of
-//     the job's path and the runner's name (rendezvous hashing) and waits
-//     0.5 s per place before it tries to claim: the first usually wins, jobs
-//     spread evenly, and when the first is gone the next takes over half a
-//     second later.
+//
+// So a due job starts exactly once while the runners of the group agree on
+// who is alive, however slowly the servers exchange changes. They may
+// disagree for a moment after a runner starts (until its first heartbeat
+// has reached the others, about a second) and after one stops without
+// deleting its entry (for up to Gone): then two runners may both rank
+// first and both start a job.
 //
 // Take-over time: a job whose runner dies starts elsewhere within Gone
-// plus 0.5 s per rank, about 6 seconds in a group of three, plus the time
-// for the entries to travel.
+// (5 seconds) plus the time for the entries to travel.
 //
 // During a network split each side sees the other's heartbeats stop and
 // takes over the jobs the other side runs: an any-node job then runs on
 // both sides (once per side) until the split heals, and its state ends as
 // the side whose change wins the heal leaves it. One-node and every-node
 // jobs are not affected. A runner that cannot write its heartbeat (its
-// server is gone) keeps running its jobs, and others may take them over
-// after Gone: a job may then run twice.
+// server is gone) keeps running its jobs, and others take them over after
+// Gone: a job may then run twice.
 //
 // # Jobs
 //

@@ -80,6 +80,11 @@ func (w Where) Check() error {
 // Jobs is the path below which w's runner entries live.
 func (w Where) Jobs() path.Path { return RunRoot.Join(w.sub()) }
 
+// Members is the path of the heartbeat entries of w's runners.
+func (w Where) Members() path.Path {
+	return MemberRoot.Join(path.Must(w.group(), w.Mode.String()))
+}
+
 // States is the path below which the states of w's jobs live, as node
 // keeps them (node matters for All only).
 func (w Where) States(node string) path.Path {

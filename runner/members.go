@@ -16,7 +16,7 @@ import (
 )
 
 // The runners of a group find each other by heartbeats in the tree: every
-// Ping each writes its entry `.distkv runner GROUP NODE`, and follows the
+// Ping each writes its entry below Where.Members, and follows the
 // others'. A runner whose entry has not changed for Gone (by the clock of
 // the one looking, so clocks need not agree) is taken for dead; one that
 // stops deletes its entry. Entries rather than msg_send: messages travel
@@ -27,7 +27,9 @@ const (
 	Gone = 5 * time.Second
 )
 
-// MemberRoot is the root of the groups' heartbeat entries.
+// MemberRoot is the root of the heartbeat entries: `.distkv runner GROUP
+// any|single|all NODE`, one set per group and kind of runner (the runners
+// of one node's three kinds are three runners).
 var MemberRoot = path.Must(".distkv", "runner")
 
 // members tracks the live runners of a group.
@@ -56,8 +58,8 @@ type members struct {
 }
 
 // startMembers writes this runner's heartbeat and follows the group's.
-func startMembers(ctx context.Context, c *client.Client, group, self string, log *slog.Logger, poke func()) (*members, error) {
-	m := &members{c: c, at: MemberRoot.Child(path.Str(group)), self: self, log: log, poke: poke,
+func startMembers(ctx context.Context, c *client.Client, at path.Path, self string, log *slog.Logger, poke func()) (*members, error) {
+	m := &members{c: c, at: at, self: self, log: log, poke: poke,
 		id: strconv.FormatUint(rand.Uint64(), 36), since: Now(), dup: make(chan struct{}),
 		changed: map[string]time.Time{}, live: map[string]bool{}}
 	if err := m.beat(ctx); err != nil {

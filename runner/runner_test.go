@@ -403,7 +403,7 @@ func TestSpread(t *testing.T) {
 	}
 	waitFor(t, "the runners to see each other", func() bool {
 		n := 0
-		for range c.GetTree(ctx, MemberRoot.Child(path.Str(DefaultGroup)), client.TreeOptions{MinDepth: 1}) {
+		for range c.GetTree(ctx, Where{}.Members(), client.TreeOptions{MinDepth: 1}) {
 			n++
 		}
 		return n == 3
@@ -458,7 +458,7 @@ func TestSameName(t *testing.T) {
 	go func() { first <- Run(ctx, Config{Client: connect(t, s), Node: "twin", Log: testLog(t)}) }()
 	c := connect(t, s)
 	waitFor(t, "the first runner's heartbeat", func() bool { // so that it is the older one
-		e, _ := c.Get(ctx, MemberRoot.Join(path.Must(DefaultGroup, "twin")))
+		e, _ := c.Get(ctx, Where{}.Members().Child(path.Str("twin")))
 		return e.HasValue
 	})
 	second := make(chan error, 1)

@@ -143,7 +143,7 @@ func TestAnyJobOnceOnSlowLink(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	// Each runner sees the other's heartbeat, and the code is everywhere.
-	members := MemberRoot.Child(path.Str(DefaultGroup))
+	members := Where{}.Members()
 	waitFor(t, "the runners to see each other", func() bool {
 		for _, c := range []*client.Client{c1, c2} {
 			for _, n := range []string{"s1", "s2"} {

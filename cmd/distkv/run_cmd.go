@@ -318,9 +318,10 @@ func (RunAllCmd) Help() string {
 when it is due, and prints what the jobs print. Failures are logged and
 recorded (see "distkv client error list"), and marked resolved when the job
 next succeeds. Runners of one group find each other through heartbeat
-entries (:.distkv.runner.GROUP.NODE, one a second); a job any node runs
-starts on exactly one of them while they see each other, and when the one
-running it stops sending heartbeats for 5 seconds another takes it over.
+entries (:.distkv.runner.GROUP.KIND.NODE, one a second); a job any node runs
+starts on the one that ranks first for it, exactly once while they agree
+on who is alive, and when that one stops sending heartbeats for 5 seconds
+the next takes its jobs over.
 Each runner of a group needs a name of its own: by default the name of
 the server it talks to, so one runner per server of a kind and group; a
 second one of the same name stops with an error (give --name).
