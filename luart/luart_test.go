@@ -131,3 +131,41 @@ func TestTraceback(t *testing.T) {
 	}
 	t.Log(se.Trace)
 }
+
+// writeLog records each write on its own.
+type writeLog struct{ writes []string }
+
+func (w *writeLog) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, string(p))
+	return len(p), nil
+}
+
+// TestPrintOneWrite: print writes its whole line at once, so that the
+// lines of calls that share a writer (a runner's jobs, each writing under
+// a lock) do not mix, and a line costs one write to a pipe, not one per
+// argument and separator.
+func TestPrintOneWrite(t *testing.T) {
+	rt := New(JobLimits)
+	for _, tt := range []struct{ src, want string }{
+		{`print("LAT", 12, 0.5)`, "LAT\t12\t0.5\n"},
+		{`print()`, "\n"},
+		{`print(nil, true)`, "nil\ttrue\n"},
+	} {
+		var w writeLog
+		if _, err := rt.Call(context.Background(), mustCompile(t, "p", tt.src), nil, &w); err != nil {
+			t.Fatalf("%s: %v", tt.src, err)
+		}
+		if len(w.writes) != 1 || w.writes[0] != tt.want {
+			t.Errorf("%s: writes %q, want one: %q", tt.src, w.writes, tt.want)
+		}
+	}
+	// A line over the limit is refused whole.
+	lim := JobLimits
+	lim.MaxString = 10
+	var w writeLog
+	_, err := New(lim).Call(context.Background(), mustCompile(t, "p", `print("12345") print("12345", "x")`), nil, &w)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != LimitString || len(w.writes) != 1 || w.writes[0] != "12345\n" {
+		t.Errorf("over the limit: %v, writes %q", err, w.writes)
+	}
+}

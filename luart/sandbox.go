@@ -2,6 +2,7 @@ package luart
 
 import (
 	"io"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -260,26 +261,30 @@ func trimPosition(msg string) string {
 	return msg
 }
 
+// print writes its line in one write: calls that share a writer (a
+// runner's jobs) then do not mix their lines, and a line costs one system
+// call where the writer is a pipe. A line that would take the call past
+// MaxString is not written.
 func (st *state) print(L *lua.LState) int {
 	n := L.GetTop()
+	var b strings.Builder
 	for i := 1; i <= n; i++ {
-		s := L.ToStringMeta(L.Get(i)).String()
-		st.emit(L, s)
-		if i < n {
-			st.emit(L, "\t")
+		if i > 1 {
+			b.WriteByte('\t')
+		}
+		b.WriteString(L.ToStringMeta(L.Get(i)).String())
+		if st.printed+b.Len()+1 > st.lim.MaxString {
+			st.limit(L, LimitString, "print wrote more than "+itoa(st.lim.MaxString)+" bytes")
 		}
 	}
-	st.emit(L, "\n")
-	return 0
-}
-
-func (st *state) emit(L *lua.LState, s string) {
-	if st.printed += len(s); st.printed > st.lim.MaxString {
+	b.WriteByte('\n')
+	if st.printed += b.Len(); st.printed > st.lim.MaxString {
 		st.limit(L, LimitString, "print wrote more than "+itoa(st.lim.MaxString)+" bytes")
 	}
 	if st.out != nil {
-		io.WriteString(st.out, s)
+		io.WriteString(st.out, b.String())
 	}
+	return 0
 }
 
 // limit stops the call: the error is recorded first, so that no pcall can
