@@ -115,6 +115,10 @@ func (b *bench) run(ctx context.Context) error {
 
 func redisWorkload(w string) bool { return w == "get" || w == "set" || w == "mixed" }
 
+// runnerWorkload tells the workloads that start runner daemons (and a
+// network of servers for them).
+func runnerWorkload(w string) bool { return w == "jobdelay" || w == "jobs" }
+
 // clusterWorkload tells the workloads that start a network of servers.
 func clusterWorkload(w string) bool { return w == "replicate" || w == "latency" || w == "join" }
 
@@ -190,6 +194,12 @@ func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	case "join":
 		res.Servers = cli.Servers
 		return res, b.join(ctx, &res, run)
+	case "jobdelay":
+		res.Conns, res.Pipeline, res.Servers = 1, 1, cli.Runners
+		return res, b.jobDelay(ctx, &res)
+	case "jobs":
+		res.Conns, res.Pipeline, res.Servers = 1, 1, cli.Runners
+		return res, b.jobRate(ctx, &res)
 	}
 	t, err := b.target(ctx)
 	if err != nil {
@@ -210,8 +220,8 @@ func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	get := newTemplate("get_value", b.prefix, false)
 	set := newTemplate("set_value", b.prefix, true)
 	spec := b.spec(t.addr, run)
-	spec.plan.keys = cli.Keys
-	prefill := b.fillSpec(t.addr, int64(cli.Keys), 16, 16)
+	spec.plan.keys = cli.keys()
+	prefill := b.fillSpec(t.addr, int64(cli.keys()), 16, 16)
 	switch {
 	case cli.Types:
 		// Every value a set writes is a percentage, the prefill's too

@@ -1,7 +1,8 @@
 // Command distkv-bench measures a DistKV server: request rates and
 // latencies, watch deliveries, memory per entry and load time; and a
 // network of servers: replicated writes, propagation latency and the time
-// a new server takes to join; what the Lua of types and codecs costs.
+// a new server takes to join; what the Lua of types and codecs costs; how
+// late runner daemons start jobs and how many they run.
 //
 // It drives a running server (--host, --port) or starts one per run
 // (--server PATH: the distkv binary, on a free port in a temporary
@@ -35,13 +36,13 @@ type CLI struct {
 	Log          bool     `help:"Turn the change log on (log dest) before each run." group:"Server"`
 	LogFile      string   `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
 
-	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login,memtypes" default:"get" help:"What to measure: ${enum}."`
+	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login,memtypes,jobdelay,jobs" default:"get" help:"What to measure: ${enum}."`
 	Conns    int           `short:"c" default:"16" help:"Connections (C)."`
 	Pipeline int           `short:"P" default:"1" help:"Requests in flight per connection (P); 1: no pipelining."`
 	Duration time.Duration `short:"d" default:"10s" help:"How long to measure (unless -n)."`
-	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000); logins for login (default 200); types and codecs each for memtypes (default 10000)."`
-	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch, latency)."`
-	Keys     uint64        `short:"k" default:"100000" help:"Key space: keys are random in [0, k) (get fills them all first)."`
+	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000); logins for login (default 200); types and codecs each for memtypes (default 10000); jobs for jobdelay (default 200)."`
+	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch, latency); jobs: runs before counting starts."`
+	Keys     uint64        `short:"k" placeholder:"K" help:"Key space: keys are random in [0, K) (get fills them all first; default 100000); jobs: the number of jobs (default 200)."`
 	Ratio    float64       `default:"0.9" help:"mixed: the share of gets."`
 	Watchers int           `short:"W" default:"4" help:"watch: connections watching the subtree the setters write to."`
 	Prefix   string        `default:"bench" help:"Path (text form) below which keys are written."`
@@ -55,6 +56,10 @@ type CLI struct {
 	Servers int     `default:"3" help:"replicate, latency, join: servers in the network, on loopback (join starts one more). Clients write to the first." group:"Cluster"`
 	Rate    float64 `default:"1000" help:"latency: writes per second, evenly paced, from one connection." group:"Cluster"`
 
+	Runners int           `default:"3" help:"jobdelay, jobs: runner daemons (distkv client run all), each on a server of its own, all servers one network: an any-node runner is named after its server, and the runners of a group need distinct names." group:"Runners"`
+	Spacing time.Duration `default:"200ms" help:"jobdelay: the time between one job's creation and the next's (each falls due 0.5 s after its creation)." group:"Runners"`
+	Repeat  float64       `default:"0.01" placeholder:"SECONDS" help:"jobs: each job runs again this long after its run ended (its --repeat)." group:"Runners"`
+
 	Redis      bool   `help:"After each get, set or mixed run, run redis-benchmark -t get,set with the same C and P against a redis-server of the tool's, and print the ratio."`
 	JSON       bool   `name:"json" help:"Print results as JSON objects, one a line."`
 	Verbose    bool   `short:"v" help:"Say what is going on, on stderr."`
@@ -62,11 +67,25 @@ type CLI struct {
 	MemProfile string `name:"memprofile" placeholder:"FILE" help:"Write a heap profile at the end of the last run."`
 }
 
+// keys is -k with its default for the workload.
+func (c *CLI) keys() uint64 {
+	switch {
+	case c.Keys > 0:
+		return c.Keys
+	case c.Workload == "jobs":
+		return defaultRateJobs
+	}
+	return defaultKeys
+}
+
+// defaultKeys is the key space when -k is not given.
+const defaultKeys = 100_000
+
 // Validate checks the flags together.
 func (c *CLI) Validate() error {
 	switch {
-	case c.Conns < 1 || c.Pipeline < 1 || c.Runs < 1 || c.Keys < 1:
-		return errors.New("-c, -P, -k and --runs must be at least 1")
+	case c.Conns < 1 || c.Pipeline < 1 || c.Runs < 1:
+		return errors.New("-c, -P and --runs must be at least 1")
 	case c.Requests < 0 || c.Duration <= 0 && c.Requests == 0:
 		return errors.New("give a positive -d or -n")
 	case c.Ratio < 0 || c.Ratio > 1:
@@ -107,6 +126,16 @@ func (c *CLI) Validate() error {
 		return errors.New("login against a running server needs --auth \"password name=NAME password=…\", a user of that server")
 	case c.Auth != "" && c.Workload != "login":
 		return errors.New("--auth is for -w login")
+	case runnerWorkload(c.Workload) && c.Server == "":
+		return fmt.Errorf("%s starts distkv servers and runner daemons: give --server (the distkv binary)", c.Workload)
+	case c.Runners < 1:
+		return errors.New("--runners must be at least 1")
+	case c.Spacing <= 0:
+		return errors.New("--spacing must be positive")
+	case c.Repeat < 0 || math.IsNaN(c.Repeat) || math.IsInf(c.Repeat, 0):
+		return errors.New("--repeat is seconds, at least 0")
+	case c.Log && runnerWorkload(c.Workload):
+		return errors.New("--log is not for the runner workloads")
 	}
 	return nil
 }
@@ -127,6 +156,8 @@ Examples:
   distkv-bench --server ./distkv -w get -c 16 -P 16 --codec
   distkv-bench --server ./distkv -w memtypes -n 10000
   distkv-bench --server ./distkv -w login -n 200
+  distkv-bench --server ./distkv -w jobdelay -n 200 --runners 3
+  distkv-bench --server ./distkv -w jobs -d 10s --runners 3 -k 200
   distkv-bench --port 27586 -w get -d 30s         # a running server`
 
 func main() {

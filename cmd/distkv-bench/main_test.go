@@ -20,7 +20,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatalf("defaults: exit %d", exit)
 	}
 	if cli.Workload != "get" || cli.Conns != 16 || cli.Pipeline != 1 || cli.Duration != 10*time.Second ||
-		cli.Warmup != time.Second || cli.Keys != 100000 || cli.Runs != 1 || cli.Port != 27586 || cli.Host != "127.0.0.1" ||
+		cli.Warmup != time.Second || cli.keys() != 100000 || cli.Runs != 1 || cli.Port != 27586 || cli.Host != "127.0.0.1" ||
 		cli.Servers != 3 || cli.Rate != 1000 {
 		t.Errorf("defaults: %+v", cli)
 	}
@@ -32,7 +32,8 @@ func TestParseFlags(t *testing.T) {
 	}
 	want := CLI{Host: "127.0.0.1", Port: 27586, Server: "./distkv", Workload: "set", Conns: 8, Pipeline: 16, Requests: 5000,
 		Keys: 10, Runs: 3, Redis: true, JSON: true, ServerConfig: []string{"server.log.sync=always", "server.log.interval=10ms"},
-		Log: true, Watchers: 2, Ratio: 0.25, Duration: 10 * time.Second, Prefix: "bench", Servers: 4, Rate: 500}
+		Log: true, Watchers: 2, Ratio: 0.25, Duration: 10 * time.Second, Prefix: "bench", Servers: 4, Rate: 500,
+		Runners: 3, Spacing: 200 * time.Millisecond, Repeat: 0.01}
 	if got := *cli; !equalCLI(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
@@ -272,6 +273,16 @@ func TestToolSpawned(t *testing.T) {
 	res = runTool(t, "--server", bin, "-w", "login", "-n", "3")
 	if r := res[0]; r.Ops != 3 || r.Errors != 0 || r.P50us <= 0 {
 		t.Errorf("login: %+v", r)
+	}
+	// The runner workloads: runner daemons, each on a server of its own.
+	res = runTool(t, "--server", bin, "-S", "server.serf.profile=local", "-w", "jobdelay", "-n", "6", "--runners", "2", "--spacing", "50ms")
+	if r := res[0]; r.Errors != 0 || r.Ops != 6 || r.Jobs != 6 || r.Runners != 2 || len(r.Nodes) != 2 ||
+		r.Nodes[0].Ops+r.Nodes[1].Ops != 6 || r.P50us <= 0 || r.P99us < r.P50us || r.MaxUs < r.P99us {
+		t.Errorf("jobdelay: %+v", r)
+	}
+	res = runTool(t, "--server", bin, "-S", "server.serf.profile=local", "-w", "jobs", "-k", "10", "-d", "1s", "--warmup", "500ms", "--runners", "2")
+	if r := res[0]; r.Errors != 0 || r.Ops == 0 || r.PerSec <= 0 || r.Jobs != 10 || r.Nodes[0].Ops+r.Nodes[1].Ops != r.Ops || r.RunnerCores <= 0 {
+		t.Errorf("jobs: %+v", r)
 	}
 	// The cluster workloads, with networks of real servers.
 	for _, args := range [][]string{

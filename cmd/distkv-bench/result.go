@@ -68,6 +68,24 @@ type Result struct {
 	P90us               float64 `json:"p90_us,omitempty"`
 	ServerCPUPerLoginMs float64 `json:"server_cpu_ms_per_login,omitempty"`
 
+	// The runner workloads (jobdelay, jobs); Servers is the number of
+	// runners too (one on each server). jobdelay: P50us, P90us, P99us
+	// and MaxUs are the delay from a job's due time to its first
+	// instruction, Ops the jobs that ran, Missed those that did not and
+	// Twice those that ran more than once (both count as errors too).
+	// jobs: Ops the runs counted, PerSec their rate.
+	Runners           int     `json:"runners,omitempty"`
+	Jobs              int     `json:"jobs,omitempty"`   // jobs created
+	Repeat            float64 `json:"repeat,omitempty"` // jobs: each job's repeat, seconds
+	MaxUs             float64 `json:"max_us,omitempty"`
+	Missed            int64   `json:"missed,omitempty"`
+	Twice             int64   `json:"twice,omitempty"`
+	RunnerCores       float64 `json:"runner_cores,omitempty"`          // the runner daemons' CPU, all together
+	ServerCPUPerRunUs float64 `json:"server_cpu_us_per_run,omitempty"` // jobs: the servers' CPU over the runs
+	RunnerCPUPerRunUs float64 `json:"runner_cpu_us_per_run,omitempty"` // jobs: the runners' likewise
+	RunnerWarnings    int64   `json:"runner_warnings,omitempty"`       // lines the runners logged at WARN or above
+	FirstWarning      string  `json:"first_warning,omitempty"`
+
 	Redis *RedisResult `json:"redis,omitempty"`
 }
 
@@ -86,6 +104,9 @@ type NodeResult struct {
 	P999us float64 `json:"p999_us,omitempty"`
 	// Cores is its CPU use during the run (0: unknown, or in process).
 	Cores float64 `json:"cores,omitempty"`
+	// jobdelay, jobs: the CPU use of the runner on this server (Ops:
+	// the runs it printed).
+	RunnerCores float64 `json:"runner_cores,omitempty"`
 }
 
 // setStats takes the count, rate, percentiles and errors of st.
@@ -153,6 +174,10 @@ func median(runs []Result) Result {
 	m.AckP999us = f(func(r *Result) float64 { return r.AckP999us })
 	m.ConvergeSeconds = f(func(r *Result) float64 { return r.ConvergeSeconds })
 	m.JoinSeconds = f(func(r *Result) float64 { return r.JoinSeconds })
+	m.MaxUs = f(func(r *Result) float64 { return r.MaxUs })
+	m.RunnerCores = f(func(r *Result) float64 { return r.RunnerCores })
+	m.ServerCPUPerRunUs = f(func(r *Result) float64 { return r.ServerCPUPerRunUs })
+	m.RunnerCPUPerRunUs = f(func(r *Result) float64 { return r.RunnerCPUPerRunUs })
 	m.Nodes = nil
 	for k := range runs[0].Nodes {
 		n := func(get func(*NodeResult) float64) float64 {
@@ -172,13 +197,21 @@ func median(runs []Result) Result {
 			P99us:       n(func(r *NodeResult) float64 { return r.P99us }),
 			P999us:      n(func(r *NodeResult) float64 { return r.P999us }),
 			Cores:       n(func(r *NodeResult) float64 { return r.Cores }),
+			RunnerCores: n(func(r *NodeResult) float64 { return r.RunnerCores }),
 		})
 	}
 	m.Errors, m.FirstError = 0, ""
+	m.Missed, m.Twice, m.RunnerWarnings, m.FirstWarning = 0, 0, 0, ""
 	for _, r := range runs {
 		m.Errors += r.Errors
 		if m.FirstError == "" {
 			m.FirstError = r.FirstError
+		}
+		m.Missed += r.Missed
+		m.Twice += r.Twice
+		m.RunnerWarnings += r.RunnerWarnings
+		if m.FirstWarning == "" {
+			m.FirstWarning = r.FirstWarning
 		}
 	}
 	if runs[0].Redis != nil {
@@ -215,8 +248,13 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		return err
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%-6s %dx%d", r.Workload, r.Conns, r.Pipeline)
-	if r.Servers > 0 {
+	switch {
+	case r.Runners > 0:
+		fmt.Fprintf(&sb, "%s %d runners", r.Workload, r.Runners)
+	default:
+		fmt.Fprintf(&sb, "%-6s %dx%d", r.Workload, r.Conns, r.Pipeline)
+	}
+	if r.Servers > 0 && r.Runners == 0 {
 		fmt.Fprintf(&sb, " %d servers", r.Servers)
 	}
 	if r.Log {
@@ -266,6 +304,12 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		}
 		fmt.Fprintf(&sb, " %d logins, one at a time, each on a new connection: p50 %s  p90 %s  p99 %s, server CPU %s per login",
 			r.Ops, ms(r.P50us), ms(r.P90us), ms(r.P99us), cpu)
+	case "jobdelay":
+		fmt.Fprintf(&sb, " %d of %d jobs ran (%d missed, %d ran twice); due time to first instruction p50 %s  p90 %s  p99 %s  max %s, %d errors",
+			r.Ops, r.Jobs, r.Missed, r.Twice, ms(r.P50us), ms(r.P90us), ms(r.P99us), ms(r.MaxUs), r.Errors)
+	case "jobs":
+		fmt.Fprintf(&sb, " %.0f runs/s (%d in %.2f s) of %d jobs repeating after %g s; CPU per run: servers %.0f µs, runners %.0f µs, %d errors",
+			r.PerSec, r.Ops, r.Seconds, r.Jobs, r.Repeat, r.ServerCPUPerRunUs, r.RunnerCPUPerRunUs, r.Errors)
 	default:
 		fmt.Fprintf(&sb, " %.0f ops/s  %s  (%d in %.2f s, %d errors)", r.PerSec, lat, r.Ops, r.Seconds, r.Errors)
 	}
@@ -278,9 +322,16 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 				fmt.Fprintf(&sb, ", server %.2f", r.ServerCores)
 			}
 		}
+		if r.RunnerCores > 0 {
+			fmt.Fprintf(&sb, ", runners %.2f", r.RunnerCores)
+		}
 	}
 	sb.WriteByte('\n')
 	for _, n := range r.Nodes {
+		if r.Runners > 0 {
+			fmt.Fprintf(&sb, "       %s: its runner ran %d, cpu: server %.2f, runner %.2f\n", n.Name, n.Ops, n.Cores, n.RunnerCores)
+			continue
+		}
 		if n.HeldSeconds == 0 && n.JoinSeconds == 0 && n.Ops == 0 && n.Cores == 0 {
 			continue
 		}
@@ -301,6 +352,9 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(&sb, "       first error: %s\n", r.FirstError)
+	}
+	if r.RunnerWarnings > 0 {
+		fmt.Fprintf(&sb, "       the runners logged %d warnings, the first: %s\n", r.RunnerWarnings, r.FirstWarning)
 	}
 	if rr := r.Redis; rr != nil {
 		fmt.Fprintf(&sb, "       redis %dx%d: get %.0f/s (p50 %.3f ms), set %.0f/s (p50 %.3f ms)",

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestParseJobLine(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want jobLine
+		ok   bool
+	}{
+		{"LAT\t12\t0.0015", jobLine{"LAT", 12, 0.0015}, true},
+		{"RUN\t0\t1.7960730169890187e+09", jobLine{"RUN", 0, 1.7960730169890187e+09}, true},
+		{"LAT 3 -0.25", jobLine{"LAT", 3, -0.25}, true}, // a runner whose clock is behind
+		{"RUN\tRUN\t12\t1.79e+09", jobLine{}, false},    // two lines mixed
+		{"LAT\t12", jobLine{}, false},
+		{"LAT\tx\t0.1", jobLine{}, false},
+		{"LAT\t-1\t0.1", jobLine{}, false},
+		{"LAT\t1\tfast", jobLine{}, false},
+		{"Forty-Two!", jobLine{}, false},
+		{"", jobLine{}, false},
+	} {
+		got, ok := parseJobLine(tt.line)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("%q: %+v %v, want %+v %v", tt.line, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestRankQuantile(t *testing.T) {
+	v := make([]float64, 200)
+	for i := range v {
+		v[i] = float64(i + 1) // 1 … 200
+	}
+	for _, tt := range []struct {
+		q    float64
+		want float64
+	}{{0.5, 100}, {0.9, 180}, {0.99, 198}, {1, 200}, {0, 1}} {
+		if got := rankQuantile(v, tt.q); got != tt.want {
+			t.Errorf("q %v of 1…200: %v, want %v", tt.q, got, tt.want)
+		}
+	}
+	if got := rankQuantile(v[:1], 0.99); got != 1 {
+		t.Errorf("one value: %v", got)
+	}
+	if got := rankQuantile(nil, 0.5); got != 0 {
+		t.Errorf("none: %v", got)
+	}
+	// 0.29·100 is 28.999… in floating point: the rank is still 29.
+	if got := rankQuantile(v[:100], 0.29); got != 29 {
+		t.Errorf("q 0.29 of 1…100: %v, want 29", got)
+	}
+}
+
+func TestSummarizeDelays(t *testing.T) {
+	delays := map[int][]float64{
+		0: {0.003},
+		1: {0.001},
+		2: {0.002, 0.9}, // ran twice: its first run counts
+		4: {0.004},
+		7: {0.5}, // not one of the jobs asked for
+	}
+	s := summarizeDelays(delays, 5)
+	want := delaySummary{ran: 4, missed: 1, twice: 1, p50: 0.002, p90: 0.004, p99: 0.004, maxv: 0.004, firstMissed: 3, firstTwice: 2}
+	if s != want {
+		t.Errorf("got %+v\nwant %+v", s, want)
+	}
+	s = summarizeDelays(map[int][]float64{}, 3)
+	if s.ran != 0 || s.missed != 3 || s.firstMissed != 0 || s.firstTwice != -1 || s.maxv != 0 {
+		t.Errorf("none ran: %+v", s)
+	}
+}
+
+func TestCountWindow(t *testing.T) {
+	times := []float64{9.99, 10, 10.5, 11, 11.01}
+	if got := countWindow(times, 10, 11); got != 2 {
+		t.Errorf("[10, 11): %d, want 2", got)
+	}
+	if got := countWindow(nil, 10, 11); got != 0 {
+		t.Errorf("none: %d", got)
+	}
+}
+
+// TestJobLog: lines go where their kind says, per runner; others are
+// counted, the first kept.
+func TestJobLog(t *testing.T) {
+	l := newJobLog(2)
+	for _, a := range []struct {
+		r    int
+		line string
+	}{
+		{0, "LAT\t0\t0.001"}, {1, "LAT\t1\t0.002"}, {1, "LAT\t0\t0.003"},
+		{0, "RUN\t5\t100.5"}, {1, "RUN\t6\t101"}, {1, "RUN\t6\t102"},
+		{0, "noise"}, {1, "more noise"},
+	} {
+		l.add(a.r, a.line)
+	}
+	if l.ran() != 2 || len(l.delays[0]) != 2 || l.lats[0] != 1 || l.lats[1] != 2 {
+		t.Errorf("LAT: %v, per runner %v", l.delays, l.lats)
+	}
+	if len(l.times[0]) != 1 || len(l.times[1]) != 2 || l.times[1][1] != 102 {
+		t.Errorf("RUN: %v", l.times)
+	}
+	if l.other != 2 || l.first != "noise" {
+		t.Errorf("other lines: %d, first %q", l.other, l.first)
+	}
+	select {
+	case <-l.changed:
+	default:
+		t.Error("no signal of a change")
+	}
+}
+
+func TestRunnerFlags(t *testing.T) {
+	cli, exit := parse(strings.Fields("--server x -w jobs"), &bytes.Buffer{}, &bytes.Buffer{})
+	if exit >= 0 {
+		t.Fatalf("exit %d", exit)
+	}
+	if cli.Runners != 3 || cli.keys() != defaultRateJobs || cli.Repeat != 0.01 || cli.Spacing.Seconds() != 0.2 {
+		t.Errorf("defaults: %+v (keys %d)", cli, cli.keys())
+	}
+	cli, _ = parse(strings.Fields("--server x -w jobs -k 50 --runners 2 --repeat 0"), &bytes.Buffer{}, &bytes.Buffer{})
+	if cli.keys() != 50 || cli.Runners != 2 || cli.Repeat != 0 {
+		t.Errorf("set: %+v", cli)
+	}
+	for _, args := range []string{
+		"-w jobdelay",                         // needs a binary to start
+		"--in-process -w jobs",                // likewise: runners are processes
+		"--server x -w jobs --runners 0",      // no runners
+		"--server x -w jobdelay --spacing 0s", // no spacing
+		"--server x -w jobs --repeat -1",      // negative
+		"--server x -w jobs --log",            // not for runners
+	} {
+		var stderr bytes.Buffer
+		if _, exit := parse(strings.Fields(args), &bytes.Buffer{}, &stderr); exit != 2 {
+			t.Errorf("%q: exit %d, want 2 (stderr %q)", args, exit, stderr.String())
+		}
+	}
+}
+
+// TestRunnerPrint: the runner workloads' lines say what was measured.
+func TestRunnerPrint(t *testing.T) {
+	r := Result{Workload: "jobdelay", Run: 1, Runs: 1, Runners: 3, Servers: 3, Jobs: 200, Ops: 199, Missed: 1, Errors: 1,
+		P50us: 1500, P90us: 2500, P99us: 4000, MaxUs: 9000, ToolCores: 0.01, ServerCores: 0.05, RunnerCores: 0.03,
+		Nodes:      []NodeResult{{Name: "bench1", Ops: 70, Cores: 0.02, RunnerCores: 0.01}},
+		FirstError: "1 of 200 jobs did not run", RunnerWarnings: 2, FirstWarning: "level=WARN msg=x"}
+	var b bytes.Buffer
+	if err := r.print(&b, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"jobdelay 3 runners", "199 of 200 jobs ran (1 missed, 0 ran twice)", "p99 4.000 ms", "max 9.000 ms",
+		"runners 0.03", "bench1: its runner ran 70", "first error: 1 of 200", "2 warnings"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in %q", want, b.String())
+		}
+	}
+	r = Result{Workload: "jobs", Run: 0, Runs: 3, Runners: 3, Jobs: 200, Repeat: 0.01, Ops: 25000, Seconds: 10, PerSec: 2500,
+		ServerCPUPerRunUs: 200, RunnerCPUPerRunUs: 250}
+	b.Reset()
+	r.print(&b, false)
+	if want := "jobs 3 runners  median of 3: 2500 runs/s (25000 in 10.00 s) of 200 jobs repeating after 0.01 s; CPU per run: servers 200 µs, runners 250 µs"; !strings.Contains(b.String(), want) {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
