@@ -74,15 +74,21 @@ type Result struct {
 	// instruction, Ops the jobs that ran, Missed those that did not and
 	// Twice those that ran more than once (both count as errors too).
 	// jobs: Ops the runs counted, PerSec their rate.
-	Runners           int     `json:"runners,omitempty"`
-	Jobs              int     `json:"jobs,omitempty"`   // jobs created
-	Repeat            float64 `json:"repeat,omitempty"` // jobs: each job's repeat, seconds
-	MaxUs             float64 `json:"max_us,omitempty"`
+	Runners int     `json:"runners,omitempty"`
+	Jobs    int     `json:"jobs,omitempty"`   // jobs created
+	Repeat  float64 `json:"repeat,omitempty"` // jobs: each job's repeat, seconds
+	MaxUs   float64 `json:"max_us,omitempty"`
+	// jobdelay: from the due time to the runner starting its claim (the
+	// state's started); the rest of the delay is the claim's round trip
+	// and the start of the Lua call.
+	ClaimP50us        float64 `json:"claim_p50_us,omitempty"`
+	ClaimP99us        float64 `json:"claim_p99_us,omitempty"`
 	Missed            int64   `json:"missed,omitempty"`
 	Twice             int64   `json:"twice,omitempty"`
 	RunnerCores       float64 `json:"runner_cores,omitempty"`          // the runner daemons' CPU, all together
 	ServerCPUPerRunUs float64 `json:"server_cpu_us_per_run,omitempty"` // jobs: the servers' CPU over the runs
 	RunnerCPUPerRunUs float64 `json:"runner_cpu_us_per_run,omitempty"` // jobs: the runners' likewise
+	MachineCores      float64 `json:"machine_cores,omitempty"`         // every process's CPU, this tool's, the servers' and the runners' too
 	RunnerWarnings    int64   `json:"runner_warnings,omitempty"`       // lines the runners logged at WARN or above
 	FirstWarning      string  `json:"first_warning,omitempty"`
 
@@ -175,7 +181,10 @@ func median(runs []Result) Result {
 	m.ConvergeSeconds = f(func(r *Result) float64 { return r.ConvergeSeconds })
 	m.JoinSeconds = f(func(r *Result) float64 { return r.JoinSeconds })
 	m.MaxUs = f(func(r *Result) float64 { return r.MaxUs })
+	m.ClaimP50us = f(func(r *Result) float64 { return r.ClaimP50us })
+	m.ClaimP99us = f(func(r *Result) float64 { return r.ClaimP99us })
 	m.RunnerCores = f(func(r *Result) float64 { return r.RunnerCores })
+	m.MachineCores = f(func(r *Result) float64 { return r.MachineCores })
 	m.ServerCPUPerRunUs = f(func(r *Result) float64 { return r.ServerCPUPerRunUs })
 	m.RunnerCPUPerRunUs = f(func(r *Result) float64 { return r.RunnerCPUPerRunUs })
 	m.Nodes = nil
@@ -305,8 +314,8 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&sb, " %d logins, one at a time, each on a new connection: p50 %s  p90 %s  p99 %s, server CPU %s per login",
 			r.Ops, ms(r.P50us), ms(r.P90us), ms(r.P99us), cpu)
 	case "jobdelay":
-		fmt.Fprintf(&sb, " %d of %d jobs ran (%d missed, %d ran twice); due time to first instruction p50 %s  p90 %s  p99 %s  max %s, %d errors",
-			r.Ops, r.Jobs, r.Missed, r.Twice, ms(r.P50us), ms(r.P90us), ms(r.P99us), ms(r.MaxUs), r.Errors)
+		fmt.Fprintf(&sb, " %d of %d jobs ran (%d missed, %d ran twice); due time to first instruction p50 %s  p90 %s  p99 %s  max %s (to the claim p50 %s  p99 %s), %d errors",
+			r.Ops, r.Jobs, r.Missed, r.Twice, ms(r.P50us), ms(r.P90us), ms(r.P99us), ms(r.MaxUs), ms(r.ClaimP50us), ms(r.ClaimP99us), r.Errors)
 	case "jobs":
 		fmt.Fprintf(&sb, " %.0f runs/s (%d in %.2f s) of %d jobs repeating after %g s; CPU per run: servers %.0f µs, runners %.0f µs, %d errors",
 			r.PerSec, r.Ops, r.Seconds, r.Jobs, r.Repeat, r.ServerCPUPerRunUs, r.RunnerCPUPerRunUs, r.Errors)
@@ -324,6 +333,9 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		}
 		if r.RunnerCores > 0 {
 			fmt.Fprintf(&sb, ", runners %.2f", r.RunnerCores)
+		}
+		if r.MachineCores > 0 {
+			fmt.Fprintf(&sb, "; machine %.2f", r.MachineCores)
 		}
 	}
 	sb.WriteByte('\n')

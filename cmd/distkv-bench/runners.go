@@ -74,9 +74,12 @@ const (
 )
 
 // benchJobs is where the workloads' jobs live: any node, default group.
-var benchJobs = runner.Where{Mode: runner.Any}.Jobs().Child(path.Str("bench"))
+var benchJobs = runner.Where{Mode: runner.Any}
 
-func jobPath(i int) path.Path { return benchJobs.Child(path.Str(fmt.Sprintf("%06d", i))) }
+// jobRel is job i's path below benchJobs' jobs and states.
+func jobRel(i int) path.Path { return path.Must("bench", fmt.Sprintf("%06d", i)) }
+
+func jobPath(i int) path.Path { return benchJobs.Jobs().Join(jobRel(i)) }
 
 // jobLine is one line a job printed: LAT ID DELAY or RUN ID TIME.
 type jobLine struct {
@@ -431,10 +434,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 type groupCPU struct {
 	servers cpuTimes
 	runners []time.Duration
+	machine time.Duration // every process's
 }
 
 func (g *runnerGroup) cpu() groupCPU {
 	c := groupCPU{servers: g.cl.cpu(), runners: make([]time.Duration, len(g.runners))}
+	c.machine, _ = machineCPU()
 	for i, p := range g.runners {
 		c.runners[i], _ = procCPU(p.pid)
 	}
@@ -490,6 +495,9 @@ func (g *runnerGroup) setGroupFigures(res *Result, a, b groupCPU, runs []int64) 
 			res.Nodes[i].Ops = runs[i]
 		}
 	}
+	if wall > 0 {
+		res.MachineCores = (b.machine - a.machine).Seconds() / wall
+	}
 	for _, p := range g.runners {
 		n, first := p.warned()
 		res.RunnerWarnings += n
@@ -514,12 +522,14 @@ func (b *bench) jobDelay(ctx context.Context, res *Result) error {
 	before := g.cpu()
 	t0 := time.Now()
 	var lastDue time.Time
+	dues := make([]float64, n)
 	for i := range n {
 		if err := sleepCtx(ctx, time.Until(t0.Add(time.Duration(i)*spacing))); err != nil {
 			return err
 		}
 		lastDue = time.Now().Add(jobLead)
 		due := float64(lastDue.UnixNano()) / 1e9
+		dues[i] = due
 		job := runner.Job{Code: delayCodePath, Target: due, Delay: runner.DefaultDelay, Backoff: runner.DefaultBackoff,
 			Data: pack.Map{{Key: "id", Value: int64(i)}, {Key: "due", Value: due}}}
 		if _, err := g.c.Set(ctx, jobPath(i), job.Value()); err != nil {
@@ -560,6 +570,11 @@ wait:
 	res.Seconds = after.servers.at.wall.Sub(before.servers.at.wall).Seconds()
 	res.P50us, res.P90us, res.P99us, res.MaxUs = s.p50*1e6, s.p90*1e6, s.p99*1e6, s.maxv*1e6
 	res.Missed, res.Twice = int64(s.missed), int64(s.twice)
+	claims, err := g.claimDelays(ctx, dues)
+	if err != nil {
+		return err
+	}
+	res.ClaimP50us, res.ClaimP99us = rankQuantile(claims, 0.50)*1e6, rankQuantile(claims, 0.99)*1e6
 	res.Errors = int64(s.missed+s.twice) + other
 	switch {
 	case s.missed > 0:
@@ -570,6 +585,33 @@ wait:
 		res.FirstError = fmt.Sprintf("a runner printed %q", firstOther)
 	}
 	return nil
+}
+
+// claimDelays reads the states of the jobs that ran and returns, sorted,
+// how long after its due time each job's runner started to claim it (the
+// state's started, which the runner takes just before it writes its
+// claim): the part of the delay before the claim's round trip and the
+// start of the Lua call.
+func (g *runnerGroup) claimDelays(ctx context.Context, dues []float64) ([]float64, error) {
+	var d []float64
+	for i, due := range dues {
+		e, err := g.c.Get(ctx, benchJobs.States("").Join(jobRel(i)))
+		if err != nil {
+			return nil, fmt.Errorf("read the state of job %d: %w", i, err)
+		}
+		if !e.HasValue {
+			continue
+		}
+		v, err := e.Value()
+		if err != nil {
+			return nil, fmt.Errorf("read the state of job %d: %w", i, err)
+		}
+		if st := runner.ParseState(v); st.Started > 0 {
+			d = append(d, st.Started-due)
+		}
+	}
+	slices.Sort(d)
+	return d, nil
 }
 
 // jobRate runs -w jobs.

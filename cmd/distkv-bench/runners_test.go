@@ -165,3 +165,19 @@ func TestRunnerPrint(t *testing.T) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
+
+func TestParseMachineStat(t *testing.T) {
+	stat := "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n"
+	got, err := parseMachineStat([]byte(stat))
+	if want := 161 * clockTick; err != nil || got != want { // all but idle (1000) and iowait (20)
+		t.Errorf("got %v %v, want %v", got, err, want)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5\n", "cpu 1 2 x 4 5\n", "cpu 1 2\n"} {
+		if _, err := parseMachineStat([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	if _, err := machineCPU(); err != nil {
+		t.Log("no /proc/stat here:", err)
+	}
+}

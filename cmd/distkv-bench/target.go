@@ -339,6 +339,38 @@ func cores(a, b cpuSample) (self, server float64) {
 	return (b.self - a.self).Seconds() / wall, (b.server - a.server).Seconds() / wall
 }
 
+// machineCPU reads the time all CPUs of the machine were busy so far
+// (the first line of /proc/stat: all but idle and iowait), to tell how
+// much of the machine other work took during a run.
+func machineCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseMachineStat(b)
+}
+
+func parseMachineStat(b []byte) (time.Duration, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 5 || string(f[0]) != "cpu" {
+		return 0, errors.New("malformed /proc/stat")
+	}
+	var busy int64
+	// user nice system idle iowait irq softirq steal (guest time is in
+	// user already).
+	for i, v := range f[1:min(len(f), 9)] {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return 0, errors.New("malformed /proc/stat")
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return time.Duration(busy) * clockTick, nil
+}
+
 // procCPU reads utime + stime of a process from /proc/PID/stat.
 func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
