@@ -132,8 +132,8 @@ func (c *CLI) Validate() error {
 		return errors.New("--runners must be at least 1")
 	case c.Spacing <= 0:
 		return errors.New("--spacing must be positive")
-	case c.Repeat < 0 || math.IsNaN(c.Repeat) || math.IsInf(c.Repeat, 0):
-		return errors.New("--repeat is seconds, at least 0")
+	case !(c.Repeat > 0) || math.IsInf(c.Repeat, 0):
+		return errors.New("--repeat must be positive seconds (0 would run each job once)")
 	case c.Log && runnerWorkload(c.Workload):
 		return errors.New("--log is not for the runner workloads")
 	}

@@ -73,7 +73,9 @@ type Result struct {
 	// and MaxUs are the delay from a job's due time to its first
 	// instruction, Ops the jobs that ran, Missed those that did not and
 	// Twice those that ran more than once (both count as errors too).
-	// jobs: Ops the runs counted, PerSec their rate.
+	// jobs: Ops the runs counted, PerSec their rate, Twice the runs that
+	// started less than Repeat after the job's run before (so overlapped
+	// it), over the whole run; errors too.
 	Runners int     `json:"runners,omitempty"`
 	Jobs    int     `json:"jobs,omitempty"`   // jobs created
 	Repeat  float64 `json:"repeat,omitempty"` // jobs: each job's repeat, seconds
@@ -317,8 +319,8 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		fmt.Fprintf(&sb, " %d of %d jobs ran (%d missed, %d ran twice); due time to first instruction p50 %s  p90 %s  p99 %s  max %s (to the claim p50 %s  p99 %s), %d errors",
 			r.Ops, r.Jobs, r.Missed, r.Twice, ms(r.P50us), ms(r.P90us), ms(r.P99us), ms(r.MaxUs), ms(r.ClaimP50us), ms(r.ClaimP99us), r.Errors)
 	case "jobs":
-		fmt.Fprintf(&sb, " %.0f runs/s (%d in %.2f s) of %d jobs repeating after %g s; CPU per run: servers %.0f µs, runners %.0f µs, %d errors",
-			r.PerSec, r.Ops, r.Seconds, r.Jobs, r.Repeat, r.ServerCPUPerRunUs, r.RunnerCPUPerRunUs, r.Errors)
+		fmt.Fprintf(&sb, " %.0f runs/s (%d in %.2f s) of %d jobs repeating after %g s; CPU per run: servers %.0f µs, runners %.0f µs; %d runs overlapped one before, %d errors",
+			r.PerSec, r.Ops, r.Seconds, r.Jobs, r.Repeat, r.ServerCPUPerRunUs, r.RunnerCPUPerRunUs, r.Twice, r.Errors)
 	default:
 		fmt.Fprintf(&sb, " %.0f ops/s  %s  (%d in %.2f s, %d errors)", r.PerSec, lat, r.Ops, r.Seconds, r.Errors)
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os/exec"
 	"slices"
@@ -112,13 +114,15 @@ type jobLog struct {
 	delays  map[int][]float64 // LAT: by job, the delays of its runs
 	lats    []int64           // LAT: per runner, the lines
 	times   [][]float64       // RUN: per runner, the times its jobs ran
+	runs    map[int][]jobRun  // RUN: by job
 	other   int64             // lines that are neither
 	first   string            // the first of them
 	changed chan struct{}
 }
 
 func newJobLog(runners int) *jobLog {
-	return &jobLog{delays: map[int][]float64{}, lats: make([]int64, runners), times: make([][]float64, runners), changed: make(chan struct{}, 1)}
+	return &jobLog{delays: map[int][]float64{}, lats: make([]int64, runners), times: make([][]float64, runners),
+		runs: map[int][]jobRun{}, changed: make(chan struct{}, 1)}
 }
 
 // add takes a line runner r printed.
@@ -136,6 +140,7 @@ func (l *jobLog) add(r int, s string) {
 		l.lats[r]++
 	default:
 		l.times[r] = append(l.times[r], jl.v)
+		l.runs[jl.id] = append(l.runs[jl.id], jobRun{at: jl.v, runner: r})
 	}
 	l.mu.Unlock()
 	select {
@@ -201,6 +206,39 @@ func rankQuantile(sorted []float64, q float64) float64 {
 	rank := int(q*float64(len(sorted)) + 0.999999) // ⌈q·n⌉, robust to rounding
 	rank = min(max(rank, 1), len(sorted))
 	return sorted[rank-1]
+}
+
+// jobRun is a run of a repeating job: when it started, on which runner.
+type jobRun struct {
+	at     float64
+	runner int
+}
+
+// doubleRun is a run that started less than repeat after the one before
+// it of the same job: a run starts at least repeat after the previous
+// one ended, so the two ran at once (or one twice).
+type doubleRun struct {
+	job        int
+	prev, this jobRun
+}
+
+// doubleRuns returns how many runs started too early after the one before
+// them, and the first such in job order.
+func doubleRuns(runs map[int][]jobRun, repeat float64) (n int, first *doubleRun) {
+	ids := slices.Sorted(maps.Keys(runs))
+	for _, id := range ids {
+		r := slices.Clone(runs[id])
+		slices.SortFunc(r, func(a, b jobRun) int { return cmp.Compare(a.at, b.at) })
+		for i := 1; i < len(r); i++ {
+			if r[i].at-r[i-1].at < repeat {
+				n++
+				if first == nil {
+					first = &doubleRun{id, r[i-1], r[i]}
+				}
+			}
+		}
+	}
+	return n, first
 }
 
 // countWindow counts the times in [from, to).
@@ -655,9 +693,11 @@ func (b *bench) jobRate(ctx context.Context, res *Result) error {
 		total += runs[i]
 	}
 	other, firstOther := g.log.other, g.log.first
+	twice, first := doubleRuns(g.log.runs, b.cli.Repeat)
 	g.log.mu.Unlock()
 	g.setGroupFigures(res, before, after, runs)
 	res.Jobs, res.Repeat = k, b.cli.Repeat
+	res.Twice = int64(twice)
 	res.Ops = total
 	res.Seconds = to - from
 	if res.Seconds > 0 {
@@ -667,8 +707,12 @@ func (b *bench) jobRate(ctx context.Context, res *Result) error {
 		res.ServerCPUPerRunUs = res.ServerCores * res.Seconds / float64(total) * 1e6
 		res.RunnerCPUPerRunUs = res.RunnerCores * res.Seconds / float64(total) * 1e6
 	}
-	res.Errors = other
-	if other > 0 {
+	res.Errors = other + res.Twice
+	switch {
+	case first != nil:
+		res.FirstError = fmt.Sprintf("%d runs started less than the repeat (%g s) after the job's run before: job %v ran on %s at %.6f and on %s at %.6f",
+			twice, b.cli.Repeat, jobPath(first.job), g.runners[first.prev.runner].name, first.prev.at, g.runners[first.this.runner].name, first.this.at)
+	case other > 0:
 		res.FirstError = fmt.Sprintf("a runner printed %q", firstOther)
 	}
 	return nil

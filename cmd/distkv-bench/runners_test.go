@@ -122,8 +122,8 @@ func TestRunnerFlags(t *testing.T) {
 	if cli.Runners != 3 || cli.keys() != defaultRateJobs || cli.Repeat != 0.01 || cli.Spacing.Seconds() != 0.2 {
 		t.Errorf("defaults: %+v (keys %d)", cli, cli.keys())
 	}
-	cli, _ = parse(strings.Fields("--server x -w jobs -k 50 --runners 2 --repeat 0"), &bytes.Buffer{}, &bytes.Buffer{})
-	if cli.keys() != 50 || cli.Runners != 2 || cli.Repeat != 0 {
+	cli, _ = parse(strings.Fields("--server x -w jobs -k 50 --runners 2 --repeat 0.5"), &bytes.Buffer{}, &bytes.Buffer{})
+	if cli.keys() != 50 || cli.Runners != 2 || cli.Repeat != 0.5 {
 		t.Errorf("set: %+v", cli)
 	}
 	for _, args := range []string{
@@ -132,6 +132,7 @@ func TestRunnerFlags(t *testing.T) {
 		"--server x -w jobs --runners 0",      // no runners
 		"--server x -w jobdelay --spacing 0s", // no spacing
 		"--server x -w jobs --repeat -1",      // negative
+		"--server x -w jobs --repeat 0",       // one run each
 		"--server x -w jobs --log",            // not for runners
 	} {
 		var stderr bytes.Buffer
@@ -161,7 +162,7 @@ func TestRunnerPrint(t *testing.T) {
 		ServerCPUPerRunUs: 200, RunnerCPUPerRunUs: 250}
 	b.Reset()
 	r.print(&b, false)
-	if want := "jobs 3 runners  median of 3: 2500 runs/s (25000 in 10.00 s) of 200 jobs repeating after 0.01 s; CPU per run: servers 200 µs, runners 250 µs"; !strings.Contains(b.String(), want) {
+	if want := "jobs 3 runners  median of 3: 2500 runs/s (25000 in 10.00 s) of 200 jobs repeating after 0.01 s; CPU per run: servers 200 µs, runners 250 µs; 0 runs overlapped one before"; !strings.Contains(b.String(), want) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
@@ -179,5 +180,21 @@ func TestParseMachineStat(t *testing.T) {
 	}
 	if _, err := machineCPU(); err != nil {
 		t.Log("no /proc/stat here:", err)
+	}
+}
+
+func TestDoubleRuns(t *testing.T) {
+	runs := map[int][]jobRun{
+		0: {{10.0, 0}, {10.02, 0}, {10.04, 1}},   // 0.02 apart: fine
+		1: {{10.05, 2}, {10.0, 1}, {10.0004, 0}}, // 10.0 and 10.0004 overlap (out of order)
+		2: {{11.0, 0}, {11.001, 1}, {11.002, 2}}, // two overlaps
+		3: {{12.0, 0}},
+	}
+	n, first := doubleRuns(runs, 0.01)
+	if n != 3 || first == nil || first.job != 1 || first.prev != (jobRun{10.0, 1}) || first.this != (jobRun{10.0004, 0}) {
+		t.Errorf("got %d, first %+v", n, first)
+	}
+	if n, first := doubleRuns(map[int][]jobRun{0: {{1, 0}, {2, 0}}}, 0.01); n != 0 || first != nil {
+		t.Errorf("none: %d %+v", n, first)
 	}
 }
