@@ -195,10 +195,10 @@ func (b *bench) once(ctx context.Context, run int) (Result, error) {
 		res.Servers = cli.Servers
 		return res, b.join(ctx, &res, run)
 	case "jobdelay":
-		res.Conns, res.Pipeline, res.Servers = 1, 1, cli.Runners
+		res.Conns, res.Pipeline = 1, 1
 		return res, b.jobDelay(ctx, &res)
 	case "jobs":
-		res.Conns, res.Pipeline, res.Servers = 1, 1, cli.Runners
+		res.Conns, res.Pipeline = 1, 1
 		return res, b.jobRate(ctx, &res)
 	}
 	t, err := b.target(ctx)

@@ -56,9 +56,10 @@ type CLI struct {
 	Servers int     `default:"3" help:"replicate, latency, join: servers in the network, on loopback (join starts one more). Clients write to the first." group:"Cluster"`
 	Rate    float64 `default:"1000" help:"latency: writes per second, evenly paced, from one connection." group:"Cluster"`
 
-	Runners int           `default:"3" help:"jobdelay, jobs: runner daemons (distkv client run all), each on a server of its own, all servers one network: an any-node runner is named after its server, and the runners of a group need distinct names." group:"Runners"`
-	Spacing time.Duration `default:"200ms" help:"jobdelay: the time between one job's creation and the next's (each falls due 0.5 s after its creation)." group:"Runners"`
-	Repeat  float64       `default:"0.01" placeholder:"SECONDS" help:"jobs: each job runs again this long after its run ended (its --repeat)." group:"Runners"`
+	Runners   int           `default:"3" help:"jobdelay, jobs: runner daemons (distkv client run all), each on a server of its own, all servers one network: an any-node runner is named after its server, and the runners of a group need distinct names." group:"Runners"`
+	Spacing   time.Duration `default:"200ms" help:"jobdelay: the time between one job's creation and the next's (each falls due 0.5 s after its creation)." group:"Runners"`
+	OneServer bool          `help:"jobdelay, jobs: start one server and every runner on it, each with a name of its own (run all --name), instead of a server for each runner." group:"Runners"`
+	Repeat    float64       `default:"0.01" placeholder:"SECONDS" help:"jobs: each job runs again this long after its run ended (its --repeat)." group:"Runners"`
 
 	Redis      bool   `help:"After each get, set or mixed run, run redis-benchmark -t get,set with the same C and P against a redis-server of the tool's, and print the ratio."`
 	JSON       bool   `name:"json" help:"Print results as JSON objects, one a line."`

@@ -284,6 +284,10 @@ func TestToolSpawned(t *testing.T) {
 	if r := res[0]; r.Errors != 0 || r.Ops == 0 || r.PerSec <= 0 || r.Jobs != 10 || r.Nodes[0].Ops+r.Nodes[1].Ops != r.Ops || r.RunnerCores <= 0 {
 		t.Errorf("jobs: %+v", r)
 	}
+	res = runTool(t, "--server", bin, "-w", "jobdelay", "-n", "4", "--runners", "2", "--spacing", "50ms", "--one-server")
+	if r := res[0]; r.Errors != 0 || r.Ops != 4 || r.Servers != 1 || len(r.Nodes) != 2 || r.Nodes[1].Name != "runner2" {
+		t.Errorf("jobdelay --one-server: %+v", r)
+	}
 	// The cluster workloads, with networks of real servers.
 	for _, args := range [][]string{
 		{"-w", "replicate", "-n", "500", "-c", "2", "-P", "8"},

@@ -68,8 +68,8 @@ type Result struct {
 	P90us               float64 `json:"p90_us,omitempty"`
 	ServerCPUPerLoginMs float64 `json:"server_cpu_ms_per_login,omitempty"`
 
-	// The runner workloads (jobdelay, jobs); Servers is the number of
-	// runners too (one on each server). jobdelay: P50us, P90us, P99us
+	// The runner workloads (jobdelay, jobs); Nodes are the runners, each
+	// with the CPU of the server it talks to when it has one of its own. jobdelay: P50us, P90us, P99us
 	// and MaxUs are the delay from a job's due time to its first
 	// instruction, Ops the jobs that ran, Missed those that did not and
 	// Twice those that ran more than once (both count as errors too).
@@ -262,6 +262,9 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	switch {
 	case r.Runners > 0:
 		fmt.Fprintf(&sb, "%s %d runners", r.Workload, r.Runners)
+		if r.Servers != r.Runners {
+			fmt.Fprintf(&sb, " on %d server(s)", r.Servers)
+		}
 	default:
 		fmt.Fprintf(&sb, "%-6s %dx%d", r.Workload, r.Conns, r.Pipeline)
 	}
@@ -343,7 +346,11 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 	sb.WriteByte('\n')
 	for _, n := range r.Nodes {
 		if r.Runners > 0 {
-			fmt.Fprintf(&sb, "       %s: its runner ran %d, cpu: server %.2f, runner %.2f\n", n.Name, n.Ops, n.Cores, n.RunnerCores)
+			fmt.Fprintf(&sb, "       %s: ran %d, cpu %.2f", n.Name, n.Ops, n.RunnerCores)
+			if r.Servers == r.Runners {
+				fmt.Fprintf(&sb, ", its server's %.2f", n.Cores)
+			}
+			sb.WriteByte('\n')
 			continue
 		}
 		if n.HeldSeconds == 0 && n.JoinSeconds == 0 && n.Ops == 0 && n.Cores == 0 {

@@ -31,7 +31,9 @@ import (
 // server it talks to. So the tool starts --runners servers as one network
 // (as the cluster workloads do, bench1 … benchR) and one runner on each,
 // which then runs as bench1 … benchR. The tool writes the code and the
-// jobs to bench1; replication brings them to the others.
+// jobs to bench1; replication brings them to the others. With --one-server
+// the runners all talk to bench1, named runner1 … runnerR (run all
+// --name): then every claim is decided by one server.
 //
 // -w jobdelay: the code prints `LAT ID DELAY`, DELAY being dkv.time()
 // minus the job's variable due, in its first instruction. The tool creates
@@ -275,16 +277,21 @@ func (p *runnerProc) warned() (int64, string) {
 const runnerReady = 30 * time.Second
 
 // startRunner starts `distkv client run all` against t (as runner number
-// idx of n), hands each line it prints to log, and returns once it
-// follows its jobs.
-func startRunner(ctx context.Context, bin, dir string, t *target, idx, n int, log *jobLog) (*runnerProc, error) {
+// idx of n, named name; "": the server's name), hands each line it prints
+// to log, and returns once it follows its jobs.
+func startRunner(ctx context.Context, bin, dir string, t *target, name string, idx, n int, log *jobLog) (*runnerProc, error) {
 	host, port, err := net.SplitHostPort(t.addr)
 	if err != nil {
 		return nil, err
 	}
 	// -v: its info lines say when it follows the jobs.
-	cmd := exec.Command(bin, "-c", "/dev/null", "-v", "client", "-h", host, "-p", port,
-		"run", "all", "--nodes", strconv.Itoa(n))
+	args := []string{"-c", "/dev/null", "-v", "client", "-h", host, "-p", port, "run", "all", "--nodes", strconv.Itoa(n)}
+	if name != "" {
+		args = append(args, "--name", name)
+	} else {
+		name = t.name
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -295,9 +302,9 @@ func startRunner(ctx context.Context, bin, dir string, t *target, idx, n int, lo
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the runner on %s: %w", t.name, err)
+		return nil, fmt.Errorf("start the runner %s: %w", name, err)
 	}
-	p := &runnerProc{name: t.name, pid: cmd.Process.Pid, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
+	p := &runnerProc{name: name, pid: cmd.Process.Pid, stderr: &tailBuffer{max: 8 << 10}, exited: make(chan struct{})}
 	ready := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -345,7 +352,7 @@ func startRunner(ctx context.Context, bin, dir string, t *target, idx, n int, lo
 			case <-time.After(10 * time.Second):
 				cmd.Process.Kill()
 				<-p.exited
-				closeErr = fmt.Errorf("the runner on %s did not stop on SIGTERM; killed", t.name)
+				closeErr = fmt.Errorf("the runner %s did not stop on SIGTERM; killed", name)
 			}
 		})
 		return closeErr
@@ -356,10 +363,10 @@ func startRunner(ctx context.Context, bin, dir string, t *target, idx, n int, lo
 	case <-ready:
 		return p, nil
 	case <-p.exited:
-		return nil, fmt.Errorf("the runner on %s exited before it ran (%v): %s", t.name, waitErr, bytes.TrimSpace(p.stderr.Bytes()))
+		return nil, fmt.Errorf("the runner %s exited before it ran (%v): %s", name, waitErr, bytes.TrimSpace(p.stderr.Bytes()))
 	case <-timer.C:
 		p.stop()
-		return nil, fmt.Errorf("the runner on %s did not start within %v: %s", t.name, runnerReady, bytes.TrimSpace(p.stderr.Bytes()))
+		return nil, fmt.Errorf("the runner %s did not start within %v: %s", name, runnerReady, bytes.TrimSpace(p.stderr.Bytes()))
 	case <-ctx.Done():
 		p.stop()
 		return nil, ctx.Err()
@@ -375,16 +382,21 @@ type runnerGroup struct {
 	log     *jobLog
 }
 
-// startGroup starts --runners servers, stores code at codePath, starts a
-// runner on each server and returns once every server sees every
-// runner's heartbeat.
+// startGroup starts --runners servers (--one-server: one), stores code at
+// codePath, starts a runner on each server (--one-server: --runners on
+// the one, each with a name of its own) and returns once every server
+// sees every runner's heartbeat.
 func (b *bench) startGroup(ctx context.Context, codePath path.Path, code string) (*runnerGroup, error) {
 	pl, ok := b.launch.(*procLauncher)
 	if !ok {
 		return nil, errors.New("the runner workloads start distkv processes: give --server")
 	}
 	n := b.cli.Runners
-	cl, err := b.startCluster(ctx, n)
+	servers := n
+	if b.cli.OneServer {
+		servers = 1
+	}
+	cl, err := b.startCluster(ctx, servers)
 	if err != nil {
 		return nil, err
 	}
@@ -402,14 +414,15 @@ func (b *bench) startGroup(ctx context.Context, codePath path.Path, code string)
 		_, err = g.c.Set(ctx, runner.CodeRoot.Join(codePath),
 			pack.Map{{Key: "code", Value: code}, {Key: "is_async", Value: false}, {Key: "vars", Value: []any{}}})
 	}
-	for i, t := range cl.nodes {
-		if err != nil {
-			break
+	for i := 0; i < n && err == nil; i++ {
+		t, name := cl.nodes[i%servers], ""
+		if b.cli.OneServer {
+			name = fmt.Sprintf("runner%d", i+1)
 		}
 		var p *runnerProc
-		if p, err = startRunner(ctx, pl.bin, pl.dir, t, i, n, g.log); err == nil {
+		if p, err = startRunner(ctx, pl.bin, pl.dir, t, name, i, n, g.log); err == nil {
 			g.runners = append(g.runners, p)
-			b.note("runner on %s, pid %d", t.name, p.pid)
+			b.note("runner %s on %s, pid %d", p.name, t.name, p.pid)
 		}
 	}
 	if err == nil {
@@ -511,13 +524,15 @@ func (g *runnerGroup) close() error {
 	return errors.Join(errs...)
 }
 
-// setGroupFigures fills in the CPU figures between a and b, each node's
-// runs (runs[i]: its runner's) and the runners' warnings.
+// setGroupFigures fills in the CPU figures between a and b, each runner's
+// runs (runs[i]: runner i's) and the runners' warnings. Nodes are the
+// runners, each with its server's CPU (with --one-server, the first's).
 func (g *runnerGroup) setGroupFigures(res *Result, a, b groupCPU, runs []int64) {
 	res.Runners = len(g.runners)
-	res.Nodes = make([]NodeResult, len(g.cl.nodes))
-	for i, t := range g.cl.nodes {
-		res.Nodes[i].Name = t.name
+	res.Servers = len(g.cl.nodes)
+	res.Nodes = make([]NodeResult, len(g.runners))
+	for i, p := range g.runners {
+		res.Nodes[i].Name = p.name
 	}
 	res.setCores(a.servers, b.servers)
 	wall := b.servers.at.wall.Sub(a.servers.at.wall).Seconds()

@@ -153,17 +153,27 @@ func TestRunnerPrint(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"jobdelay 3 runners", "199 of 200 jobs ran (1 missed, 0 ran twice)", "p99 4.000 ms", "max 9.000 ms",
-		"runners 0.03", "bench1: its runner ran 70", "first error: 1 of 200", "2 warnings"} {
+		"runners 0.03", "bench1: ran 70, cpu 0.01, its server's 0.02", "first error: 1 of 200", "2 warnings"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in %q", want, b.String())
 		}
 	}
-	r = Result{Workload: "jobs", Run: 0, Runs: 3, Runners: 3, Jobs: 200, Repeat: 0.01, Ops: 25000, Seconds: 10, PerSec: 2500,
+	r = Result{Workload: "jobs", Run: 0, Runs: 3, Runners: 3, Servers: 3, Jobs: 200, Repeat: 0.01, Ops: 25000, Seconds: 10, PerSec: 2500,
 		ServerCPUPerRunUs: 200, RunnerCPUPerRunUs: 250}
 	b.Reset()
 	r.print(&b, false)
 	if want := "jobs 3 runners  median of 3: 2500 runs/s (25000 in 10.00 s) of 200 jobs repeating after 0.01 s; CPU per run: servers 200 µs, runners 250 µs; 0 runs overlapped one before"; !strings.Contains(b.String(), want) {
 		t.Errorf("got %q, want %q", b.String(), want)
+	}
+	// --one-server: the runners share a server, whose CPU is the first's.
+	r.Servers = 1
+	r.Nodes = []NodeResult{{Name: "runner1", Ops: 5, Cores: 0.5, RunnerCores: 0.2}, {Name: "runner2", Ops: 6, RunnerCores: 0.3}}
+	b.Reset()
+	r.print(&b, false)
+	for _, want := range []string{"jobs 3 runners on 1 server(s)", "runner1: ran 5, cpu 0.20\n", "runner2: ran 6, cpu 0.30\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in %q", want, b.String())
+		}
 	}
 }
 
