@@ -207,21 +207,33 @@ func (m *members) list() []string {
 // member's name, so that jobs spread over the group evenly and all agree
 // who goes first, without talking.
 func (m *members) rank(job path.Path) int {
-	score := func(n string) uint64 {
-		h := fnv.New64a()
-		h.Write([]byte(job.Encoded()))
-		h.Write([]byte{0})
-		h.Write([]byte(n))
-		return h.Sum64()
-	}
-	mine := score(m.self)
+	mine := rankScore(job, m.self)
 	r := 0
 	for _, n := range m.list() {
-		if n != m.self && score(n) > mine {
+		if n != m.self && rankScore(job, n) > mine {
 			r++
 		}
 	}
 	return r
+}
+
+// rankScore is node's score for job: the highest goes first. FNV-1a
+// mixes its last bytes poorly: of names that differ only in their last
+// character (host1, host2, host3) two bits of the job's hash would pick
+// the first, one name for half the jobs. The finalizer of splitmix64
+// spreads every bit over the whole score.
+func rankScore(job path.Path, node string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(job.Encoded()))
+	h.Write([]byte{0})
+	h.Write([]byte(node))
+	x := h.Sum64()
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 func sleep(ctx context.Context, d time.Duration) {
