@@ -442,7 +442,7 @@ const memberWait = 30 * time.Second
 // runner, then a heartbeat more (runner.Ping), so that each runner has
 // taken the others in (the order of the jobs among them depends on it).
 func (g *runnerGroup) waitMembers(ctx context.Context) error {
-	at := runner.MemberRoot.Child(path.Str(runner.DefaultGroup))
+	at := benchJobs.Members()
 	conns, err := dialAll(ctx, g.cl.nodes)
 	if err != nil {
 		return err
