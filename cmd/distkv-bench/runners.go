@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"os/exec"
 	"slices"
@@ -104,7 +105,7 @@ func parseJobLine(s string) (jobLine, bool) {
 		return jobLine{}, false
 	}
 	v, err := strconv.ParseFloat(f[2], 64)
-	if err != nil {
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return jobLine{}, false
 	}
 	return jobLine{kind: f[0], id: id, v: v}, true

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 )
@@ -20,6 +21,8 @@ func TestParseJobLine(t *testing.T) {
 		{"LAT\tx\t0.1", jobLine{}, false},
 		{"LAT\t-1\t0.1", jobLine{}, false},
 		{"LAT\t1\tfast", jobLine{}, false},
+		{"LAT\t1\tNaN", jobLine{}, false},
+		{"RUN\t1\t+Inf", jobLine{}, false},
 		{"Forty-Two!", jobLine{}, false},
 		{"", jobLine{}, false},
 	} {
@@ -207,4 +210,23 @@ func TestDoubleRuns(t *testing.T) {
 	if n, first := doubleRuns(map[int][]jobRun{0: {{1, 0}, {2, 0}}}, 0.01); n != 0 || first != nil {
 		t.Errorf("none: %d %+v", n, first)
 	}
+}
+
+// FuzzParseJobLine: whatever a job prints, the parser neither panics nor
+// takes a line that is not LAT or RUN with a job number and a finite
+// number.
+func FuzzParseJobLine(f *testing.F) {
+	for _, s := range []string{"LAT\t12\t0.0015", "RUN\t0\t1.7960730169890187e+09", "RUN\tRUN\t12\t1", "LAT 1 NaN", "Forty-Two!", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		jl, ok := parseJobLine(s)
+		if !ok {
+			return
+		}
+		f := strings.Fields(s)
+		if len(f) != 3 || f[0] != jl.kind || jl.id < 0 || math.IsNaN(jl.v) || math.IsInf(jl.v, 0) {
+			t.Fatalf("%q: took %+v", s, jl)
+		}
+	})
 }
