@@ -69,6 +69,10 @@
 // # Concurrency
 //
 // A Log is safe for concurrent use. Calls for the same (path, subsystem)
-// take turns within a Log; across Logs, the chain preconditions keep
-// concurrent updates from losing counts.
+// take turns within a Log; across Logs that talk to one server, the chain
+// preconditions keep concurrent updates from losing counts. Logs on two
+// servers that update one record at the same moment (before either update
+// reached the other server) can lose a count: each server checks the
+// precondition against what it holds, and when the two updates meet one
+// of them wins.
 package errlog

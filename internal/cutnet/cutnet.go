@@ -54,15 +54,22 @@ func (n *Net) Dialer(from string) func(ctx context.Context, addr string) (net.Co
 		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			// By address: a server may dial another before the test has
-			// named the other's listener (Name), and Split must still find
-			// the connection.
-			n.mu.Lock()
-			n.conns[[2]string{from, addr}] = append(n.conns[[2]string{from, addr}], c)
-			n.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
-		return c, err
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		// A Split while the dial went on has not seen this connection: it
+		// must not outlive the cut (errlog's TestSplit saw records cross).
+		if to := n.names[addr]; !n.reachable(from, to) {
+			c.Close()
+			return nil, fmt.Errorf("cut: %s cannot reach %s", from, to)
+		}
+		// By address: a server may dial another before the test has named
+		// the other's listener (Name), and Split must still find the
+		// connection.
+		n.conns[[2]string{from, addr}] = append(n.conns[[2]string{from, addr}], c)
+		return c, nil
 	}
 }
 
