@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/distkv-go/distkv/codecs"
 	"github.com/distkv-go/distkv/core/auth"
@@ -20,6 +19,7 @@ import (
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/core/value"
 	"github.com/distkv-go/distkv/core/wire"
+	"github.com/distkv-go/distkv/internal/testserver"
 )
 
 // goRunner runs Go functions named by their "source".
@@ -163,17 +163,7 @@ func mustSet(t *testing.T, c *client.Client, p path.Path, v any) {
 // tree asynchronously.
 func eventually(t *testing.T, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testserver.Eventually(t, f)
 }
 
 func get(c *client.Client, p path.Path) (any, error) {

@@ -64,17 +64,7 @@ func only(t *testing.T, c *client.Client) errlog.Record {
 // their watches, asynchronously.
 func eventually(t *testing.T, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testserver.Eventually(t, f)
 }
 
 func nodes(r errlog.Record) string {

@@ -59,3 +59,20 @@ func WaitFor(t testing.TB, what string, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Eventually polls f until it returns nil, and fails the test with f's
+// last error after 30 seconds.
+func Eventually(t testing.TB, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
