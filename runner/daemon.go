@@ -162,12 +162,25 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-t.C:
 		}
 		t.Stop()
-		for _, m := range []*client.Mirror{d.jobs, d.states, d.code} {
-			if err := m.Err(); err != nil {
-				return fmt.Errorf("lost the server: %w", err)
-			}
+		if err := d.lost(ctx); err != nil {
+			return err
 		}
 	}
+}
+
+// lost tells whether a mirror stopped following the server. Mirrors stop
+// too when ctx ends, and the loop's select may see their wake-up before
+// ctx.Done: that is a stop, not a lost server.
+func (d *daemon) lost(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	for _, m := range []*client.Mirror{d.jobs, d.states, d.code} {
+		if err := m.Err(); err != nil {
+			return fmt.Errorf("lost the server: %w", err)
+		}
+	}
+	return nil
 }
 
 func (d *daemon) poke() {

@@ -479,3 +479,29 @@ func TestSameName(t *testing.T) {
 	case <-time.After(2 * Ping):
 	}
 }
+
+// TestStopIsNotLoss: when the daemon's context ends, its mirrors end too,
+// with ErrClosed. The main loop may wake for a mirror's change before it
+// sees ctx.Done; that must read as a stop, not as a lost server (CI saw
+// TestEvents fail with "lost the server: connection closed").
+func TestStopIsNotLoss(t *testing.T) {
+	s := startServer(t)
+	c := connect(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := c.Mirror(ctx, path.P("x"), client.MirrorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	m.Close()
+	if m.Err() == nil {
+		t.Fatal("a mirror whose context ended has no error")
+	}
+	d := &daemon{jobs: m, states: m, code: m}
+	if err := d.lost(ctx); err != nil {
+		t.Fatalf("a stopped runner reports %v", err)
+	}
+	if err := d.lost(context.Background()); err == nil || !strings.Contains(err.Error(), "lost the server") {
+		t.Fatalf("a mirror that ended while the runner runs: %v", err)
+	}
+}
