@@ -60,6 +60,8 @@ type Server struct {
 	Serf Serf `yaml:"serf"`
 	// Peer configures the server-to-server listener.
 	Peer Peer `yaml:"peer"`
+	// HTTP configures the web console, metrics and health checks.
+	HTTP HTTP `yaml:"http"`
 	// SyncTimeout is how long a server that copies its network's data
 	// (started without -i, or with -l while its network runs) waits for a
 	// server to copy it from; 0 waits for ever.
@@ -112,6 +114,19 @@ type Peer struct {
 	// against SSL.CA; empty: plain TCP.
 	SSL ServerSSL `yaml:"ssl,omitempty"`
 }
+
+// HTTP configures the server's HTTP listener: the web console, /metrics,
+// /healthz and /readyz.
+type HTTP struct {
+	// Bind is where it listens ("host:port"; port 0 picks a free one);
+	// empty turns it off.
+	Bind string `yaml:"bind"`
+	// SSL makes it speak TLS (HTTPS), in the shape of the client port's.
+	SSL ServerSSL `yaml:"ssl,omitempty"`
+}
+
+// DefaultHTTP is where the HTTP listener binds by default.
+const DefaultHTTP = "localhost:27587"
 
 // Bind is a listener address.
 type Bind struct {
@@ -217,6 +232,7 @@ func Default() Config {
 			Log:         LogFile{Sync: SyncInterval, Interval: Duration(100 * time.Millisecond)},
 			Conn:        Conn{Queue: 1000, MaxMessage: 64 * MiB, InputBudget: 256 * MiB},
 			Serf:        Serf{Bind: "0.0.0.0:7946", Port: 7373, Profile: "lan", Discover: true},
+			HTTP:        HTTP{Bind: DefaultHTTP},
 			Ack:         "local",
 			AckTimeout:  Duration(5 * time.Second),
 		},

@@ -66,6 +66,8 @@ func ExampleConfig_YAML() {
 	//   peer:
 	//     bind: ""
 	//     insecure: false
+	//   http:
+	//     bind: localhost:27587
 	//   sync_timeout: 0s
 	//   ack: local
 	//   ack_timeout: 5s

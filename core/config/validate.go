@@ -50,6 +50,10 @@ func (c *Config) validate() []*Error {
 	}
 	check("server.bind_default.ssl", serverSSL(s.BindDefault.SSL))
 	check("server.peer.ssl", serverSSL(s.Peer.SSL))
+	if s.HTTP.Bind != "" {
+		check("server.http.bind", hostPort(s.HTTP.Bind))
+	}
+	check("server.http.ssl", serverSSL(s.HTTP.SSL))
 	if s.SyncTimeout < 0 {
 		check("server.sync_timeout", fmt.Errorf("%w %v: want 0 (wait for ever) or more", ErrInvalid, s.SyncTimeout))
 	}
