@@ -85,7 +85,8 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 	args := []string{"-c", "/dev/null",
 		"-C", "server.bind_default.host=127.0.0.1",
 		"-C", "server.bind_default.port=" + strconv.Itoa(port),
-		"-C", "server.serf.bind=" + gossip, "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false"}
+		"-C", "server.serf.bind=" + gossip, "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false",
+		"-C", "server.http.bind="} // off unless --set turns it on
 	for _, s := range l.sets {
 		args = append(args, "-C", s)
 	}

@@ -127,7 +127,7 @@ func TestTwoServers(t *testing.T) {
 	p3, g3 := freePort(t), freePort(t)
 	c := exec.Command(bin, "-c", "/dev/null", "-C", "server.bind_default.port="+strconv.Itoa(p3), "-C", gossipAt(g3),
 		"-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false",
-		"server", "-i", "Other", "--join", "127.0.0.1:"+strconv.Itoa(g2), "three")
+		"-C", "server.http.bind=127.0.0.1:0", "server", "-i", "Other", "--join", "127.0.0.1:"+strconv.Itoa(g2), "three")
 	out, err := c.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "refusing -i") {
 		t.Fatalf("-i while joining: %v\n%s", err, out)
@@ -440,7 +440,7 @@ func TestGossipKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1",
-				"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackGossip()...)
+				"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackPorts()...)
 			args = append(append(append(args, tc.args...), join...), "three")
 			c := exec.Command(bin, args...)
 			var mu sync.Mutex
@@ -496,7 +496,7 @@ func TestDiscover(t *testing.T) {
 	}
 	// -i where discovery finds the network running is refused.
 	args := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1",
-		"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackGossip()...)
+		"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackPorts()...)
 	args = append(append(args, root...), "server", "-i", "Fork", "three")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // if it ran, it would not end
 	defer cancel()

@@ -40,7 +40,7 @@ func startServerProc(t *testing.T, bin string, port int, args ...string) *server
 func launchServerProc(t *testing.T, bin string, port int, timeout time.Duration, args ...string) (*serverProc, error) {
 	t.Helper()
 	// Later -C arguments win, so args may override these.
-	full := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1", "-C", "server.bind_default.port=" + strconv.Itoa(port)}, loopbackGossip()...)
+	full := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1", "-C", "server.bind_default.port=" + strconv.Itoa(port)}, loopbackPorts()...)
 	full = append(full, args...)
 	c := exec.Command(bin, full...)
 	stdout, err := c.StdoutPipe()

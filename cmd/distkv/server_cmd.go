@@ -30,6 +30,7 @@ type ServerCmd struct {
 
 	gossip gossip.Gossip // the gossip layer cluster made
 	join   []string      // whom it joins: --join and server.serf.join
+	ready  *readiness    // what /readyz reports
 }
 
 // Help is shown below the flags of `distkv server --help`.
@@ -105,11 +106,21 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer srv.Close()
+	c.ready = newReadiness()
+	ready := c.ready
+	web, err := serveHTTP(ctx, g, srv, ready)
+	if err != nil {
+		return err
+	}
+	if web != nil {
+		defer web.Close()
+	}
 	code.start(srv, g.log)
 	code.fail = newFailures(g.log, c.Name, func(ctx context.Context) (*client.Client, error) {
 		return dialSelf(g.cfg.Connect, srv.Addr())(ctx)
 	})
 	for _, name := range c.Load {
+		ready.set("loading", "loading "+name, nil)
 		if err := c.loadFile(srv, name, g); err != nil {
 			return err
 		}
@@ -133,12 +144,15 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	go code.fail.run(ctx)
+	ready.set("running", "", nil)
 	fmt.Fprintln(g.stdout, "Running.")
 	select {
 	case <-ctx.Done():
 		g.log.Info("stopping")
+		ready.set("stopped", "the server is stopping", nil)
 		return srv.Close()
 	case <-srv.Failed():
+		ready.set("stopped", "the server stopped serving: "+srv.Err().Error(), nil)
 		srv.Close()
 		return srv.Err()
 	}
@@ -245,6 +259,9 @@ func (c *ServerCmd) waitForData(ctx context.Context, srv *server.Server, g *glob
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- srv.Sync(sctx) }()
+	c.ready.set("syncing", "", func() string {
+		return "waiting for a server of the network to copy its data from: " + c.waitingFor(srv, g)
+	})
 	g.log.Info("waiting for a server of the network to copy its data from")
 	start := time.Now()
 	t := time.NewTicker(hintEvery)

@@ -22,7 +22,7 @@ import (
 func runServerToEnd(t *testing.T, bin string, args ...string) (string, int) {
 	t.Helper()
 	full := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1",
-		"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackGossip()...)
+		"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackPorts()...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // it would not end
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, append(full, args...)...).CombinedOutput()

@@ -42,12 +42,12 @@ func freePort(t *testing.T) int {
 	return port
 }
 
-// loopbackGossip are the flags that keep a test server's gossip and peer
-// listeners on loopback, on free ports, with fast timings, and its
-// discovery off (tests running side by side must not find each other).
-func loopbackGossip() []string {
+// loopbackPorts are the flags that keep a test server's gossip, peer and
+// HTTP listeners on loopback, on free ports, with fast gossip timings, and
+// its discovery off (tests running side by side must not find each other).
+func loopbackPorts() []string {
 	return []string{"-C", "server.serf.bind=127.0.0.1:0", "-C", "server.serf.profile=local", "-C", "server.peer.bind=127.0.0.1:0",
-		"-C", "server.serf.discover=false"}
+		"-C", "server.serf.discover=false", "-C", "server.http.bind=127.0.0.1:0"}
 }
 
 // script runs a transcript (see testdata/tutorial.txt) against the binary.
@@ -69,7 +69,7 @@ func runScript(t *testing.T, file string) {
 	host, _ := os.Hostname()
 	s := &script{t: t, dir: dir, host: host}
 	s.prelude = []string{fmt.Sprintf(`distkv() { %s -c /dev/null -C server.bind_default.port=%d -C connect.port=%d %s "$@"; }`,
-		bin, port, port, strings.Join(loopbackGossip(), " "))}
+		bin, port, port, strings.Join(loopbackPorts(), " "))}
 	defer s.stopAll()
 	s.run(file)
 }

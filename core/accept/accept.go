@@ -1,5 +1,9 @@
-// Package accept runs listeners' accept loops so that they survive
-// failures such as running out of file descriptors.
+// Package accept opens listeners and runs their accept loops so that they
+// survive failures such as running out of file descriptors.
+//
+// Listen waits a while for a port that another socket holds: a server
+// started at once in the place of one that is stopping finds its ports
+// still taken for a moment.
 //
 // An Accept that fails with EMFILE or ENFILE (too many open files, for
 // the process or the system) leaves the pending connection in the
@@ -13,10 +17,36 @@ package accept
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"syscall"
 	"time"
 )
+
+// Listen opens a TCP listener on addr, waiting up to wait while another
+// socket holds the port, or until ctx ends; what names the listener in
+// the log line and the error ("client", "peer", "HTTP").
+func Listen(ctx context.Context, addr, what string, wait time.Duration, log *slog.Logger) (net.Listener, error) {
+	deadline := time.Now().Add(wait)
+	for logged := false; ; logged = true {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
+		}
+		if !logged {
+			log.Info("the port is in use; waiting for it", "listener", what, "addr", addr, "for", wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
 
 // pacing is how Serve waits and logs.
 type pacing struct {

@@ -61,7 +61,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/distkv-go/distkv/core/accept"
@@ -328,24 +327,7 @@ func (s *Server) stopped() error {
 // listen opens a TCP listener on addr, waiting up to Config.BindWait while
 // another socket holds the port.
 func (s *Server) listen(addr, what string) (net.Listener, error) {
-	deadline := time.Now().Add(s.cfg.BindWait)
-	for logged := false; ; logged = true {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil {
-			return ln, nil
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
-		}
-		if !logged {
-			s.log.Info("the port is in use; waiting for it", "listener", what, "addr", addr, "for", s.cfg.BindWait)
-		}
-		select {
-		case <-s.ctx.Done():
-			return nil, fmt.Errorf("%s listener on %s: %w", what, addr, err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return accept.Listen(s.ctx, addr, what, s.cfg.BindWait, s.log)
 }
 
 // Failed is closed when the server has stopped serving on its own: it

@@ -319,7 +319,8 @@ func newEnv(t *testing.T) *env {
 		"-C", "server.bind_default.host=127.0.0.1", "-C", "server.bind_default.port=" + p,
 		"-C", "connect.host=127.0.0.1", "-C", "connect.port=" + p,
 		"-C", "server.serf.bind=127.0.0.1:0", "-C", "server.serf.profile=local",
-		"-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false"}
+		"-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false",
+		"-C", "server.http.bind=127.0.0.1:0"}
 	dir := t.TempDir()
 	return &env{t: t, dir: dir, args: args, vars: []string{
 		"DISTKV_STATE_DIR=" + dir,

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/distkv-go/distkv/core/accept"
+	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/httpd"
+)
+
+// readiness is what /readyz reports: `distkv server` moves it along as it
+// loads, copies the network's data, serves and stops.
+type readiness struct {
+	mu    sync.Mutex
+	state httpd.State
+	why   func() string // if set, the reason, asked for when /readyz is
+}
+
+func newReadiness() *readiness {
+	return &readiness{state: httpd.State{Phase: "starting", Reason: "the server is starting"}}
+}
+
+// set moves to phase; the server is ready in phase "running" only.
+func (r *readiness) set(phase, reason string, why func() string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.state = httpd.State{Ready: phase == "running", Phase: phase, Reason: reason}
+	r.why = why
+}
+
+func (r *readiness) get() httpd.State {
+	r.mu.Lock()
+	st, why := r.state, r.why
+	r.mu.Unlock()
+	if why != nil {
+		st.Reason = why()
+	}
+	return st
+}
+
+// httpBindWait is how long the HTTP listener waits for a port another
+// socket holds, as the client and peer listeners do.
+const httpBindWait = 5 * time.Second
+
+// serveHTTP starts the HTTP listener of server.http.bind; nil when it is
+// off.
+func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readiness) (*httpd.Server, error) {
+	hc := g.cfg.Server.HTTP
+	if hc.Bind == "" {
+		return nil, nil
+	}
+	tlsCfg, _, err := serverTLS("server.http.ssl", hc.SSL)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := accept.Listen(ctx, hc.Bind, "HTTP", httpBindWait, g.log)
+	if err != nil {
+		return nil, fmt.Errorf("server.http.bind: %w", err)
+	}
+	web := httpd.Serve(ln, httpd.Config{TLS: tlsCfg, Ready: ready.get, Log: g.log})
+	g.log.Info("HTTP listening", "node", srv.Node(), "url", httpURL(ln.Addr().String(), tlsCfg != nil))
+	return web, nil
+}
+
+// httpURL is the URL of the HTTP listener at addr.
+func httpURL(addr string, tls bool) string {
+	if tls {
+		return "https://" + addr + "/"
+	}
+	return "http://" + addr + "/"
+}

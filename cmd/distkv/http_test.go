@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/distkv-go/distkv/internal/testserver"
+)
+
+// readyz asks the HTTP listener at addr for /readyz.
+func readyz(t *testing.T, addr string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var st map[string]any
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatalf("/readyz: %v: %q", err, body)
+	}
+	return resp.StatusCode, st
+}
+
+// TestReadyz: a server that copies its network's data is alive (/healthz)
+// but not ready (/readyz says why), and ready once it serves.
+func TestReadyz(t *testing.T) {
+	bin := buildBinary(t)
+	g1, g2 := freePort(t), freePort(t)
+	h2 := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	// Two starts first, joining one, which is not there yet: it waits for
+	// a server to copy from.
+	args := append([]string{"-c", "/dev/null", "-C", "server.bind_default.host=127.0.0.1",
+		"-C", "server.bind_default.port=" + strconv.Itoa(freePort(t))}, loopbackPorts()...)
+	args = append(args, serfBind(g2)...)
+	two := exec.Command(bin, append(args, "-C", "server.http.bind="+h2, "server", "--join", "127.0.0.1:"+strconv.Itoa(g1), "two")...)
+	if err := two.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { two.Process.Kill(); two.Wait() })
+	var st map[string]any
+	testserver.WaitFor(t, "/readyz to answer", func() bool {
+		var code int
+		code, st = readyz(t, h2)
+		return code != 0
+	})
+	if code, _ := readyz(t, h2); code != http.StatusServiceUnavailable || st["ready"] != false || st["phase"] != "syncing" ||
+		!strings.Contains(st["reason"].(string), "waiting for a server of the network to copy its data from: no server answered at --join") {
+		t.Fatalf("/readyz while syncing: %d %v", code, st)
+	}
+	resp, err := http.Get("http://" + h2 + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz while syncing: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// One starts the network where two looks for it: two copies its data
+	// and serves.
+	startServerProc(t, bin, freePort(t), append(serfBind(g1), "server", "-i", "Testing", "one")...)
+	testserver.WaitFor(t, "two to be ready", func() bool {
+		code, st := readyz(t, h2)
+		return code == http.StatusOK && st["ready"] == true && st["phase"] == "running"
+	})
+}
