@@ -36,6 +36,7 @@ type ClientCmd struct {
 	Codec    CodecCmd    `cmd:"" help:"Manage codecs: Lua converters of the values some users read and write."`
 	Run      RunCmd      `cmd:"" help:"Run stored Lua code on the nodes: jobs, and the runner daemon that runs them."`
 	Error    ErrorCmd    `cmd:"" help:"List, resolve and delete the records of failures (of runners' jobs, types, codecs)."`
+	Console  ConsoleCmd  `cmd:"" help:"Print the URL of the server's web console."`
 }
 
 func (ClientCmd) Help() string {
@@ -57,6 +58,14 @@ type connector struct {
 	stdin *bufio.Reader // for prompts when standard input is no terminal
 }
 
+// host is the server's host: -h, or connect.host.
+func (k *connector) host() string {
+	if k.cmd.Host != "" {
+		return k.cmd.Host
+	}
+	return k.g.cfg.Connect.Host
+}
+
 func (k *connector) get(ctx context.Context) (*client.Client, error) {
 	if k.c == nil {
 		cfg := client.FromConfig(k.g.cfg.Connect)
@@ -65,9 +74,7 @@ func (k *connector) get(ctx context.Context) (*client.Client, error) {
 		}
 		cfg.Prompt = k.prompt
 		cfg.Reconnect = k.reconnect
-		if k.cmd.Host != "" {
-			cfg.Host = k.cmd.Host
-		}
+		cfg.Host = k.host()
 		if k.cmd.Port != 0 {
 			cfg.Port = k.cmd.Port
 		}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"sync"
 	"time"
 
@@ -61,14 +63,15 @@ func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readi
 		return nil, fmt.Errorf("server.http.bind: %w", err)
 	}
 	web := httpd.Serve(ln, httpd.Config{TLS: tlsCfg, Ready: ready.get, Log: g.log})
-	g.log.Info("HTTP listening", "node", srv.Node(), "url", httpURL(ln.Addr().String(), tlsCfg != nil))
-	return web, nil
-}
-
-// httpURL is the URL of the HTTP listener at addr.
-func httpURL(addr string, tls bool) string {
-	if tls {
-		return "https://" + addr + "/"
+	// The URL keeps the configured host (a name stays a name) with the
+	// port the listener got.
+	host, _, _ := net.SplitHostPort(hc.Bind)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	u := url.URL{Scheme: "http", Host: net.JoinHostPort(host, port), Path: "/"}
+	if tlsCfg != nil {
+		u.Scheme = "https"
 	}
-	return "http://" + addr + "/"
+	srv.SetHTTP(u.String())
+	g.log.Info("HTTP listening", "node", srv.Node(), "url", u.String())
+	return web, nil
 }

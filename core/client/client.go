@@ -137,6 +137,10 @@ type Greeting struct {
 	Qlen int // its queue length (flow control)
 	// Auth is the login method the server wants; "" while logins are off.
 	Auth string
+	// HTTP is the URL of the server's web console as the server sees it
+	// ("http://localhost:27587/"); "" when it serves none. A host of
+	// 0.0.0.0 or :: means every address of that machine.
+	HTTP string
 }
 
 // Client is a connection to one server, re-established if

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/wire"
@@ -143,6 +144,14 @@ func (c *Client) greet(cn *conn, root path.Path) (Greeting, error) {
 	if g.Qlen >= minQlen {
 		cn.qlen = min(c.cfg.Queue, g.Qlen)
 	}
+	// g's raw parts point into the framer's buffer: read them now.
+	var url string
+	if raw, ok := g.Other["http"]; ok {
+		v, err := pack.Decode(raw)
+		if url, _ = v.(string); err != nil || url == "" {
+			return Greeting{}, fmt.Errorf("the greeting's http is not a URL: %v", v)
+		}
+	}
 	hello := wire.Begin(nil)
 	hello.Uint("seq", 0)
 	hello.Uint("qlen", uint64(cn.qlen))
@@ -188,7 +197,7 @@ func (c *Client) greet(cn *conn, root path.Path) (Greeting, error) {
 			return Greeting{}, fmt.Errorf("root the connection at %v again: %w", root, err)
 		}
 	}
-	return Greeting{Node: g.Node, Tick: g.Tick, Tock: g.Tock, Qlen: g.Qlen, Auth: current}, nil
+	return Greeting{Node: g.Node, Tick: g.Tick, Tock: g.Tock, Qlen: g.Qlen, Auth: current, HTTP: url}, nil
 }
 
 // read hands the server's messages to their calls until the connection

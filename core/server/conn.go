@@ -190,6 +190,9 @@ func (c *conn) greet() {
 			m.Key("auth")
 			m.B, _ = pack.Append(m.B, methods)
 		}
+		if u := c.s.httpURL.Load(); u != nil && *u != "" {
+			m.Str("http", *u) // ours; the original's clients ignore it
+		}
 		return m.End()
 	})
 	c.flush()

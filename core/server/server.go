@@ -163,6 +163,7 @@ type Server struct {
 
 	msgs msgSubs // msg_monitor streams
 
+	httpURL     atomic.Pointer[string] // the console's URL for the greeting (SetHTTP)
 	authCurrent atomic.Pointer[string] // the current login method (see login.go)
 	exposed     atomic.Pointer[string] // why logins cannot be on (see warnExposure); nil: they can
 	throttle    *auth.Throttle         // slows down failed logins
@@ -371,6 +372,10 @@ func (s *Server) fail(err error) {
 	}
 	close(s.failed)
 }
+
+// SetHTTP sets the URL of this server's web console (server.http.bind),
+// which the greeting tells clients as "http" from then on; "" for none.
+func (s *Server) SetHTTP(url string) { s.httpURL.Store(&url) }
 
 // Addr returns the listener's address (nil before Start).
 func (s *Server) Addr() net.Addr {
