@@ -57,7 +57,7 @@ func (b *bench) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--server: %w", err)
 		}
-		b.launch = &procLauncher{bin: bin, sets: b.cli.ServerConfig, dir: b.dir}
+		b.launch = &procLauncher{bin: bin, sets: b.cli.ServerConfig, dir: b.dir, scrape: b.cli.Scrape, log: b.note}
 	case b.cli.InProcess:
 		if b.launch, err = newInprocLauncher(b.cli.ServerConfig); err != nil {
 			return err
@@ -172,7 +172,7 @@ func (b *bench) fillSpec(addr string, n int64, conns, pipeline int) loadSpec {
 }
 
 // once does one run of the workload.
-func (b *bench) once(ctx context.Context, run int) (Result, error) {
+func (b *bench) once(ctx context.Context, run int) (_ Result, err error) {
 	cli := b.cli
 	res := Result{Workload: cli.Workload, Run: run, Runs: cli.Runs, Conns: cli.Conns, Pipeline: cli.Pipeline, Log: cli.Log, ACL: cli.ACL,
 		Types: cli.Types, Codec: cli.Codec}
@@ -205,7 +205,11 @@ func (b *bench) once(ctx context.Context, run int) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	defer t.close()
+	defer func() {
+		if cerr := t.close(); err == nil {
+			err = cerr // a failed scrape (--scrape) fails the run
+		}
+	}()
 	if cli.Log {
 		file := cli.LogFile
 		if file == "" {

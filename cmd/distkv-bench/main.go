@@ -27,14 +27,15 @@ import (
 
 // CLI is the command line.
 type CLI struct {
-	Host         string   `help:"Server to drive, when the tool starts none." default:"127.0.0.1" group:"Server"`
-	Port         int      `short:"p" help:"Its client port." default:"27586" group:"Server"`
-	PID          int      `name:"pid" placeholder:"PID" help:"Its process id, for the RSS that fill reports." group:"Server"`
-	Server       string   `placeholder:"PATH" help:"Start this distkv binary for every run (on a free port, in a temporary directory; --servers of them for the cluster workloads) and stop it afterwards." group:"Server"`
-	InProcess    bool     `help:"Run the server inside this process instead (for --cpuprofile and --memprofile)." group:"Server"`
-	ServerConfig []string `short:"S" placeholder:"KEY=VALUE" sep:"none" help:"Config override for a started server (its -C), e.g. server.log.sync=always; repeatable." group:"Server"`
-	Log          bool     `help:"Turn the change log on (log dest) before each run." group:"Server"`
-	LogFile      string   `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
+	Host         string        `help:"Server to drive, when the tool starts none." default:"127.0.0.1" group:"Server"`
+	Port         int           `short:"p" help:"Its client port." default:"27586" group:"Server"`
+	PID          int           `name:"pid" placeholder:"PID" help:"Its process id, for the RSS that fill reports." group:"Server"`
+	Server       string        `placeholder:"PATH" help:"Start this distkv binary for every run (on a free port, in a temporary directory; --servers of them for the cluster workloads) and stop it afterwards." group:"Server"`
+	InProcess    bool          `help:"Run the server inside this process instead (for --cpuprofile and --memprofile)." group:"Server"`
+	ServerConfig []string      `short:"S" placeholder:"KEY=VALUE" sep:"none" help:"Config override for a started server (its -C), e.g. server.log.sync=always; repeatable." group:"Server"`
+	Scrape       time.Duration `placeholder:"EVERY" help:"With --server: give each started server an HTTP listener and fetch its /metrics this often while it runs, as Prometheus would (0: no HTTP listener, the default)." group:"Server"`
+	Log          bool          `help:"Turn the change log on (log dest) before each run." group:"Server"`
+	LogFile      string        `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
 
 	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login,memtypes,jobdelay,jobs" default:"get" help:"What to measure: ${enum}."`
 	Conns    int           `short:"c" default:"16" help:"Connections (C)."`
@@ -93,6 +94,8 @@ func (c *CLI) Validate() error {
 		return errors.New("--ratio is a share between 0 and 1")
 	case c.Workload == "watch" && c.Watchers < 1:
 		return errors.New("watch needs at least one watcher (-W)")
+	case c.Scrape < 0 || c.Scrape > 0 && c.Server == "":
+		return errors.New("--scrape needs --server, and a positive interval")
 	case c.Server != "" && c.InProcess:
 		return errors.New("--server and --in-process exclude each other")
 	case c.Workload == "load" && c.Server == "" && !c.InProcess:

@@ -66,6 +66,10 @@ type procLauncher struct {
 	bin  string
 	sets []string // -C overrides
 	dir  string   // working directory
+	// scrape: the server gets an HTTP listener, and its /metrics is
+	// fetched this often while it runs; 0: no HTTP listener.
+	scrape time.Duration
+	log    func(format string, args ...any)
 }
 
 // startTimeout bounds a server's start, loading included.
@@ -86,7 +90,17 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 		"-C", "server.bind_default.host=127.0.0.1",
 		"-C", "server.bind_default.port=" + strconv.Itoa(port),
 		"-C", "server.serf.bind=" + gossip, "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false",
-		"-C", "server.http.bind="} // off unless --set turns it on
+		"-C", "server.http.bind="} // off unless --scrape or -S turn it on
+	metrics := ""
+	if l.scrape > 0 {
+		hport, err := freePort()
+		if err != nil {
+			return nil, 0, err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(hport))
+		args = append(args, "-C", "server.http.bind="+addr)
+		metrics = "http://" + addr + "/metrics"
+	}
 	for _, s := range l.sets {
 		args = append(args, "-C", s)
 	}
@@ -148,6 +162,17 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 	select {
 	case <-ready:
 		took := time.Since(t0)
+		if metrics != "" {
+			sc := startScraper(metrics, l.scrape)
+			serverStop := stop
+			stop = func() error {
+				said, err := sc.stop()
+				if said != "" && l.log != nil {
+					l.log("%s", said)
+				}
+				return errors.Join(err, serverStop())
+			}
+		}
 		return &target{name: o.node(), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), gossip: gossip,
 			pid: cmd.Process.Pid, close: stop}, took, nil
 	case <-exited:
