@@ -1,14 +1,18 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/distkv-go/distkv/internal/testcert"
 	"github.com/distkv-go/distkv/internal/testserver"
 )
 
@@ -67,4 +71,50 @@ func TestReadyz(t *testing.T) {
 		code, st := readyz(t, h2)
 		return code == http.StatusOK && st["ready"] == true && st["phase"] == "running"
 	})
+}
+
+// TestHTTPS: server.http.ssl makes the HTTP listener speak TLS, and
+// client console prints an https URL.
+func TestHTTPS(t *testing.T) {
+	bin := buildBinary(t)
+	ca := testcert.NewCA(t, "test")
+	cert := ca.Leaf(t, "127.0.0.1")
+	port, hport := freePort(t), freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(hport)
+	startServerProc(t, bin, port, "-C", "server.http.bind="+addr, "-C", "server.http.ssl.cert="+cert.CertFile,
+		"-C", "server.http.ssl.key="+cert.KeyFile, "server", "-i", "Testing", "one")
+	pem, err := os.ReadFile(ca.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	resp, err := hc.Get("https://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("https /readyz: %s", resp.Status)
+	}
+	if resp, err := http.Get("http://" + addr + "/readyz"); err == nil && resp.StatusCode == http.StatusOK {
+		t.Fatal("plain HTTP served on the TLS port")
+	}
+	out, err := exec.Command(bin, "-c", "/dev/null", "-C", "connect.port="+strconv.Itoa(port), "client", "console").CombinedOutput()
+	if err != nil || string(out) != "https://"+addr+"/\n" {
+		t.Fatalf("client console: %v %q", err, out)
+	}
+}
+
+// TestNoConsole: with server.http.bind empty there is no HTTP listener,
+// and client console says so.
+func TestNoConsole(t *testing.T) {
+	bin := buildBinary(t)
+	port := freePort(t)
+	startServerProc(t, bin, port, "-C", "server.http.bind=", "server", "-i", "Testing", "one")
+	out, err := exec.Command(bin, "-c", "/dev/null", "-C", "connect.port="+strconv.Itoa(port), "client", "console").CombinedOutput()
+	if err == nil || string(out) != "distkv: server one serves no web console: its server.http.bind is empty\n" {
+		t.Fatalf("client console: %v %q", err, out)
+	}
 }
