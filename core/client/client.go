@@ -75,6 +75,11 @@ type Config struct {
 	// setting in errors.
 	TLS      *tls.Config
 	TLSFiles tlsconf.Files
+
+	// Dial, if set, makes the connection instead of a TCP dial to Host
+	// and Port (which then only name it in errors): a server's in-process
+	// connection (server.Pipe) for its web console.
+	Dial func(ctx context.Context) (net.Conn, error)
 }
 
 // FromConfig takes the connect section of the distkv configuration.

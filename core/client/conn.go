@@ -68,8 +68,14 @@ func (cn *conn) write(parts ...[]byte) error {
 func (c *Client) dial(ctx context.Context, root path.Path) (*conn, Greeting, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", c.addr)
+	var nc net.Conn
+	var err error
+	if c.cfg.Dial != nil {
+		nc, err = c.cfg.Dial(ctx)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", c.addr)
+	}
 	if err != nil {
 		return nil, Greeting{}, fmt.Errorf("connect to %s: %w", c.addr, err)
 	}

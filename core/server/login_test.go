@@ -315,3 +315,43 @@ func TestNoLockout(t *testing.T) {
 		t.Fatal("logins are still on")
 	}
 }
+
+// TestPipe: an in-process connection (the web console's) passes the same
+// gate as one through the listener: no login, no entry.
+func TestPipe(t *testing.T) {
+	s := startServer(t, server.Config{})
+	root := connect(t, s)
+	ctx := ctxT(t)
+	addUser(t, root, auth.Password, "joe", "test123", nil)
+	if _, err := root.Set(ctx, path.P("x"), "by root"); err != nil {
+		t.Fatal(err)
+	}
+	if err := switchAuth(root, ctx, auth.Password); err != nil {
+		t.Fatal(err)
+	}
+	open := func(spec string) (*client.Client, error) {
+		c, err := client.Open(ctx, client.Config{Auth: spec, Dial: func(context.Context) (net.Conn, error) { return s.Pipe() }})
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+		return c, err
+	}
+	var are *client.AuthRequiredError
+	if _, err := open(""); !errors.As(err, &are) {
+		t.Fatalf("no login through a pipe: %v", err)
+	}
+	if _, err := open("password name=joe password=wrong1"); !errors.Is(err, wire.ErrLogin) {
+		t.Fatalf("a wrong password through a pipe: %v", err)
+	}
+	joe, err := open("password name=joe password=test123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := joe.Get(ctx, path.P("x")); err != nil || !e.HasValue {
+		t.Fatalf("get through a pipe: %v %v", e, err)
+	}
+	s.Close()
+	if _, err := s.Pipe(); err == nil {
+		t.Fatal("a pipe to a closed server")
+	}
+}

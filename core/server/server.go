@@ -388,29 +388,49 @@ func (s *Server) Addr() net.Addr {
 }
 
 func (s *Server) accept(ln net.Listener) {
-	accept.Serve(s.ctx, ln, s.log, "client", func(nc net.Conn) bool {
-		c := newConn(s, nc)
-		if sess := s.testSession.Load(); sess != nil {
-			c.sess = sess
-		}
-		s.mu.Lock()
-		if s.stopped() != nil {
-			s.mu.Unlock()
-			nc.Close()
-			return false
-		}
-		s.conns[c] = struct{}{}
+	accept.Serve(s.ctx, ln, s.log, "client", func(nc net.Conn) bool { return s.serveConn(nc) == nil })
+}
+
+// serveConn serves a client connection; it fails when the server is
+// stopped (and closes nc then).
+func (s *Server) serveConn(nc net.Conn) error {
+	c := newConn(s, nc)
+	if sess := s.testSession.Load(); sess != nil {
+		c.sess = sess
+	}
+	s.mu.Lock()
+	if err := s.stopped(); err != nil {
 		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
-		return true
-	})
+		nc.Close()
+		return err
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	return nil
+}
+
+// Pipe returns a client connection to this server inside the process,
+// served as one the client listener accepted: the greeting, logins, ACLs
+// and the whole gate apply. The web console talks to its server so,
+// whatever the client port's address and TLS settings.
+func (s *Server) Pipe() (net.Conn, error) {
+	if s.Addr() == nil {
+		return nil, errors.New("the server does not serve clients (not yet, or no more)")
+	}
+	client, served := net.Pipe()
+	if err := s.serveConn(served); err != nil {
+		client.Close()
+		return nil, err
+	}
+	return client, nil
 }
 
 // Close stops listening, ends every connection, and closes the change
