@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +73,55 @@ func TestServe(t *testing.T) {
 	if _, err := http.Get("http://" + s.Addr().String() + "/healthz"); err == nil {
 		t.Fatal("served after Close")
 	}
+}
+
+// TestHostile: garbage, oversized headers and connections that never
+// finish their request get an error or wait, and the listener goes on
+// answering everyone else.
+func TestHostile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Serve(ln, Config{})
+	defer s.Close()
+	addr := s.Addr().String()
+	send := func(raw string) string {
+		t.Helper()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, raw)
+		buf := make([]byte, 64)
+		n, _ := io.ReadAtLeast(c, buf, 12)
+		return string(buf[:n])
+	}
+	for name, tc := range map[string]struct{ raw, want string }{
+		"garbage":        {"\x00\xff\x16\x03 nonsense\r\n\r\n", "HTTP/1.1 400"},
+		"huge header":    {"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 1<<20) + "\r\n\r\n", "HTTP/1.1 431"},
+		"bad method":     {"BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 405"},
+		"no such path":   {"GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404"},
+		"absolute junk":  {"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"},
+		"http/0.9 style": {"GET /\r\n\r\n", "HTTP/1.1 400"},
+	} {
+		if got := send(tc.raw); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: %q, want %s", name, got, tc.want)
+		}
+	}
+	// Connections that send half a request and wait hold no one up.
+	for range 50 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/healthz among half requests: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }
