@@ -21,16 +21,18 @@ import (
 	"github.com/distkv-go/distkv/internal/unitcheck"
 )
 
-// The architectures scripts/build makes by default: its name, Go's, the
-// ELF machine, Debian's.
+// The architectures scripts/build makes by default: its name, Go's and
+// the level of it (the build setting and its value), the ELF machine,
+// Debian's.
 var archs = []struct {
 	name, goarch string
+	level        [2]string
 	machine      elf.Machine
 	deb          string
 }{
-	{"amd64", "amd64", elf.EM_X86_64, "amd64"},
-	{"arm64", "arm64", elf.EM_AARCH64, "arm64"},
-	{"armv7", "arm", elf.EM_ARM, "armhf"},
+	{"amd64", "amd64", [2]string{"GOAMD64", "v1"}, elf.EM_X86_64, "amd64"},
+	{"arm64", "arm64", [2]string{"GOARM64", "v8.0"}, elf.EM_AARCH64, "arm64"},
+	{"armv7", "arm", [2]string{"GOARM", "7"}, elf.EM_ARM, "armhf"},
 }
 
 // outDir is where the one build of this test binary goes.
@@ -197,10 +199,8 @@ func TestBinaries(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		want := map[string]string{"GOOS": "linux", "GOARCH": arch.goarch, "CGO_ENABLED": "0", "-trimpath": "true"}
-		if arch.goarch == "arm" {
-			want["GOARM"] = "7"
-		}
+		want := map[string]string{"GOOS": "linux", "GOARCH": arch.goarch, arch.level[0]: arch.level[1],
+			"CGO_ENABLED": "0", "-trimpath": "true"}
 		for _, s := range info.Settings {
 			if w, ok := want[s.Key]; ok {
 				if s.Value != w {
