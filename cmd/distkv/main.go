@@ -25,7 +25,8 @@ import (
 
 // CLI is the command tree below the global flags.
 type CLI struct {
-	Help helpFlag `help:"Show help for the command." name:"help"`
+	Help    helpFlag         `help:"Show help for the command." name:"help"`
+	Version kong.VersionFlag `help:"Print the version (distkv v0.3.0-12-gabc1234) and exit." name:"version"`
 
 	Server ServerCmd `cmd:"" help:"Run a DistKV server."`
 	Client ClientCmd `cmd:"" help:"Talk to a DistKV server: read and write data, control logging."`
@@ -147,7 +148,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		kong.Exit(func(code int) { exit = code }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Bind(g),
-		kong.Vars{"path_help": pathHelp, "write_path_help": writePathHelp, "ack_help": ackHelp},
+		kong.Vars{"version": "distkv " + versionString(), "path_help": pathHelp, "write_path_help": writePathHelp, "ack_help": ackHelp},
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, "distkv: internal error:", err)
