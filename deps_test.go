@@ -44,7 +44,8 @@ func TestImportRules(t *testing.T) {
 		"core/value":   {"core/pack", "core/literal", "core/path"},
 		"core/config":  {},
 		"core/tlsconf": {},
-		"core/persist": {},
+		"core/latency": {},
+		"core/persist": {"core/latency"},
 		"core/change":  {"core/chain", "core/path"},
 		"luart":        {"core/pack", "core/path"},
 	}
