@@ -87,11 +87,30 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
-// BenchmarkSince adds reading the clock twice, as a timed request does.
+// BenchmarkSince adds reading the clock twice, as a timed request does;
+// BenchmarkSinceTime is the same with the time package's clock.
 func BenchmarkSince(b *testing.B) {
 	var h Histogram
 	b.ReportAllocs()
 	for b.Loop() {
-		h.Since(time.Now())
+		h.Since(Now())
+	}
+}
+
+func BenchmarkSinceTime(b *testing.B) {
+	var h Histogram
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Observe(time.Since(time.Now()))
+	}
+}
+
+func TestSince(t *testing.T) {
+	var h Histogram
+	m := Now()
+	time.Sleep(2 * time.Millisecond)
+	h.Since(m)
+	if s := h.Snapshot(); s.Count != 1 || s.Sum < 2*time.Millisecond || s.Sum > time.Minute {
+		t.Errorf("count %d, sum %v after a 2ms sleep", s.Count, s.Sum)
 	}
 }

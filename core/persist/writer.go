@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/distkv-go/distkv/core/latency"
 )
 
 // SyncPolicy says when a Writer fsyncs its file, and so what WaitSynced
@@ -457,7 +459,7 @@ func (w *Writer) flush(fsync bool) error {
 		}
 	}
 	if err == nil && fsync && w.unsynced {
-		start := time.Now()
+		start := latency.Now()
 		serr := w.f.Sync()
 		if st != nil {
 			st.Fsyncs.Since(start)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/latency"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
@@ -138,10 +139,10 @@ func (c *conn) handle(req *wire.Request) {
 		c.streamMessage(req)
 		return
 	}
-	var start time.Time
+	var start latency.Mark
 	timed := req.Action == wire.GetValue || req.Action == wire.SetValue
 	if timed {
-		start = time.Now()
+		start = latency.Now()
 	}
 	stat, goesOn, err := c.gate(req)
 	if err != nil {
