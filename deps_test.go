@@ -44,7 +44,8 @@ func TestImportRules(t *testing.T) {
 		"core/value":   {"core/pack", "core/literal", "core/path"},
 		"core/config":  {},
 		"core/tlsconf": {},
-		"core/persist": {},
+		"core/latency": {},
+		"core/persist": {"core/latency"},
 		"core/change":  {"core/chain", "core/path"},
 		"luart":        {"core/pack", "core/path"},
 	}
@@ -79,6 +80,9 @@ func TestImportRules(t *testing.T) {
 			}
 			if strings.HasPrefix(imp, "github.com/hashicorp/serf") && name != "core/gossip" && !strings.HasPrefix(name, "core/gossip/") {
 				t.Errorf("%s imports serf; only core/gossip may", name)
+			}
+			if strings.HasPrefix(imp, "github.com/prometheus/") && name != "metrics" {
+				t.Errorf("%s imports %s; only metrics may import Prometheus (core keeps plain counters)", name, imp)
 			}
 			if strings.HasPrefix(imp, "github.com/yuin/gopher-lua") && name != "luart" && !strings.HasPrefix(name, "luart/") {
 				t.Errorf("%s imports gopher-lua; only luart may", name)

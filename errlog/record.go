@@ -115,6 +115,11 @@ type NodeTrace struct {
 // ErrNotRecord: an entry under Root does not hold an error record.
 var ErrNotRecord = errors.New("not an error record")
 
+// ParseRecord reads an error record's value as the tree holds it (At,
+// Chain and Traces are left empty): for readers of the tree itself, such
+// as a server's metrics, which count records without a client.
+func ParseRecord(raw []byte) (Record, error) { return parseRecord(raw) }
+
 // parseRecord reads an error record's value. The value comes from the
 // tree, where anybody with write access may have put anything: every
 // field is checked, and fields it does not know are kept in Value.

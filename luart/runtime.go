@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
@@ -20,6 +21,47 @@ type Runtime struct {
 	lim     Limits
 	pool    sync.Pool // of *state
 	modules func(name string) (string, bool)
+
+	// What the calls did (see Stats).
+	calls, failed atomic.Uint64
+	broke         [len(limitNames)]atomic.Uint64 // by limitNames
+}
+
+// limitNames are the limits a *LimitError names, in the order Stats
+// counts them.
+var limitNames = [...]string{LimitTimeout, LimitMemory, LimitDepth, LimitString, LimitMatch}
+
+// Stats count a Runtime's calls since it was made, for monitoring.
+type Stats struct {
+	Calls  uint64            // Call and CallPure calls
+	Errors uint64            // those that returned an error (broken limits included)
+	Limits map[string]uint64 // the broken limits, by name (LimitTimeout …); every name is there
+}
+
+// Stats returns the counts.
+func (rt *Runtime) Stats() Stats {
+	st := Stats{Calls: rt.calls.Load(), Errors: rt.failed.Load(), Limits: make(map[string]uint64, len(limitNames))}
+	for i, name := range limitNames {
+		st.Limits[name] = rt.broke[i].Load()
+	}
+	return st
+}
+
+// count counts a call that returned err.
+func (rt *Runtime) count(err error) {
+	rt.calls.Add(1)
+	if err == nil {
+		return
+	}
+	rt.failed.Add(1)
+	var le *LimitError
+	if errors.As(err, &le) {
+		for i, name := range limitNames {
+			if le.Limit == name {
+				rt.broke[i].Add(1)
+			}
+		}
+	}
 }
 
 // SetModules says where require finds modules: source returns the Lua
@@ -63,6 +105,12 @@ func (rt *Runtime) Call(ctx context.Context, s *Script, vars []Var, out io.Write
 // a pure result may be remembered for the same variables (types and
 // codecs do). What the script prints is not part of its result.
 func (rt *Runtime) CallPure(ctx context.Context, s *Script, vars []Var, out io.Writer) (any, bool, error) {
+	v, pure, err := rt.callPure(ctx, s, vars, out)
+	rt.count(err)
+	return v, pure, err
+}
+
+func (rt *Runtime) callPure(ctx context.Context, s *Script, vars []Var, out io.Writer) (any, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/distkv-go/distkv/core/accept"
 	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/httpd"
+	"github.com/distkv-go/distkv/luart"
+	"github.com/distkv-go/distkv/metrics"
 )
 
 // readiness is what /readyz reports: `distkv server` moves it along as it
@@ -48,8 +50,8 @@ func (r *readiness) get() httpd.State {
 const httpBindWait = 5 * time.Second
 
 // serveHTTP starts the HTTP listener of server.http.bind; nil when it is
-// off.
-func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readiness) (*httpd.Server, error) {
+// off. lua is the runtime of the server's types and codecs.
+func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readiness, lua *luart.Runtime) (*httpd.Server, error) {
 	hc := g.cfg.Server.HTTP
 	if hc.Bind == "" {
 		return nil, nil
@@ -62,7 +64,8 @@ func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readi
 	if err != nil {
 		return nil, fmt.Errorf("server.http.bind: %w", err)
 	}
-	web := httpd.Serve(ln, httpd.Config{TLS: tlsCfg, Ready: ready.get, Log: g.log})
+	m := metrics.New(metrics.Sources{Server: srv, Lua: lua, Version: versionString()})
+	web := httpd.Serve(ln, httpd.Config{TLS: tlsCfg, Ready: ready.get, Metrics: m.Handler(), Log: g.log})
 	// The URL keeps the configured host (a name stays a name) with the
 	// port the listener got.
 	host, _, _ := net.SplitHostPort(hc.Bind)

@@ -73,8 +73,8 @@ func TestReadyz(t *testing.T) {
 	})
 }
 
-// TestHTTPS: server.http.ssl makes the HTTP listener speak TLS, and
-// client console prints an https URL.
+// TestHTTPS: server.http.ssl makes the HTTP listener speak TLS, /metrics
+// is served there, and client console prints an https URL.
 func TestHTTPS(t *testing.T) {
 	bin := buildBinary(t)
 	ca := testcert.NewCA(t, "test")
@@ -97,6 +97,15 @@ func TestHTTPS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("https /readyz: %s", resp.Status)
+	}
+	resp, err = hc.Get("https://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "\ndistkv_requests_total{") {
+		t.Fatalf("https /metrics: %s\n%.2000s", resp.Status, body)
 	}
 	if resp, err := http.Get("http://" + addr + "/readyz"); err == nil && resp.StatusCode == http.StatusOK {
 		t.Fatal("plain HTTP served on the TLS port")

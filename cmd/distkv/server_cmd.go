@@ -106,16 +106,16 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer srv.Close()
+	code.start(srv, g.log)
 	c.ready = newReadiness()
 	ready := c.ready
-	web, err := serveHTTP(ctx, g, srv, ready)
+	web, err := serveHTTP(ctx, g, srv, ready, code.rt)
 	if err != nil {
 		return err
 	}
 	if web != nil {
 		defer web.Close()
 	}
-	code.start(srv, g.log)
 	code.fail = newFailures(g.log, c.Name, func(ctx context.Context) (*client.Client, error) {
 		return dialSelf(g.cfg.Connect, srv.Addr())(ctx)
 	})

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/distkv-go/distkv/core/latency"
 )
 
 // SyncPolicy says when a Writer fsyncs its file, and so what WaitSynced
@@ -92,6 +94,8 @@ type Options struct {
 	// Dir is where names are: nil for the whole file system, an *os.Root
 	// to keep every name below one directory.
 	Dir Dir
+	// Stats, if set, counts the Writer's records, bytes and fsyncs.
+	Stats *Stats
 }
 
 // withDefaults fills in zero fields and validates the result.
@@ -247,6 +251,9 @@ func (w *Writer) Append(payload []byte) (seq uint64, err error) {
 	seq = w.seq
 	after := w.size
 	w.mu.Unlock()
+	if st := w.opt.Stats; st != nil {
+		st.Records.Add(1)
+	}
 	if before < w.flushAt && after >= w.flushAt {
 		w.wake()
 	}
@@ -439,15 +446,25 @@ func (w *Writer) flush(fsync bool) error {
 	w.mu.Unlock()
 
 	var err error
+	st := w.opt.Stats
 	for _, c := range out {
 		w.unsynced = true
-		if _, werr := w.f.Write(c); werr != nil {
+		n, werr := w.f.Write(c)
+		if st != nil {
+			st.Bytes.Add(uint64(n))
+		}
+		if werr != nil {
 			err = fmt.Errorf("write %s: %w", w.path, werr)
 			break
 		}
 	}
 	if err == nil && fsync && w.unsynced {
-		if serr := w.f.Sync(); serr != nil {
+		start := latency.Now()
+		serr := w.f.Sync()
+		if st != nil {
+			st.Fsyncs.Since(start)
+		}
+		if serr != nil {
 			err = fmt.Errorf("sync %s: %w", w.path, serr)
 		} else {
 			w.unsynced = false

@@ -676,3 +676,38 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestStatsCountAcrossWriters(t *testing.T) {
+	var st Stats
+	name := filepath.Join(t.TempDir(), "log")
+	for range 2 {
+		w, err := Create(name, Options{Sync: SyncAlways, Stats: &st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"one", "two"} {
+			if _, err := w.Append([]byte(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Records.Load(); n != 4 {
+		t.Errorf("Records = %d, want 4", n)
+	}
+	if n := st.Bytes.Load(); n != uint64(fi.Size()) {
+		t.Errorf("Bytes = %d, the file has %d", n, fi.Size())
+	}
+	if n := st.Fsyncs.Snapshot().Count; n < 2 {
+		t.Errorf("%d fsyncs counted, want one per Sync at least", n)
+	}
+}

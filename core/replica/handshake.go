@@ -78,6 +78,7 @@ func (pc *peerConn) handshake(role string) error {
 	w := bufio.NewWriter(pc.nc)
 	send := func(b []byte) error {
 		w.Write(b)
+		r.bytesOut.Add(uint64(len(b)))
 		return w.Flush()
 	}
 	h := hello{root: r.cfg.Root, node: r.cfg.Node, tick: tick, nonce: nonce}

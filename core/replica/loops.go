@@ -127,7 +127,7 @@ func (r *Replica) serve(pc *peerConn) error {
 			}
 			acked = applied
 		}
-		raw, err := pc.fr.Next()
+		raw, err := pc.next()
 		if err != nil {
 			return err
 		}
@@ -201,6 +201,7 @@ func write(w *bufio.Writer, pc *peerConn, b []byte, flush bool) error {
 	if _, err := w.Write(b); err != nil {
 		return err
 	}
+	pc.r.bytesOut.Add(uint64(len(b)))
 	if flush {
 		return w.Flush()
 	}
@@ -556,13 +557,16 @@ func (r *Replica) fetchMissing() {
 	r.missed = now
 	if len(now) == 0 && r.behind {
 		r.behind = false
+		r.lastCatchUp.Store(int64(time.Since(r.behindAt)))
 		r.log.Info("caught up: this server holds every change it knows of")
 	}
 	if len(miss) == 0 {
 		r.unheld = nil
 		return
 	}
-	r.behind = true
+	if !r.behind {
+		r.behind, r.behindAt = true, time.Now()
+	}
 	prefer := ""
 	for node := range miss {
 		prefer = node
@@ -652,6 +656,7 @@ func (r *Replica) Sync(ctx context.Context) error {
 			// Every update the dump brings confirms its entry; those left
 			// unconfirmed may be stale (see dropStale).
 			r.cfg.Tree.Unconfirm()
+			start := time.Now()
 			err := pc.request(ctx, func(seq uint64) []byte {
 				pc.mu.Lock()
 				pc.dumpSeq = seq
@@ -659,6 +664,7 @@ func (r *Replica) Sync(ctx context.Context) error {
 				return appendOp(nil, "dump", seq)
 			})
 			if err == nil {
+				r.lastSync.Store(int64(time.Since(start)))
 				r.log.Info("synced", "from", pc.name)
 				r.awaitDials(ctx)
 				return nil

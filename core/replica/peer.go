@@ -356,9 +356,16 @@ func decodeUpdate(m msg) (tree.Update, error) {
 	return u, nil
 }
 
+// next reads the next message, counting its bytes.
+func (pc *peerConn) next() ([]byte, error) {
+	raw, err := pc.fr.Next()
+	pc.r.bytesIn.Add(uint64(len(raw)))
+	return raw, err
+}
+
 // read reads the next message and checks its op.
 func (pc *peerConn) read(op string) (msg, error) {
-	raw, err := pc.fr.Next()
+	raw, err := pc.next()
 	if err != nil {
 		return msg{}, err
 	}

@@ -182,6 +182,15 @@ type Stats struct {
 	Purged    uint64 // tombstones purged
 	Stale     uint64 // entries dropped after a download: deleted and purged elsewhere
 	Unheld    uint64 // ticks no server holds, no longer looked for (see giveUp)
+
+	Peers         int    // peers this server is connected to (its outgoing connections)
+	BytesSent     uint64 // peer messages sent, handshakes included (TLS's own bytes not)
+	BytesReceived uint64 // peer messages received, likewise
+	// LastSync is how long the last download of everything took (Sync);
+	// LastCatchUp how long this server last missed changes: from the
+	// check that found them missing to the one that found nothing
+	// missing. Zero: none yet.
+	LastSync, LastCatchUp time.Duration
 }
 
 // RemoteMissing returns, per node, the ticks peers last asked this server
@@ -221,10 +230,11 @@ type Replica struct {
 	complete map[string]map[string]uint64
 
 	// missed is what was missing at the previous check, and behind says
-	// whether a fetch was needed since this server last missed nothing
-	// (checkLoop only).
-	missed map[string]chain.RangeSet
-	behind bool
+	// whether a fetch was needed since this server last missed nothing,
+	// since behindAt (checkLoop only).
+	missed   map[string]chain.RangeSet
+	behind   bool
+	behindAt time.Time
 	// unheld is what every member said it lacks at the previous check
 	// (checkLoop only; see giveUp).
 	unheld map[string]chain.RangeSet
@@ -234,6 +244,8 @@ type Replica struct {
 	confirmCh chan struct{}
 
 	pushed, received, conflicts, dropped, pulls, purged, stale, unheldTicks atomic.Uint64
+	bytesOut, bytesIn                                                       atomic.Uint64
+	lastSync, lastCatchUp                                                   atomic.Int64 // nanoseconds
 }
 
 // New checks the config and opens the peer listener; Start begins work.
@@ -285,9 +297,13 @@ func (r *Replica) Addr() string { return r.ln.Addr().String() }
 
 // Stats returns the counters.
 func (r *Replica) Stats() Stats {
+	r.mu.Lock()
+	peers := len(r.out)
+	r.mu.Unlock()
 	return Stats{Pushed: r.pushed.Load(), Received: r.received.Load(), Conflicts: r.conflicts.Load(),
 		Dropped: r.dropped.Load(), Pulls: r.pulls.Load(), Purged: r.purged.Load(), Stale: r.stale.Load(),
-		Unheld: r.unheldTicks.Load()}
+		Unheld: r.unheldTicks.Load(), Peers: peers, BytesSent: r.bytesOut.Load(), BytesReceived: r.bytesIn.Load(),
+		LastSync: time.Duration(r.lastSync.Load()), LastCatchUp: time.Duration(r.lastCatchUp.Load())}
 }
 
 // Start serves peers, pushes local changes, announces ticks and fetches

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/distkv-go/distkv/core/chain"
+	"github.com/distkv-go/distkv/core/latency"
 	"github.com/distkv-go/distkv/core/pack"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/core/tree"
@@ -23,6 +24,7 @@ type action struct {
 	// beforeLogin: the action may run before the connection logged in
 	// while logins are on (the login itself).
 	beforeLogin bool
+	stat        int // its place in wire.Actions, where Stats count it
 }
 
 // scope tells the gate how to resolve an action's path.
@@ -53,6 +55,8 @@ type call struct {
 	grant Grant     // what the session may do at path
 	sess  *Session
 	ack   wire.AckLevel // set_value, delete_value: when to acknowledge (see ackLevel)
+	stat  int           // the action's (see action.stat)
+	held  bool          // the reply waits (replyHeld): the request is counted when it goes out
 }
 
 // actions are the server's side of wire.Actions; a test checks that
@@ -101,12 +105,26 @@ func init() {
 // the entry it finds is checked like every value that goes out.
 var getEventAction = action{run: (*conn).getEvent}
 
+func init() {
+	for i, name := range wire.Actions {
+		if a, ok := actions[name]; ok {
+			a.stat = i
+			actions[name] = a
+		}
+		if name == wire.GetValue {
+			getEventAction.stat = i
+		}
+	}
+}
+
 // systemRoot is the None element that starts the system tree.
 var systemRoot = path.Must(nil)
 
 // handle is the gate: every request passes here. It resolves the
 // request's path once, asks the session's grant there, and runs the
-// action only if the grant has what the action needs.
+// action only if the grant has what the action needs. It counts the
+// request (Stats) unless the request goes on: a stream, or a change
+// whose acknowledgement waits; those count when they end.
 func (c *conn) handle(req *wire.Request) {
 	if req.Seq == 0 {
 		// The client's hello: {seq: 0, qlen: N}.
@@ -121,26 +139,52 @@ func (c *conn) handle(req *wire.Request) {
 		c.streamMessage(req)
 		return
 	}
-	if err := c.seqInUse(req.Seq); err != nil {
-		c.sendError(req.Seq, true, err)
-		return
+	var start latency.Mark
+	timed := req.Action == wire.GetValue || req.Action == wire.SetValue
+	if timed {
+		start = latency.Now()
 	}
-	a, ok := actions[req.Action]
-	if !ok {
-		c.sendError(req.Seq, true, fmt.Errorf("%w %q", wire.ErrUnknownAction, req.Action))
-		return
+	stat, goesOn, err := c.gate(req)
+	if err != nil {
+		c.sendError(req.Seq, true, err)
+	}
+	if timed {
+		h := &c.s.stats.get
+		if req.Action == wire.SetValue {
+			h = &c.s.stats.set
+		}
+		h.Since(start)
+	}
+	if !goesOn {
+		c.s.stats.count(stat, err)
+	}
+}
+
+// gate runs req if it passes, and returns its action's stat index,
+// whether the request goes on (a stream started, an acknowledgement
+// waits), and the error to reply with.
+func (c *conn) gate(req *wire.Request) (stat int, goesOn bool, err error) {
+	a, known := actions[req.Action]
+	stat = statOther
+	if known {
+		stat = a.stat
+	}
+	if err := c.seqInUse(req.Seq); err != nil {
+		return stat, false, err
+	}
+	if !known {
+		return stat, false, fmt.Errorf("%w %q", wire.ErrUnknownAction, req.Action)
 	}
 	if req.Action == wire.GetValue && req.HasNode && !req.HasPath {
 		a = getEventAction
 	}
 	if c.needsLogin(&a) {
-		c.sendError(req.Seq, true, fmt.Errorf("%w using: %s", wire.ErrAuthRequired, c.s.AuthMethod()))
-		return
+		return stat, false, fmt.Errorf("%w using: %s", wire.ErrAuthRequired, c.s.AuthMethod())
 	}
 	// The reader goroutine's own call, reused: a call on the stack would
 	// move to the heap through the action's func value, once per request.
 	r := &c.gated
-	*r = call{Request: req, sess: c.sess}
+	*r = call{Request: req, sess: c.sess, stat: stat}
 	switch a.scope {
 	case scopeData, scopeSystem:
 		base := c.root
@@ -152,8 +196,7 @@ func (c *conn) handle(req *wire.Request) {
 		// tree and the other servers hold only paths that are.
 		r.path = base.Join(req.Path)
 		if err := r.path.Check(); err != nil {
-			c.sendError(req.Seq, true, fmt.Errorf("%w: field \"path\" below %v: %w", wire.ErrBadRequest, base, err))
-			return
+			return stat, false, fmt.Errorf("%w: field \"path\" below %v: %w", wire.ErrBadRequest, base, err)
 		}
 	case scopeServer:
 		r.path = systemRoot
@@ -162,25 +205,22 @@ func (c *conn) handle(req *wire.Request) {
 	case scopeAuth:
 		p, err := authPath(req)
 		if err != nil {
-			c.sendError(req.Seq, true, err)
-			return
+			return stat, false, err
 		}
 		r.path = p
 	}
 	if a.scope != scopeConn {
 		r.grant = c.s.grant(r.sess, req.Action, r.path)
 		if err := r.grant.Need(req.Action, r.path, a.need); err != nil {
-			c.sendError(req.Seq, true, err)
-			return
+			return stat, false, err
 		}
 	}
 	if a.streamed {
 		c.startStream(r, a.run)
-		return
+		return stat, true, nil
 	}
-	if err := a.run(c, r); err != nil {
-		c.sendError(req.Seq, true, err)
-	}
+	err = a.run(c, r)
+	return stat, r.held, err
 }
 
 func needPath(req *wire.Request) error {
@@ -443,7 +483,8 @@ func (c *conn) changeReply(r *call, cd tree.Cond, res tree.Result) error {
 	}
 	// Two static calls, not a func value: enc then stays on the stack.
 	if h.logSeq != 0 || h.tick != 0 {
-		h.seq = req.Seq
+		h.seq, h.stat = req.Seq, r.stat
+		r.held = true
 		c.replyHeld(h, req.Action, enc)
 	} else {
 		c.reply(req.Seq, enc)

@@ -309,8 +309,9 @@ func (c *conn) reply(seq uint64, enc func(m *wire.Msg)) {
 // fsync (sync: always), or for another server to confirm the change (ack:
 // peer), or both.
 type heldReply struct {
-	msg []byte
-	seq uint64 // the request's, for an error reply
+	msg  []byte
+	seq  uint64 // the request's, for an error reply
+	stat int    // the request's action, for Stats
 
 	logSeq uint64 // the log record that must be on disk first; 0: none
 	log    *changeLog
@@ -402,13 +403,20 @@ func (c *conn) releaseHeld() bool {
 			delete(c.heldSeqs, h.seq) // answered below: the seq is free
 			c.open.Add(-1)
 		}
+		var err error
 		switch {
 		case logErr != nil && h.logSeq != 0:
-			c.out = appendError(c.out, h.seq, true, fmt.Errorf("the change was applied on this server, but it is not on disk: %w", logErr), c.s.tree.Tock())
+			err = fmt.Errorf("the change was applied on this server, but it is not on disk: %w", logErr)
 		case unconfirmed:
-			c.out = appendError(c.out, h.seq, true, fmt.Errorf("%w within %v (ack: peer): it was applied on this server and may or may not survive this server's failure", wire.ErrUnconfirmed, c.s.cfg.AckTimeout), c.s.tree.Tock())
-		default:
+			err = fmt.Errorf("%w within %v (ack: peer): it was applied on this server and may or may not survive this server's failure", wire.ErrUnconfirmed, c.s.cfg.AckTimeout)
+		}
+		if err != nil {
+			c.out = appendError(c.out, h.seq, true, err, c.s.tree.Tock())
+		} else {
 			c.out = append(c.out, h.msg...)
+		}
+		if h.seq != 0 {
+			c.s.stats.count(h.stat, err)
 		}
 		c.heldBytes -= len(h.msg)
 	}

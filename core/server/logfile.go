@@ -153,7 +153,7 @@ func (s *Server) StartLog(name string, state bool) error {
 		return fmt.Errorf("log to %s: %w", name, err)
 	}
 	defer done()
-	w, err := persist.Create(rel, persist.Options{Sync: s.cfg.LogSync, Interval: s.cfg.LogInterval, Dir: dir})
+	w, err := persist.Create(rel, persist.Options{Sync: s.cfg.LogSync, Interval: s.cfg.LogInterval, Dir: dir, Stats: &s.stats.log})
 	if err != nil {
 		return err // it names the file
 	}

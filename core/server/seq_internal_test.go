@@ -143,3 +143,26 @@ func BenchmarkHandleGet(b *testing.B) {
 		c.out = c.out[:0]
 	}
 }
+
+// BenchmarkHandleSet is the gate and a set_value, inline, as the reader
+// goroutine runs them, without the network (and without a change log).
+func BenchmarkHandleSet(b *testing.B) {
+	s, err := New(Config{Node: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	srv, cli := net.Pipe()
+	b.Cleanup(func() { srv.Close(); cli.Close() })
+	c := newConn(s, srv)
+	msg, _ := value.Encode(pack.Map{{Key: "seq", Value: int64(5)}, {Key: "action", Value: "set_value"}, {Key: "path", Value: path.P("a")}, {Key: "value", Value: int64(1)}})
+	var r wire.Request
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := wire.DecodeRequest(msg, &r); err != nil {
+			b.Fatal(err)
+		}
+		c.handle(&r)
+		c.out = c.out[:0]
+	}
+}

@@ -144,6 +144,7 @@ type Server struct {
 	hooks Hooks
 	input *budget.Budget // Config.InputBudget, for client and peer connections
 	quiet quietlog.Log   // codec failures (see conn.codecFailed)
+	stats *counters      // what Stats reads (stats.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -218,6 +219,7 @@ func New(cfg Config) (*Server, error) {
 		conns:    make(map[*conn]struct{}),
 		failed:   make(chan struct{}),
 		throttle: auth.NewThrottle(),
+		stats:    newCounters(),
 		tree: tree.New(tree.Config{
 			Node:        cfg.Node,
 			ChainLength: cfg.ChainLength,

@@ -47,6 +47,7 @@ func (c *conn) startStream(gated *call, run func(*conn, *call) error) {
 			c.flush()
 		}()
 		err := run(c, &r)
+		c.s.stats.count(r.stat, err)
 		var last func([]byte) []byte // nil: the reply went out through finish
 		if err != nil || st.started {
 			// An error goes out before the end, so the client sees it.
@@ -274,6 +275,8 @@ func (c *conn) watch(r *call) error {
 	prefixLen := prefix.Len()
 	sub := c.s.tree.Subscribe(prefix, c.s.cfg.Queue)
 	defer sub.Close()
+	c.s.stats.watches.Add(1)
+	defer c.s.stats.watches.Add(-1)
 	st.abort = sub.Done()
 	st.state("start")
 

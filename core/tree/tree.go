@@ -37,6 +37,7 @@ type Tree struct {
 	equal    func(a, b string) bool
 	watches  watches
 	values   int                        // entries that hold a value
+	bytes    int64                      // the size of their values (raw msgpack)
 	known    map[*chain.Node]*knowledge // what this tree holds of each node's changes
 	own      *knowledge                 // known[self]: the ticks of its own it made or was told of
 
@@ -255,6 +256,34 @@ func (t *Tree) Len() int {
 	return t.values
 }
 
+// Stats is what a tree holds, for monitoring.
+type Stats struct {
+	Values int   // entries that hold a value
+	Bytes  int64 // the size of those values, raw msgpack (names, chains and tombstones not counted)
+	// Missing is how many ticks up to the highest known of each node
+	// this tree has not seen: changes it lacks, which replication fetches
+	// (or gives up on, see package replica).
+	Missing uint64
+}
+
+// Stats returns the counts, kept as entries change: it costs a look at
+// each node known, not a walk.
+func (t *Tree) Stats() Stats {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	st := Stats{Values: t.values, Bytes: t.bytes}
+	for _, k := range t.known {
+		seen := uint64(0)
+		for _, r := range k.seen.Ranges() {
+			if lo, hi := max(r.Lo, 1), min(r.Hi, k.top+1); hi > lo {
+				seen += hi - lo
+			}
+		}
+		st.Missing += k.top - seen
+	}
+	return st
+}
+
 // lookup finds the entry at p, or nil.
 func (t *Tree) lookup(p path.Path) *entry {
 	e := &t.root
@@ -446,20 +475,23 @@ func (t *Tree) change(p path.Path, value string, set bool, c Cond) (Result, erro
 
 // store writes a new state into e, keeping the value count right.
 func (t *Tree) store(e *entry, value string, ok bool, c chain.Chain, tock uint64) {
-	t.count(e, ok)
+	t.count(e, len(value), ok)
 	e.setValue(value, ok)
 	e.setChain(c)
 	e.tock = tock
 }
 
-// count keeps the value count right for e about to hold a value or not.
-func (t *Tree) count(e *entry, ok bool) {
-	if _, had := e.value(); had != ok {
-		if ok {
-			t.values++
-		} else {
-			t.values--
-		}
+// count keeps the value count and size right for e about to hold a
+// value of size bytes (ok), or no value.
+func (t *Tree) count(e *entry, size int, ok bool) {
+	old, had := e.value()
+	if had {
+		t.values--
+		t.bytes -= int64(len(old))
+	}
+	if ok {
+		t.values++
+		t.bytes += int64(size)
 	}
 }
 
@@ -526,7 +558,7 @@ func (t *Tree) Apply(u Update) (Outcome, error) {
 		}
 		outcome = Overruled
 	}
-	t.count(e, u.HasValue)
+	t.count(e, len(u.Value), u.HasValue)
 	if u.HasValue {
 		e.data = e.name() + string(u.Value) // one copy, straight from the buffer
 		e.flags |= hasValue
@@ -668,7 +700,7 @@ func (t *Tree) DropUnconfirmed(horizon map[string]uint64) []path.Path {
 		if e == nil {
 			continue
 		}
-		t.count(e, false)
+		t.count(e, 0, false)
 		e.setValue("", false)
 		e.setChain(nil)
 		e.tock = 0
