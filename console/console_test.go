@@ -304,7 +304,7 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("first event %q", ev)
 	}
 	e.set("w.a", int64(2))
-	if ev, data := next(); ev != "entry" || !strings.Contains(data, `"path":"w.a"`) || !strings.Contains(data, `"value":"2"`) {
+	if ev, data := next(); ev != "entry" || !strings.Contains(data, `"path":"w.a"`) || !strings.Contains(data, `"value":"2"`) || !strings.Contains(data, `"chain":[{"node":"one"`) {
 		t.Fatalf("event %q %s", ev, data)
 	}
 	if _, err := e.root.Delete(ctxT(t), path.P("w.a")); err != nil {

@@ -29,8 +29,8 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// env is a server, a root client opened while logins were off (it stays
-// root), and a console of the server behind an httptest server.
+// env is a server, a root client (usable until logins are switched on),
+// and a console of the server behind an httptest server.
 type env struct {
 	t    *testing.T
 	s    *server.Server
@@ -46,8 +46,10 @@ func newEnv(t *testing.T) *env {
 	e.con = console.New(console.Config{Open: open(s), LoginsOn: func() bool { return s.AuthMethod() != "" }, Node: s.Node()})
 	e.http = httptest.NewServer(e.con)
 	t.Cleanup(func() {
-		e.http.Close()
+		// The console first: it ends the event streams, which the HTTP
+		// server's Close would wait for.
 		e.con.Close()
+		e.http.Close()
 	})
 	return e
 }
@@ -67,6 +69,17 @@ func open(s *server.Server) func(ctx context.Context, name, password string) (*c
 		}
 		return client.Open(ctx, cfg)
 	}
+}
+
+// as opens a client logged in as name, with the server's method.
+func (e *env) as(name, password string) *client.Client {
+	e.t.Helper()
+	c, err := open(e.s)(ctxT(e.t), name, password)
+	if err != nil {
+		e.t.Fatalf("log in as %s: %v", name, err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // addUser adds a user of method (password: with a password) bound to acl

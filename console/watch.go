@@ -39,7 +39,7 @@ func (c *Console) watch(w http.ResponseWriter, r *http.Request, s *session) erro
 		// With fetch, the state comes first and the UpToDate marker after
 		// it: from there on nothing is missed. The state itself is not
 		// sent on: the page loads it (paged) after "ready".
-		for ev, err := range s.client.Watch(ctx, p, client.WatchOptions{TreeOptions: client.TreeOptions{MaxDepth: 1, Empty: true}, Fetch: true}) {
+		for ev, err := range s.client.Watch(ctx, p, client.WatchOptions{TreeOptions: client.TreeOptions{MaxDepth: 1, Empty: true, Chains: 1}, Fetch: true}) {
 			if err != nil {
 				errc <- err
 				return
