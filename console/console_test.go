@@ -5,12 +5,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/distkv-go/distkv/console"
 	"github.com/distkv-go/distkv/core/literal"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/internal/testserver"
 )
 
 // format is a literal as the CLI prints it.
@@ -328,4 +332,36 @@ func TestSessionBound(t *testing.T) {
 	b := bs[0]
 	b.must(401, "GET", "/api/tree?path=:", nil)
 	bs[100].must(200, "GET", "/api/tree?path=:", nil)
+}
+
+// A session opened while logins were off ends once they are on.
+func TestLoginsSwitchedOn(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("_test", "joe", "", "")
+	b := e.browser()
+	b.must(200, "GET", "/api/tree?path=:", nil)
+	e.loginsOn("_test")
+	if out := b.must(401, "GET", "/api/tree?path=:", nil); out["login"] != true {
+		t.Fatalf("after logins on: %v", out)
+	}
+	b.must(200, "POST", "/api/login", map[string]string{"name": "joe"})
+	b.must(200, "GET", "/api/tree?path=:", nil)
+}
+
+// A session unused for IdleTimeout ends.
+func TestIdleSession(t *testing.T) {
+	e := newEnv(t)
+	con := console.New(console.Config{Open: open(e.s), LoginsOn: func() bool { return true }, IdleTimeout: time.Millisecond})
+	defer con.Close()
+	srv := httptest.NewServer(con)
+	defer srv.Close()
+	e.addUser("_test", "joe", "", "")
+	e.loginsOn("_test")
+	b := e.browser()
+	b.e = &env{t: t, http: srv}
+	b.must(200, "POST", "/api/login", map[string]string{"name": "joe"})
+	testserver.WaitFor(t, "the idle session to end", func() bool {
+		st, _ := b.do("GET", "/api/tree?path=:", nil)
+		return st == 401
+	})
 }

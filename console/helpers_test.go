@@ -23,7 +23,7 @@ import (
 	"github.com/distkv-go/distkv/internal/testserver"
 )
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -32,14 +32,14 @@ func ctxT(t *testing.T) context.Context {
 // env is a server, a root client (usable until logins are switched on),
 // and a console of the server behind an httptest server.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	s    *server.Server
 	root *client.Client
 	con  *console.Console
 	http *httptest.Server
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	s := testserver.Start(t, server.Config{Node: "one"})
 	e := &env{t: t, s: s, root: testserver.Connect(t, s, "")}
@@ -134,7 +134,7 @@ func (e *env) set(p string, v any) client.Result {
 
 // browser is an HTTP client with its own cookies, as a browser is.
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	e   *env
 	c   *http.Client
 	csr bool // send the page's header and JSON (false: act as another site's form)
