@@ -365,3 +365,30 @@ func TestIdleSession(t *testing.T) {
 		return st == 401
 	})
 }
+
+// A session runs at most a few watches at once.
+func TestWatchBound(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.must(200, "GET", "/api/session", nil)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	for i := 0; ; i++ {
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.http.URL+"/api/watch?path=w", nil)
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode == http.StatusTooManyRequests {
+			res.Body.Close()
+			if i != 8 {
+				t.Fatalf("refused the watch after %d", i)
+			}
+			break
+		}
+		defer res.Body.Close()
+		if res.StatusCode != 200 || i > 8 {
+			t.Fatalf("watch %d: %d", i, res.StatusCode)
+		}
+	}
+}

@@ -29,7 +29,9 @@
 // when it is the one idle longest and a new session would exceed 100
 // (Config.MaxSessions); its client is then closed. With logins off each
 // browser gets a session without a login (the server's root) and the
-// page says so; such sessions end once logins are switched on.
+// page says so; such sessions end once logins are switched on. A session
+// runs at most 8 watches (live views) at once; one more is refused with
+// 429.
 //
 // # Requests
 //

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,9 +28,33 @@ type session struct {
 	client *client.Client
 	noAuth bool // opened while logins were off
 
-	mu   sync.Mutex // protects the fields below
-	used time.Time
-	done bool
+	mu      sync.Mutex // protects the fields below
+	used    time.Time
+	done    bool
+	watches int // running
+}
+
+// maxWatches bounds the watches of a session: a page runs one, a browser
+// holds a few pages open.
+const maxWatches = 8
+
+var errTooManyWatches = fmt.Errorf("too many live views (more than %d) in this session: close some", maxWatches)
+
+// startWatch counts a watch in, unless the session has maxWatches.
+func (s *session) startWatch() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watches >= maxWatches {
+		return false
+	}
+	s.watches++
+	return true
+}
+
+func (s *session) endWatch() {
+	s.mu.Lock()
+	s.watches--
+	s.mu.Unlock()
 }
 
 func (s *session) touch(now time.Time) {
@@ -231,7 +256,7 @@ func (c *Console) open(w http.ResponseWriter, r *http.Request, name, password st
 	cl, err := c.cfg.Open(ctx, name, password)
 	if err != nil {
 		c.cfg.Log.Info("console: login failed", "user", name, "err", err)
-		return &loginError{err}
+		return err
 	}
 	token, err := c.add(w, &session{user: name, client: cl, noAuth: name == ""})
 	if err != nil {
@@ -240,12 +265,6 @@ func (c *Console) open(w http.ResponseWriter, r *http.Request, name, password st
 	r.AddCookie(&http.Cookie{Name: cookieName, Value: token})
 	return nil
 }
-
-// loginError is a failed Open: the server's reason, shown as is.
-type loginError struct{ err error }
-
-func (e *loginError) Error() string { return e.err.Error() }
-func (e *loginError) Unwrap() error { return e.err }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	c.remove(w, r, true)
@@ -296,13 +315,12 @@ func (c *Console) drop(s *session) {
 // failErr answers with err's message and a status that fits it.
 func failErr(w http.ResponseWriter, err error) {
 	status := http.StatusBadGateway
-	var le *loginError
 	var ie *inputError
 	switch {
 	case errors.As(err, &ie):
 		status = http.StatusBadRequest
-	case errors.As(err, &le):
-		status = http.StatusUnauthorized
+	case errors.Is(err, errTooManyWatches):
+		status = http.StatusTooManyRequests
 	case errors.Is(err, wire.ErrAccess):
 		status = http.StatusForbidden
 	case errors.Is(err, wire.ErrAuthRequired), errors.Is(err, wire.ErrLogin):

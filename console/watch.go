@@ -26,6 +26,10 @@ func (c *Console) watch(w http.ResponseWriter, r *http.Request, s *session) erro
 	if err != nil {
 		return err
 	}
+	if !s.startWatch() {
+		return errTooManyWatches
+	}
+	defer s.endWatch()
 	rc := http.NewResponseController(w)
 	// An event stream lives as long as the page: no write deadline.
 	rc.SetWriteDeadline(time.Time{})
