@@ -392,3 +392,25 @@ func TestWatchBound(t *testing.T) {
 		}
 	}
 }
+
+// Over HTTPS the cookie is Secure; a wrong method gets a JSON error.
+func TestSecureCookie(t *testing.T) {
+	e := newEnv(t)
+	con := console.New(console.Config{Open: open(e.s), LoginsOn: func() bool { return false }, Secure: true})
+	defer con.Close()
+	rec := httptest.NewRecorder()
+	con.ServeHTTP(rec, httptest.NewRequest("GET", "/api/session", nil))
+	ck := rec.Result().Cookies()
+	if len(ck) != 1 || !ck[0].Secure || !ck[0].HttpOnly {
+		t.Fatalf("cookie: %+v", ck)
+	}
+	req := httptest.NewRequest("POST", "/api/tree", strings.NewReader("{}"))
+	req.Header.Set("X-DistKV", "1")
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(ck[0])
+	rec = httptest.NewRecorder()
+	con.ServeHTTP(rec, req)
+	if rec.Code != 404 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		t.Fatalf("POST /api/tree: %d %s %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+}
