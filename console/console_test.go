@@ -126,7 +126,7 @@ func TestACL(t *testing.T) {
 	e.set("pub.secret", "hidden")
 	e.set("priv.y", int64(2))
 	e.addUser("_test", "ann", "", "ro")
-	e.rule("ro", "pub", "rxe")
+	e.rule("ro", "pub", "xe")
 	e.rule("ro", "pub.x", "rxe")
 	e.loginsOn("_test")
 	b := e.browser()
@@ -134,6 +134,27 @@ func TestACL(t *testing.T) {
 	page := b.must(200, "GET", "/api/tree?path=pub", nil)
 	if got := names(page); !slices.Equal(got, []string{"x"}) {
 		t.Fatalf("ann's children of pub: %v", got)
+	}
+	if ent := page["entry"].(map[string]any); ent["forbidden"] != true {
+		t.Fatalf("pub itself, unreadable: %v", ent)
+	}
+	// The watch of a node the user may not read runs (for its children).
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.http.URL+"/api/watch?path=pub", nil)
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() && sc.Text() != "event: ready" {
+		if strings.HasPrefix(sc.Text(), "event: ") {
+			t.Fatalf("watch of pub: %s", sc.Text())
+		}
+	}
+	if sc.Text() != "event: ready" {
+		t.Fatalf("watch of pub: %d, no ready event", res.StatusCode)
 	}
 	ent := b.must(200, "GET", "/api/entry?path=pub.x", nil)
 	out := b.must(403, "PUT", "/api/entry", map[string]any{"path": "pub.x", "value": `"changed"`, "chain": ent["chain"]})

@@ -8,6 +8,7 @@ import (
 	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/literal"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/wire"
 )
 
 // maxListValue is how much of a value a row of children shows; the
@@ -23,6 +24,7 @@ type entryJSON struct {
 	Value     string     `json:"value,omitempty"`
 	Truncated bool       `json:"truncated,omitempty"` // Value is cut to maxListValue characters
 	Chain     []linkJSON `json:"chain,omitempty"`     // newest first
+	Forbidden bool       `json:"forbidden,omitempty"` // the user may not read it (its children may be)
 }
 
 func toJSON(p path.Path, e *client.Entry, cut bool) entryJSON {
@@ -82,10 +84,17 @@ func (c *Console) tree(w http.ResponseWriter, r *http.Request, s *session) error
 	out := treeJSON{Path: p.String(), Children: []entryJSON{}}
 	if !hasAfter {
 		e, err := s.client.Get(ctx, p)
-		if err != nil {
+		var ej entryJSON
+		switch {
+		case err == nil:
+			ej = toJSON(p, &e, false)
+		case errors.Is(err, wire.ErrAccess):
+			// An ACL may allow the children but not the node.
+			ej = toJSON(p, &client.Entry{}, false)
+			ej.Forbidden = true
+		default:
 			return err
 		}
-		ej := toJSON(p, &e, false)
 		out.Entry = &ej
 	}
 	for e, err := range s.client.GetTree(ctx, p, client.TreeOptions{MinDepth: 1, MaxDepth: 1, Empty: true}) {

@@ -319,6 +319,10 @@ function renderEntry(node, e) {
   node.editing = false;
   const box = node.entryBox;
   const head = el("h2", {}, e.path);
+  if (e.forbidden) {
+    box.replaceChildren(head, el("p", { className: "muted", id: "value" }, "you may not read this value"));
+    return;
+  }
   if (!e.hasValue) {
     box.replaceChildren(head, el("p", { className: "muted", id: "value" }, "no value"), editButtons(node, e));
     return;
