@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/distkv-go/distkv/console"
 	"github.com/distkv-go/distkv/core/accept"
+	"github.com/distkv-go/distkv/core/auth"
+	"github.com/distkv-go/distkv/core/client"
 	"github.com/distkv-go/distkv/core/server"
+	"github.com/distkv-go/distkv/core/wire"
 	"github.com/distkv-go/distkv/httpd"
 	"github.com/distkv-go/distkv/luart"
 	"github.com/distkv-go/distkv/metrics"
@@ -49,9 +54,10 @@ func (r *readiness) get() httpd.State {
 // socket holds, as the client and peer listeners do.
 const httpBindWait = 5 * time.Second
 
-// serveHTTP starts the HTTP listener of server.http.bind; nil when it is
-// off. lua is the runtime of the server's types and codecs.
-func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readiness, lua *luart.Runtime) (*httpd.Server, error) {
+// serveHTTP starts the HTTP listener of server.http.bind, with the
+// console and metrics; nil when it is off. lua is the runtime of the
+// server's types and codecs.
+func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readiness, lua *luart.Runtime) (*webServer, error) {
 	hc := g.cfg.Server.HTTP
 	if hc.Bind == "" {
 		return nil, nil
@@ -65,7 +71,14 @@ func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readi
 		return nil, fmt.Errorf("server.http.bind: %w", err)
 	}
 	m := metrics.New(metrics.Sources{Server: srv, Lua: lua, Version: versionString()})
-	web := httpd.Serve(ln, httpd.Config{TLS: tlsCfg, Ready: ready.get, Metrics: m.Handler(), Log: g.log})
+	con := console.New(console.Config{
+		Open:     consoleLogin(srv),
+		LoginsOn: func() bool { return srv.AuthMethod() != "" },
+		Node:     srv.Node(),
+		Secure:   tlsCfg != nil,
+		Log:      g.log,
+	})
+	web := httpd.Serve(ln, httpd.Config{TLS: tlsCfg, Ready: ready.get, Metrics: m.Handler(), Console: con, Log: g.log})
 	// The URL keeps the configured host (a name stays a name) with the
 	// port the listener got.
 	host, _, _ := net.SplitHostPort(hc.Bind)
@@ -76,5 +89,46 @@ func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readi
 	}
 	srv.SetHTTP(u.String())
 	g.log.Info("HTTP listening", "node", srv.Node(), "url", u.String())
-	return web, nil
+	if srv.AuthMethod() == "" && !loopback(host) {
+		g.log.Warn("the web console is reachable beyond loopback while logins are off: whoever reaches it is root", "url", u.String())
+	}
+	return &webServer{Server: web, console: con}, nil
+}
+
+// webServer is the HTTP listener with the console it serves.
+type webServer struct {
+	*httpd.Server
+	console *console.Console
+}
+
+// Close stops the listener, then ends the console's sessions.
+func (w *webServer) Close() error {
+	err := w.Server.Close()
+	w.console.Close()
+	return err
+}
+
+// consoleLogin opens the console's client connections: in-process
+// (server.Pipe), so that they pass the gate as every client does, logged
+// in with the server's current method.
+func consoleLogin(srv *server.Server) func(ctx context.Context, name, password string) (*client.Client, error) {
+	return func(ctx context.Context, name, password string) (*client.Client, error) {
+		cfg := client.Config{Host: "console", Dial: func(context.Context) (net.Conn, error) { return srv.Pipe() }}
+		if name != "" {
+			// A login is words of key=value; the password is asked for
+			// (Prompt), so it may hold anything.
+			if strings.ContainsAny(name, " \t\r\n=") {
+				return nil, fmt.Errorf("%w: a user name has no spaces and no '='", wire.ErrLogin)
+			}
+			switch m := srv.AuthMethod(); m {
+			case auth.Password:
+				cfg.Auth = "password name=" + name + " password?=Password"
+				cfg.Prompt = func(string) (string, error) { return password, nil }
+			case "":
+			default:
+				cfg.Auth = m + " name=" + name
+			}
+		}
+		return client.Open(ctx, cfg)
+	}
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"strconv"
@@ -125,5 +127,62 @@ func TestNoConsole(t *testing.T) {
 	out, err := exec.Command(bin, "-c", "/dev/null", "-C", "connect.port="+strconv.Itoa(port), "client", "console").CombinedOutput()
 	if err == nil || string(out) != "distkv: server one serves no web console: its server.http.bind is empty\n" {
 		t.Fatalf("client console: %v %q", err, out)
+	}
+}
+
+// TestConsoleLogin: the binary's console logs in with the server's users
+// (password method, through the in-process connection) and reads what the
+// user may; a wrong password is refused.
+func TestConsoleLogin(t *testing.T) {
+	bin := buildBinary(t)
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	startServerProc(t, bin, port, "-C", "server.http.bind="+addr, "server", "-i", "Testing", "one")
+	cli := func(stdin string, args ...string) string {
+		t.Helper()
+		c := exec.Command(bin, append([]string{"-c", "/dev/null", "-C", "connect.port=" + strconv.Itoa(port), "client"}, args...)...)
+		c.Stdin = strings.NewReader(stdin)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	cli("", "data", "set", "-v", "hello", "greeting")
+	cli("test123\n", "auth", "-m", "password", "user", "add", "name=joe", "password?=Code")
+	cli("", "auth", "-m", "password", "init")
+
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	login := func(name, password string) int {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"name": name, "password": password})
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/login", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-DistKV", "1")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := login("joe", "wrong12"); code != http.StatusUnauthorized {
+		t.Fatalf("a wrong password: %d", code)
+	}
+	if code := login("joe bad", "test123"); code != http.StatusUnauthorized {
+		t.Fatalf("a name with a space: %d", code)
+	}
+	if code := login("joe", "test123"); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	resp, err := hc.Get("http://" + addr + "/api/entry?path=greeting")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"value":"'hello'"`) {
+		t.Fatalf("/api/entry: %s %s", resp.Status, body)
 	}
 }
