@@ -114,3 +114,25 @@ func TestSince(t *testing.T) {
 		t.Errorf("count %d, sum %v after a 2ms sleep", s.Count, s.Sum)
 	}
 }
+
+// TestOwnedAndMerge: ObserveOwned counts as Observe does, and Merge and
+// Add sum snapshots.
+func TestOwnedAndMerge(t *testing.T) {
+	var a, b, all Histogram
+	for _, d := range []time.Duration{0, 30 * time.Microsecond, time.Millisecond, time.Hour} {
+		a.Observe(d)
+		b.ObserveOwned(d)
+		all.Observe(d)
+		all.Observe(d)
+	}
+	if a.Snapshot() != b.Snapshot() {
+		t.Fatalf("ObserveOwned %+v, Observe %+v", b.Snapshot(), a.Snapshot())
+	}
+	if got := a.Snapshot().Add(b.Snapshot()); got != all.Snapshot() {
+		t.Fatalf("Add: %+v, want %+v", got, all.Snapshot())
+	}
+	a.Merge(b.Snapshot())
+	if a.Snapshot() != all.Snapshot() {
+		t.Fatalf("Merge: %+v, want %+v", a.Snapshot(), all.Snapshot())
+	}
+}

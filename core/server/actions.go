@@ -140,23 +140,26 @@ func (c *conn) handle(req *wire.Request) {
 		return
 	}
 	var start latency.Mark
-	timed := req.Action == wire.GetValue || req.Action == wire.SetValue
-	if timed {
-		start = latency.Now()
+	timed := false
+	if req.Action == wire.GetValue || req.Action == wire.SetValue {
+		c.timing++
+		if timed = c.timing%timeEvery == 0; timed {
+			start = latency.Now()
+		}
 	}
 	stat, goesOn, err := c.gate(req)
 	if err != nil {
 		c.sendError(req.Seq, true, err)
 	}
 	if timed {
-		h := &c.s.stats.get
+		h := &c.stats.get
 		if req.Action == wire.SetValue {
-			h = &c.s.stats.set
+			h = &c.stats.set
 		}
-		h.Since(start)
+		h.SinceOwned(start)
 	}
 	if !goesOn {
-		c.s.stats.count(stat, err)
+		c.stats.countOwned(stat, err)
 	}
 }
 

@@ -87,6 +87,13 @@ type conn struct {
 	heldBusy  bool
 	heldSeqs  map[uint64]string
 
+	// stats count the requests this connection's reader goroutine
+	// ends, which it alone writes (see stats.go); timing counts its
+	// get_value and set_value requests, of which every timeEvery-th is
+	// timed.
+	stats  *counters
+	timing uint32
+
 	// open counts the entries of streams and heldSeqs (changed under
 	// mu). Only the reader goroutine adds entries, so when it reads 0
 	// nothing is open and the gate skips the lock.
@@ -110,6 +117,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:     s.log.With("client", nc.RemoteAddr().String()),
 		streams: make(map[uint64]*stream),
 		sess:    rootSession,
+		stats:   newCounters(),
 	}
 	c.room = sync.NewCond(&c.mu)
 	return c

@@ -8,3 +8,6 @@ func InputUsed(s *Server) int64 { return s.input.Used() }
 // accepts from now on (nil: root, no login); the tests' stand-in for a
 // login.
 func SetTestSession(s *Server, sess *Session) { s.testSession.Store(sess) }
+
+// TimeEvery: one get or set in TimeEvery of a connection is timed.
+const TimeEvery = timeEvery

@@ -413,6 +413,7 @@ func (s *Server) serveConn(nc net.Conn) error {
 		defer s.wg.Done()
 		c.serve()
 		s.mu.Lock()
+		s.stats.fold(c.stats)
 		delete(s.conns, c)
 		s.mu.Unlock()
 	}()

@@ -99,11 +99,31 @@ func TestStats(t *testing.T) {
 	if n := len(st.Requests); n != (len(wire.Actions)+1)*3 {
 		t.Errorf("%d request counts, want every action and outcome", n)
 	}
-	if n := st.Set.Count - before.Set.Count; n != 2 {
-		t.Errorf("set latencies: %d more, want 2", n)
+	// One get or set in TimeEvery of a connection is timed, whether it
+	// failed or not; a connection that ends keeps its counts.
+	before = st
+	c2 := connect(t, s)
+	for range 2*server.TimeEvery - 2 {
+		if _, err := c.Get(ctx, path.P("a")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range server.TimeEvery {
+		if _, err := c2.Set(ctx, path.P("a"), "hello"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2.Close()
+	waitFor(t, "the second connection to end", func() bool { return s.Stats().Conns == 1 })
+	st = s.Stats()
+	if n := st.Set.Count - before.Set.Count; n != 1 {
+		t.Errorf("set latencies: %d more, want 1", n)
 	}
 	if n := st.Get.Count - before.Get.Count; n != 2 {
 		t.Errorf("get latencies: %d more, want 2", n)
+	}
+	if n := requests(st, wire.SetValue, server.OutcomeOK) - requests(before, wire.SetValue, server.OutcomeOK); n != server.TimeEvery {
+		t.Errorf("sets of a connection that ended: %d, want %d", n, server.TimeEvery)
 	}
 	if st.Tree.Values != 1 || st.Tree.Bytes != 6 { // "hello" is 6 bytes of msgpack
 		t.Errorf("tree %+v, want one value of 6 bytes", st.Tree)
