@@ -197,6 +197,9 @@ func (b *bench) once(ctx context.Context, run int) (_ Result, err error) {
 	case "jobdelay":
 		res.Conns, res.Pipeline = 1, 1
 		return res, b.jobDelay(ctx, &res)
+	case "console":
+		res.Conns, res.Pipeline = 1, 1
+		return res, b.consoleLoad(ctx, &res)
 	case "jobs":
 		res.Conns, res.Pipeline = 1, 1
 		return res, b.jobRate(ctx, &res)

@@ -37,11 +37,11 @@ type CLI struct {
 	Log          bool          `help:"Turn the change log on (log dest) before each run." group:"Server"`
 	LogFile      string        `placeholder:"FILE" help:"Where --log writes (default: the temporary directory; needed with --host)." group:"Server"`
 
-	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login,memtypes,jobdelay,jobs" default:"get" help:"What to measure: ${enum}."`
+	Workload string        `short:"w" enum:"get,set,mixed,watch,fill,load,replicate,latency,join,login,memtypes,jobdelay,jobs,console" default:"get" help:"What to measure: ${enum}."`
 	Conns    int           `short:"c" default:"16" help:"Connections (C)."`
 	Pipeline int           `short:"P" default:"1" help:"Requests in flight per connection (P); 1: no pipelining."`
 	Duration time.Duration `short:"d" default:"10s" help:"How long to measure (unless -n)."`
-	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000); logins for login (default 200); types and codecs each for memtypes (default 10000); jobs for jobdelay (default 200)."`
+	Requests int64         `short:"n" placeholder:"N" help:"Requests to measure in all, instead of -d (writes for replicate and latency); entries for fill, load and join (default 1000000); logins for login (default 200); types and codecs each for memtypes (default 10000); jobs for jobdelay (default 200); children of the node console opens (default 10000)."`
 	Warmup   time.Duration `default:"1s" help:"Requests before measuring starts (get, set, mixed, watch, latency); jobs: runs before counting starts."`
 	Keys     uint64        `short:"k" placeholder:"K" help:"Key space: keys are random in [0, K) (get fills them all first; default 100000); jobs: the number of jobs (default 200)."`
 	Ratio    float64       `default:"0.9" help:"mixed: the share of gets."`
@@ -94,6 +94,8 @@ func (c *CLI) Validate() error {
 		return errors.New("--ratio is a share between 0 and 1")
 	case c.Workload == "watch" && c.Watchers < 1:
 		return errors.New("watch needs at least one watcher (-W)")
+	case c.Workload == "console" && c.Server == "":
+		return errors.New("console starts a server with its web console: give --server")
 	case c.Scrape < 0 || c.Scrape > 0 && c.Server == "":
 		return errors.New("--scrape needs --server, and a positive interval")
 	case c.Server != "" && c.InProcess:
@@ -162,6 +164,8 @@ Examples:
   distkv-bench --server ./distkv -w login -n 200
   distkv-bench --server ./distkv -w jobdelay -n 200 --runners 3
   distkv-bench --server ./distkv -w jobs -d 10s --runners 3 -k 200
+  distkv-bench --server ./distkv -w get -c 16 -P 16 --scrape 1s
+  distkv-bench --server ./distkv -w console -n 10000 --runs 5   # needs chromium
   distkv-bench --port 27586 -w get -d 30s         # a running server`
 
 func main() {

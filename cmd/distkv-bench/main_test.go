@@ -274,6 +274,16 @@ func TestToolSpawned(t *testing.T) {
 	if r := res[0]; r.Ops != 3 || r.Errors != 0 || r.P50us <= 0 {
 		t.Errorf("login: %+v", r)
 	}
+	// The console in Debian's chromium (scripts/test installs it), and
+	// the metrics scraped while a workload runs.
+	res = runTool(t, "--server", bin, "-w", "console", "-n", "250")
+	if r := res[0]; r.Ops != 250 || r.PageMs <= 0 || r.PageBytes <= 0 || r.NodeMs <= 0 || r.ScrollMs <= 0 || r.RowsShown != 250 {
+		t.Errorf("console: %+v", r)
+	}
+	res = runTool(t, "--server", bin, "-w", "get", "-d", "1500ms", "--warmup", "100ms", "-k", "100", "--scrape", "200ms")
+	if r := res[0]; r.Errors != 0 || r.Ops == 0 {
+		t.Errorf("get --scrape: %+v", r)
+	}
 	// The runner workloads: runner daemons, each on a server of its own.
 	res = runTool(t, "--server", bin, "-S", "server.serf.profile=local", "-w", "jobdelay", "-n", "6", "--runners", "2", "--spacing", "50ms")
 	if r := res[0]; r.Errors != 0 || r.Ops != 6 || r.Jobs != 6 || r.Runners != 2 || len(r.Nodes) != 2 ||

@@ -68,6 +68,16 @@ type Result struct {
 	P90us               float64 `json:"p90_us,omitempty"`
 	ServerCPUPerLoginMs float64 `json:"server_cpu_ms_per_login,omitempty"`
 
+	// console: the first page until the root's rows showed, and the
+	// bytes it transferred; a node of Ops children until its first 100
+	// rows showed, then four more pages by scrolling, and the rows the
+	// page held then.
+	PageMs    float64 `json:"page_ms,omitempty"`
+	PageBytes int64   `json:"page_bytes,omitempty"`
+	NodeMs    float64 `json:"node_ms,omitempty"`
+	ScrollMs  float64 `json:"scroll_ms,omitempty"`
+	RowsShown int64   `json:"rows_shown,omitempty"`
+
 	// The runner workloads (jobdelay, jobs); Nodes are the runners, each
 	// with the CPU of the server it talks to when it has one of its own. jobdelay: P50us, P90us, P99us
 	// and MaxUs are the delay from a job's due time to its first
@@ -183,6 +193,11 @@ func median(runs []Result) Result {
 	m.ConvergeSeconds = f(func(r *Result) float64 { return r.ConvergeSeconds })
 	m.JoinSeconds = f(func(r *Result) float64 { return r.JoinSeconds })
 	m.MaxUs = f(func(r *Result) float64 { return r.MaxUs })
+	m.PageMs = f(func(r *Result) float64 { return r.PageMs })
+	m.PageBytes = i(func(r *Result) int64 { return r.PageBytes })
+	m.NodeMs = f(func(r *Result) float64 { return r.NodeMs })
+	m.ScrollMs = f(func(r *Result) float64 { return r.ScrollMs })
+	m.RowsShown = i(func(r *Result) int64 { return r.RowsShown })
 	m.ClaimP50us = f(func(r *Result) float64 { return r.ClaimP50us })
 	m.ClaimP99us = f(func(r *Result) float64 { return r.ClaimP99us })
 	m.RunnerCores = f(func(r *Result) float64 { return r.RunnerCores })
@@ -318,6 +333,9 @@ func (r *Result) print(w io.Writer, asJSON bool) error {
 		}
 		fmt.Fprintf(&sb, " %d logins, one at a time, each on a new connection: p50 %s  p90 %s  p99 %s, server CPU %s per login",
 			r.Ops, ms(r.P50us), ms(r.P90us), ms(r.P99us), cpu)
+	case "console":
+		fmt.Fprintf(&sb, " first page: the root's rows after %.0f ms, %.1f kB transferred; a node of %d children: its first rows after %.0f ms, 400 more (4 pages) in %.0f ms (%d rows in the page)",
+			r.PageMs, float64(r.PageBytes)/1000, r.Ops, r.NodeMs, r.ScrollMs, r.RowsShown)
 	case "jobdelay":
 		fmt.Fprintf(&sb, " %d of %d jobs ran (%d missed, %d ran twice); due time to first instruction p50 %s  p90 %s  p99 %s  max %s (to the claim p50 %s  p99 %s), %d errors",
 			r.Ops, r.Jobs, r.Missed, r.Twice, ms(r.P50us), ms(r.P90us), ms(r.P99us), ms(r.MaxUs), ms(r.ClaimP50us), ms(r.ClaimP99us), r.Errors)

@@ -29,6 +29,7 @@ type target struct {
 	name   string       // its node name
 	addr   string       // its client listener
 	gossip string       // where others join its network (process: gossip address; in process: name)
+	http   string       // its HTTP listener (startOpts.http, --scrape); "": none
 	pid    int          // its process, for RSS; 0: unknown
 	close  func() error // stops it when the tool started it; safe to call twice
 }
@@ -44,6 +45,9 @@ type startOpts struct {
 	// network: the server is one of several (in process, servers on their
 	// own have no gossip; processes always have).
 	network bool
+	// http: the server gets an HTTP listener (console, metrics) on a free
+	// port (a process only); --scrape gives one too.
+	http bool
 }
 
 func (o startOpts) node() string {
@@ -91,15 +95,14 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 		"-C", "server.bind_default.port=" + strconv.Itoa(port),
 		"-C", "server.serf.bind=" + gossip, "-C", "server.peer.bind=127.0.0.1:0", "-C", "server.serf.discover=false",
 		"-C", "server.http.bind="} // off unless --scrape or -S turn it on
-	metrics := ""
-	if l.scrape > 0 {
+	httpAddr := ""
+	if l.scrape > 0 || o.http {
 		hport, err := freePort()
 		if err != nil {
 			return nil, 0, err
 		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(hport))
-		args = append(args, "-C", "server.http.bind="+addr)
-		metrics = "http://" + addr + "/metrics"
+		httpAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(hport))
+		args = append(args, "-C", "server.http.bind="+httpAddr)
 	}
 	for _, s := range l.sets {
 		args = append(args, "-C", s)
@@ -162,8 +165,8 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 	select {
 	case <-ready:
 		took := time.Since(t0)
-		if metrics != "" {
-			sc := startScraper(metrics, l.scrape)
+		if l.scrape > 0 {
+			sc := startScraper("http://"+httpAddr+"/metrics", l.scrape)
 			serverStop := stop
 			stop = func() error {
 				said, err := sc.stop()
@@ -173,7 +176,7 @@ func (l *procLauncher) start(ctx context.Context, o startOpts) (*target, time.Du
 				return errors.Join(err, serverStop())
 			}
 		}
-		return &target{name: o.node(), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), gossip: gossip,
+		return &target{name: o.node(), addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), gossip: gossip, http: httpAddr,
 			pid: cmd.Process.Pid, close: stop}, took, nil
 	case <-exited:
 		return nil, 0, fmt.Errorf("the server exited before it ran (%v): %s", waitErr, bytes.TrimSpace(stderr.Bytes()))
