@@ -7,8 +7,11 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +134,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	if !c.cfg.LoginsOn() && !directHost(r.Host) {
+		// DNS rebinding: a site whose name its owner points at this
+		// machine is, to the browser, the same origin as the console. With
+		// logins on it would still need a login; with them off it would
+		// be root.
+		fail(w, http.StatusForbidden, "with logins off the console answers only to an IP address, localhost or this machine's name, not to "+r.Host+": another site could reach it under that name (DNS rebinding); switch logins on to use other names")
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
 		if err := checkCSRF(r); err != nil {
@@ -145,6 +156,25 @@ func (c *Console) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(c.index)
+}
+
+// directHost tells whether a request's Host names this machine directly:
+// an IP address, localhost (or a name below it), or the machine's own
+// name, which no other site's owner controls.
+func directHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return true
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	name, err := os.Hostname()
+	return err == nil && host != "" && (host == strings.ToLower(name) || strings.HasPrefix(strings.ToLower(name), host+"."))
 }
 
 // csrfHeader is the header the page sets on every request that changes

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -420,12 +421,12 @@ func TestSecureCookie(t *testing.T) {
 	con := console.New(console.Config{Open: open(e.s), LoginsOn: func() bool { return false }, Secure: true})
 	defer con.Close()
 	rec := httptest.NewRecorder()
-	con.ServeHTTP(rec, httptest.NewRequest("GET", "/api/session", nil))
+	con.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/api/session", nil))
 	ck := rec.Result().Cookies()
 	if len(ck) != 1 || !ck[0].Secure || !ck[0].HttpOnly {
 		t.Fatalf("cookie: %+v", ck)
 	}
-	req := httptest.NewRequest("POST", "/api/tree", strings.NewReader("{}"))
+	req := httptest.NewRequest("POST", "http://127.0.0.1/api/tree", strings.NewReader("{}"))
 	req.Header.Set("X-DistKV", "1")
 	req.Header.Set("Content-Type", "application/json")
 	req.AddCookie(ck[0])
@@ -433,5 +434,37 @@ func TestSecureCookie(t *testing.T) {
 	con.ServeHTTP(rec, req)
 	if rec.Code != 404 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
 		t.Fatalf("POST /api/tree: %d %s %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
+}
+
+// TestDirectHost: with logins off the console answers only to names no
+// other site controls (DNS rebinding).
+func TestDirectHost(t *testing.T) {
+	e := newEnv(t)
+	name, _ := os.Hostname()
+	for host, want := range map[string]int{
+		"127.0.0.1:27587": http.StatusOK, "[::1]:27587": http.StatusOK, "localhost:27587": http.StatusOK,
+		"LOCALHOST.": http.StatusOK, "a.localhost": http.StatusOK, "10.1.2.3": http.StatusOK,
+		name + ":27587":      http.StatusOK,
+		"evil.example:27587": http.StatusForbidden, "localhost.evil.example": http.StatusForbidden,
+		name + ".evil.example": http.StatusForbidden, "": http.StatusForbidden,
+	} {
+		req := httptest.NewRequest("GET", "http://127.0.0.1/api/session", nil)
+		req.Host = host
+		w := httptest.NewRecorder()
+		e.con.ServeHTTP(w, req)
+		if w.Code != want {
+			t.Errorf("Host %q: %d, want %d: %s", host, w.Code, want, w.Body)
+		}
+	}
+	// With logins on, any name: a login is needed anyway.
+	e.addUser("_test", "joe", "", "")
+	e.loginsOn("_test")
+	req := httptest.NewRequest("GET", "http://127.0.0.1/api/session", nil)
+	req.Host = "kv.example:27587"
+	w := httptest.NewRecorder()
+	e.con.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Errorf("logins on, Host kv.example: %d %s", w.Code, w.Body)
 	}
 }

@@ -40,7 +40,9 @@
 // and another site cannot without the CORS preflight that the console
 // never answers; a request whose Origin is another host is refused. The
 // pages load no script but their own (Content-Security-Policy) and
-// cannot be framed. A failed request answers {"error": "…"} with a status
+// cannot be framed. With logins off the console answers only to a Host
+// that is an IP address, localhost or the machine's name (DNS rebinding
+// would make another site the console's origin). A failed request answers {"error": "…"} with a status
 // that fits (400 bad input, 401 log in, 403 access denied, 404, 409
 // conflict, 502 the server failed).
 //

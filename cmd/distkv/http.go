@@ -101,11 +101,11 @@ type webServer struct {
 	console *console.Console
 }
 
-// Close stops the listener, then ends the console's sessions.
+// Close ends the console's sessions and their event streams, then stops
+// the listener.
 func (w *webServer) Close() error {
-	err := w.Server.Close()
 	w.console.Close()
-	return err
+	return w.Server.Close()
 }
 
 // consoleLogin opens the console's client connections: in-process
