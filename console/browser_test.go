@@ -204,6 +204,10 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("error records after resolve: %+v, %v", lst.Records, err)
 	}
 
+	// The network: this server, no other, so no link.
+	b.do(chromedp.Navigate(e.http.URL + "/#/network"))
+	b.wait("the network page", `document.querySelector('.node[data-node="one"]') && document.body.innerText.includes("No other server is known.")`)
+
 	// A restricted user sees only what its ACL lets it read.
 	b.click("#logout")
 	b.login("ann", "ann's pw")

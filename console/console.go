@@ -30,8 +30,12 @@ type Config struct {
 	// block.
 	LoginsOn func() bool
 	Node     string // this server's name, for the title
-	Secure   bool   // served over HTTPS: cookies get Secure
-	Log      *slog.Logger
+	// Links, if set, lists the other live servers and whether this one
+	// is connected to them, for the network page (shown to users who may
+	// see the rest of that page).
+	Links  func() []Link
+	Secure bool // served over HTTPS: cookies get Secure
+	Log    *slog.Logger
 
 	// MaxSessions bounds the sessions held at once; a new one drops the
 	// one idle longest. [DefaultMaxSessions]

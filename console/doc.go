@@ -16,7 +16,9 @@
 //   - Runners: the jobs of package runner and their states: where and
 //     when they ran, how it ended, when they run next.
 //   - Network: what `distkv client internal state -n -m` shows: every
-//     server's newest tick, and the ticks this server misses.
+//     server's newest tick, and the ticks this server misses; and the
+//     links: the other live servers and whether this one is connected to
+//     them (Config.Links).
 //
 // # Sessions
 //

@@ -24,11 +24,19 @@ type nodeJSON struct {
 	State         string `json:"state"` // "complete", or what is missing
 }
 
+// Link is another live server as the console's server sees it.
+type Link struct {
+	Name      string `json:"name"`
+	Addr      string `json:"addr"`      // its peer listener
+	Connected bool   `json:"connected"` // replication is connected to it
+}
+
 type networkJSON struct {
 	Node      string     `json:"node"` // the server the console talks to
 	Tock      uint64     `json:"tock"`
 	Conflicts uint64     `json:"conflicts"` // concurrent changes it resolved
 	Nodes     []nodeJSON `json:"nodes"`
+	Links     []Link     `json:"links"`
 }
 
 // network asks the server what `distkv client internal state -n -m`
@@ -40,7 +48,10 @@ func (c *Console) network(w http.ResponseWriter, r *http.Request, s *session) er
 	if err != nil {
 		return err
 	}
-	out := networkJSON{Node: rep.Node, Tock: rep.Tock, Nodes: []nodeJSON{}}
+	out := networkJSON{Node: rep.Node, Tock: rep.Tock, Nodes: []nodeJSON{}, Links: []Link{}}
+	if c.cfg.Links != nil {
+		out.Links = append(out.Links, c.cfg.Links()...)
+	}
 	field := func(k string) pack.Map {
 		raw, ok := rep.Other[k]
 		if !ok {

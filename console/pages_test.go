@@ -3,6 +3,7 @@ package console_test
 import (
 	"testing"
 
+	"github.com/distkv-go/distkv/console"
 	"github.com/distkv-go/distkv/core/path"
 	"github.com/distkv-go/distkv/errlog"
 	"github.com/distkv-go/distkv/runner"
@@ -90,4 +91,19 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("after resolve: %v", r)
 	}
 	b.must(404, "POST", "/api/errors/resolve", map[string]any{"at": errlog.Root.Join(path.P("one.:99")).String()})
+}
+
+// TestNetworkLinks: the network page lists the links Config.Links gives.
+func TestNetworkLinks(t *testing.T) {
+	e := newEnv(t)
+	links := []console.Link{{Name: "two", Addr: "10.0.0.2:7946", Connected: true}, {Name: "three", Addr: "10.0.0.3:7946"}}
+	e.con.Close()
+	e.con = console.New(console.Config{Open: open(e.s), Node: "one", Links: func() []console.Link { return links }})
+	e.http.Config.Handler = e.con
+	out := e.browser().must(200, "GET", "/api/network", nil)
+	got, _ := out["links"].([]any)
+	if len(got) != 2 || got[0].(map[string]any)["name"] != "two" || got[0].(map[string]any)["connected"] != true ||
+		got[1].(map[string]any)["connected"] != false || got[1].(map[string]any)["addr"] != "10.0.0.3:7946" {
+		t.Fatalf("links: %v", out["links"])
+	}
 }

@@ -75,8 +75,15 @@ func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readi
 		Open:     consoleLogin(srv),
 		LoginsOn: func() bool { return srv.AuthMethod() != "" },
 		Node:     srv.Node(),
-		Secure:   tlsCfg != nil,
-		Log:      g.log,
+		Links: func() []console.Link {
+			var links []console.Link
+			for _, l := range srv.Links() {
+				links = append(links, console.Link{Name: l.Name, Addr: l.Addr, Connected: l.Connected})
+			}
+			return links
+		},
+		Secure: tlsCfg != nil,
+		Log:    g.log,
 	})
 	web := httpd.Serve(ln, httpd.Config{TLS: tlsCfg, Ready: ready.get, Metrics: m.Handler(), Console: con, Log: g.log})
 	// The URL keeps the configured host (a name stays a name) with the

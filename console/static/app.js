@@ -502,7 +502,12 @@ async function showNetwork() {
     el("dl", {}, el("dt", {}, "newest tick"), el("dd", {}, String(n.tick)),
       n.missing ? [el("dt", {}, "missing here"), el("dd", {}, n.missing)] : null,
       n.remoteMissing ? [el("dt", {}, "others miss"), el("dd", {}, n.remoteMissing)] : null)));
-  $("view").replaceChildren(head, ...cards);
+  const links = el("div", { className: "card" }, el("h2", {}, "Links"),
+    d.links.length === 0 ? el("p", {}, "No other server is known.") :
+      el("ul", { id: "links" }, d.links.map((l) => el("li", { "data-link": l.name },
+        l.name, " ", el("span", { className: l.connected ? "tag ok" : "tag bad" }, l.connected ? "connected" : "not connected"),
+        " ", el("span", { className: "muted" }, l.addr)))));
+  $("view").replaceChildren(head, links, ...cards);
 }
 
 start();

@@ -83,9 +83,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/distkv-go/distkv/core/quietlog"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +94,7 @@ import (
 	"github.com/distkv-go/distkv/core/budget"
 	"github.com/distkv-go/distkv/core/chain"
 	"github.com/distkv-go/distkv/core/path"
+	"github.com/distkv-go/distkv/core/quietlog"
 	"github.com/distkv-go/distkv/core/tlsconf"
 	"github.com/distkv-go/distkv/core/tree"
 )
@@ -191,6 +192,19 @@ type Stats struct {
 	// check that found them missing to the one that found nothing
 	// missing. Zero: none yet.
 	LastSync, LastCatchUp time.Duration
+}
+
+// Connected returns the names of the peers this server has an outgoing
+// connection to (it pushes its changes through them), sorted.
+func (r *Replica) Connected() []string {
+	r.mu.Lock()
+	names := make([]string, 0, len(r.out))
+	for name := range r.out {
+		names = append(names, name)
+	}
+	r.mu.Unlock()
+	slices.Sort(names)
+	return names
 }
 
 // RemoteMissing returns, per node, the ticks peers last asked this server

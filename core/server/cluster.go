@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/distkv-go/distkv/core/auth"
@@ -161,6 +163,31 @@ func (s *Server) Peers() []replica.Peer {
 	}
 	ad := gossipAdapter{g: s.cfg.Cluster.Gossip}
 	return ad.Peers()
+}
+
+// Link is another live server as this one sees it: its peer listener,
+// and whether this server is connected to it (replication pushes this
+// server's changes through the connection).
+type Link struct {
+	Name      string
+	Addr      string
+	Connected bool
+}
+
+// Links lists the other live servers the gossip layer knows, sorted by
+// name, with whether replication is connected to each.
+func (s *Server) Links() []Link {
+	var connected []string
+	if rep := s.replica(); rep != nil {
+		connected = rep.Connected()
+	}
+	var links []Link
+	for _, p := range s.Peers() {
+		_, ok := slices.BinarySearch(connected, p.Name)
+		links = append(links, Link{Name: p.Name, Addr: p.Addr, Connected: ok})
+	}
+	slices.SortFunc(links, func(a, b Link) int { return strings.Compare(a.Name, b.Name) })
+	return links
 }
 
 // replica returns replication, nil without a cluster or before Start.

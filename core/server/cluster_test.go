@@ -273,3 +273,22 @@ func TestSyncThenServe(t *testing.T) {
 		t.Errorf("start on a held port: %v", err)
 	}
 }
+
+// TestLinks: a server lists the others with their peer address, and
+// whether replication is connected to each.
+func TestLinks(t *testing.T) {
+	srvs := startCluster(t, "a", "b", "c")
+	c := connect(t, srvs[0])
+	if _, err := c.Set(ctxT(t), path.P("x"), "pushed"); err != nil { // a push dials the others
+		t.Fatal(err)
+	}
+	waitFor(t, "a connected to b and c", func() bool {
+		l := srvs[0].Links()
+		return len(l) == 2 && l[0].Name == "b" && l[1].Name == "c" && l[0].Connected && l[1].Connected && l[0].Addr != "" && l[1].Addr != ""
+	})
+	srvs[2].Close()
+	waitFor(t, "c gone", func() bool {
+		l := srvs[0].Links()
+		return len(l) == 1 && l[0].Name == "b"
+	})
+}
