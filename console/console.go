@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -148,6 +149,12 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
+		if p := r.URL.Path; path.Clean(p) != strings.TrimSuffix(p, "/") {
+			// The mux would redirect to the clean path: no page asks
+			// for one, and an API answers JSON.
+			fail(w, http.StatusNotFound, "no such API: "+r.Method+" "+p)
+			return
+		}
 		if err := checkCSRF(r); err != nil {
 			fail(w, http.StatusForbidden, err.Error())
 			return
