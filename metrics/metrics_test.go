@@ -3,8 +3,6 @@ package metrics_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,7 +10,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -28,56 +25,20 @@ import (
 	"github.com/distkv-go/distkv/internal/testserver"
 	"github.com/distkv-go/distkv/luart"
 	"github.com/distkv-go/distkv/metrics"
-	"github.com/distkv-go/distkv/types"
 )
 
-// typeRunner runs type scripts in a luart.Runtime, as cmd/distkv does.
-type typeRunner struct{ rt *luart.Runtime }
-
-func (r typeRunner) Compile(name, src string) (types.Proc, error) {
-	s, err := luart.Compile(name, src)
-	if err != nil {
-		return nil, err
-	}
-	return typeProc{r.rt, s}, nil
-}
-
-type typeProc struct {
-	rt *luart.Runtime
-	s  *luart.Script
-}
-
-func (p typeProc) Call(ctx context.Context, v any) (bool, error) {
-	_, pure, err := p.rt.CallPure(ctx, p.s, []luart.Var{{Name: "value", Value: v}}, nil)
-	return pure, err
-}
-
-// lateChecker forwards to a types.Checker made once the server exists.
-type lateChecker struct{ ck atomic.Pointer[types.Checker] }
-
-func (l *lateChecker) Check(s *server.Session, p path.Path, v []byte) error {
-	if ck := l.ck.Load(); ck != nil {
-		return ck.Check(s, p, v)
-	}
-	return nil
-}
-
-// setup runs a server with types checked in Lua and a change log, and
-// serves its metrics.
-func setup(t *testing.T) (*server.Server, *client.Client, string) {
+// setup runs a server with a change log, and serves its metrics and
+// those of a Lua runtime (the server's types and codecs would run in it).
+func setup(t *testing.T) (*server.Server, *luart.Runtime, *client.Client, string) {
 	t.Helper()
 	rt := luart.New(luart.ValidatorLimits)
-	var late lateChecker
-	s := testserver.Start(t, server.Config{Hooks: server.Hooks{Checker: &late}, LogSync: persist.SyncAlways})
-	ck := types.New(s.Tree(), typeRunner{rt}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(ck.Close)
-	late.ck.Store(ck)
+	s := testserver.Start(t, server.Config{LogSync: persist.SyncAlways})
 	if err := s.StartLog(filepath.Join(t.TempDir(), "log"), false); err != nil {
 		t.Fatal(err)
 	}
 	h := httptest.NewServer(metrics.New(metrics.Sources{Server: s, Lua: rt, Version: "v0.test"}).Handler())
 	t.Cleanup(h.Close)
-	return s, testserver.Connect(t, s, ""), h.URL
+	return s, rt, testserver.Connect(t, s, ""), h.URL
 }
 
 // scrape fetches and parses the metrics with the Prometheus text parser.
@@ -149,17 +110,13 @@ next:
 	return 0
 }
 
-func setInternal(c *client.Client, p path.Path, v any) error {
-	_, err := c.Request(context.Background(), wire.SetInternal, client.Args{{Key: "path", Value: p}, {Key: "value", Value: v}})
-	return err
-}
-
-// TestScrape drives a server (gets, sets, a watch, type checks in Lua,
-// a broken Lua limit, a job state and an error record), scrapes it, and
+// TestScrape drives a server (gets, sets, a watch, a failed request, a
+// job state and an error record) and its Lua runtime (a call that
+// passes, one that fails, one that breaks a limit), scrapes it, and
 // checks that every family is documented, every documented family is
 // scraped with its documented type, and the values moved.
 func TestScrape(t *testing.T) {
-	_, c, url := setup(t)
+	_, rt, c, url := setup(t)
 	ctx := context.Background()
 	before := scrape(t, url)
 
@@ -186,15 +143,26 @@ func TestScrape(t *testing.T) {
 		}
 	}
 	stop()
-	num := pack.Map{{Key: "code", Value: `if type(value) ~= "number" then error("not a number") end`},
-		{Key: "good", Value: []any{int64(1), 2.5}}, {Key: "bad", Value: []any{"x"}}}
-	if err := setInternal(c, path.Must("type", "num"), num); err != nil {
-		t.Fatalf("a type: %v", err)
+	// A request that fails: set_internal without a value.
+	if _, err := c.Request(ctx, wire.SetInternal, client.Args{{Key: "path", Value: path.P("x")}}); err == nil {
+		t.Fatal("set_internal without a value passed")
 	}
-	huge := pack.Map{{Key: "code", Value: `local s = string.rep("x", 4 * 1024 * 1024)`},
-		{Key: "good", Value: []any{int64(1), int64(2)}}, {Key: "bad", Value: []any{"x"}}}
-	if err := setInternal(c, path.Must("type", "huge"), huge); err == nil {
-		t.Fatal("a type that breaks the string limit was stored")
+	// Lua: a call that passes, one that fails, one that breaks a limit.
+	for _, tc := range []struct {
+		code string
+		ok   bool
+	}{
+		{`return value + 1`, true},
+		{`error("not a number")`, false},
+		{`local s = string.rep("x", 4 * 1024 * 1024)`, false},
+	} {
+		sc, err := luart.Compile("t", tc.code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.Call(ctx, sc, []luart.Var{{Name: "value", Value: int64(1)}}, nil); (err == nil) != tc.ok {
+			t.Fatalf("%s: %v", tc.code, err)
+		}
 	}
 	// A running job and an open error, as runners and errlog write them.
 	state := pack.Map{{Key: "node", Value: "r1"}, {Key: "started", Value: 10.0}, {Key: "stopped", Value: 0.0}}
