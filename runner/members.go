@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -193,13 +194,8 @@ func (m *members) alive(node string) bool {
 // list returns the live runners, sorted.
 func (m *members) list() []string {
 	m.mu.Lock()
-	names := make([]string, 0, len(m.live))
-	for n := range m.live {
-		names = append(names, n)
-	}
-	m.mu.Unlock()
-	slices.Sort(names)
-	return names
+	defer m.mu.Unlock()
+	return slices.Sorted(maps.Keys(m.live))
 }
 
 // rank is this runner's place among the live ones for a job (0: first):

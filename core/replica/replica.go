@@ -84,6 +84,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -198,13 +199,8 @@ type Stats struct {
 // connection to (it pushes its changes through them), sorted.
 func (r *Replica) Connected() []string {
 	r.mu.Lock()
-	names := make([]string, 0, len(r.out))
-	for name := range r.out {
-		names = append(names, name)
-	}
-	r.mu.Unlock()
-	slices.Sort(names)
-	return names
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.out))
 }
 
 // RemoteMissing returns, per node, the ticks peers last asked this server

@@ -119,9 +119,9 @@ func TestSeqOfWaitingReplyInUse(t *testing.T) {
 	}
 }
 
-// BenchmarkHandleGet is the gate and a get_value, inline, as the reader
-// goroutine runs them (the seq check included), without the network.
-func BenchmarkHandleGet(b *testing.B) {
+// benchHandle runs msg through the gate and its action, inline, as the
+// reader goroutine does (the seq check included), without the network.
+func benchHandle(b *testing.B, msg []byte, prepare func(*Server)) {
 	s, err := New(Config{Node: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
@@ -130,9 +130,7 @@ func BenchmarkHandleGet(b *testing.B) {
 	srv, cli := net.Pipe()
 	b.Cleanup(func() { srv.Close(); cli.Close() })
 	c := newConn(s, srv)
-	raw, _ := value.Encode(int64(1))
-	s.tree.Set(path.P("a"), string(raw), tree.Cond{})
-	msg, _ := value.Encode(pack.Map{{Key: "seq", Value: int64(5)}, {Key: "action", Value: "get_value"}, {Key: "path", Value: path.P("a")}})
+	prepare(s)
 	var r wire.Request
 	b.ReportAllocs()
 	for b.Loop() {
@@ -144,25 +142,17 @@ func BenchmarkHandleGet(b *testing.B) {
 	}
 }
 
-// BenchmarkHandleSet is the gate and a set_value, inline, as the reader
-// goroutine runs them, without the network (and without a change log).
+// BenchmarkHandleGet is the gate and a get_value.
+func BenchmarkHandleGet(b *testing.B) {
+	msg, _ := value.Encode(pack.Map{{Key: "seq", Value: int64(5)}, {Key: "action", Value: "get_value"}, {Key: "path", Value: path.P("a")}})
+	benchHandle(b, msg, func(s *Server) {
+		raw, _ := value.Encode(int64(1))
+		s.tree.Set(path.P("a"), string(raw), tree.Cond{})
+	})
+}
+
+// BenchmarkHandleSet is the gate and a set_value (without a change log).
 func BenchmarkHandleSet(b *testing.B) {
-	s, err := New(Config{Node: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	srv, cli := net.Pipe()
-	b.Cleanup(func() { srv.Close(); cli.Close() })
-	c := newConn(s, srv)
 	msg, _ := value.Encode(pack.Map{{Key: "seq", Value: int64(5)}, {Key: "action", Value: "set_value"}, {Key: "path", Value: path.P("a")}, {Key: "value", Value: int64(1)}})
-	var r wire.Request
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := wire.DecodeRequest(msg, &r); err != nil {
-			b.Fatal(err)
-		}
-		c.handle(&r)
-		c.out = c.out[:0]
-	}
+	benchHandle(b, msg, func(*Server) {})
 }
