@@ -91,7 +91,7 @@ type conn struct {
 	// ends, which it alone writes (see stats.go); timing counts its
 	// get_value and set_value requests, of which every timeEvery-th is
 	// timed.
-	stats  *counters
+	stats  *requestCounters
 	timing uint32
 
 	// open counts the entries of streams and heldSeqs (changed under
@@ -117,7 +117,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:     s.log.With("client", nc.RemoteAddr().String()),
 		streams: make(map[uint64]*stream),
 		sess:    rootSession,
-		stats:   newCounters(),
+		stats:   newRequestCounters(),
 	}
 	c.room = sync.NewCond(&c.mu)
 	return c

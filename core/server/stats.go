@@ -64,32 +64,40 @@ const ActionOther = "other"
 // in wire.Actions (action.stat).
 var statOther = len(wire.Actions)
 
-// counters are the server's running counts. Safe for concurrent use.
-type counters struct {
+// requestCounters count requests and time gets and sets: the server's,
+// and each connection's own (see above). Safe for concurrent use.
+type requestCounters struct {
 	requests [][numOutcomes]atomic.Uint64 // by action (wire.Actions, then other) and outcome
 	get, set latency.Histogram
-	watches  atomic.Int64
-	log      persist.Stats // every change log's, one after the other
 }
 
-func newCounters() *counters {
-	return &counters{requests: make([][numOutcomes]atomic.Uint64, len(wire.Actions)+1)}
+func newRequestCounters() *requestCounters {
+	return &requestCounters{requests: make([][numOutcomes]atomic.Uint64, len(wire.Actions)+1)}
 }
+
+// counters are the server's running counts. Safe for concurrent use.
+type counters struct {
+	*requestCounters
+	watches atomic.Int64
+	log     persist.Stats // every change log's, one after the other
+}
+
+func newCounters() *counters { return &counters{requestCounters: newRequestCounters()} }
 
 // count counts a request that ended with err.
-func (c *counters) count(stat int, err error) {
+func (c *requestCounters) count(stat int, err error) {
 	c.requests[stat][outcomeOf(err)].Add(1)
 }
 
 // countOwned counts a request that ended with err in the counters of a
 // connection, which its reader goroutine alone writes.
-func (c *counters) countOwned(stat int, err error) {
+func (c *requestCounters) countOwned(stat int, err error) {
 	n := &c.requests[stat][outcomeOf(err)]
 	n.Store(n.Load() + 1)
 }
 
 // fold adds a connection's counters to c's.
-func (c *counters) fold(conn *counters) {
+func (c *requestCounters) fold(conn *requestCounters) {
 	for i := range conn.requests {
 		for o := range numOutcomes {
 			if n := conn.requests[i][o].Load(); n != 0 {
@@ -184,11 +192,11 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// countersLocked lists the server's counters and every connection's;
-// s.mu is held.
-func (s *Server) countersLocked() []*counters {
-	all := make([]*counters, 0, len(s.conns)+1)
-	all = append(all, s.stats)
+// countersLocked lists the server's request counters and every
+// connection's; s.mu is held.
+func (s *Server) countersLocked() []*requestCounters {
+	all := make([]*requestCounters, 0, len(s.conns)+1)
+	all = append(all, s.stats.requestCounters)
 	for cn := range s.conns {
 		all = append(all, cn.stats)
 	}
