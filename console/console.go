@@ -1,8 +1,11 @@
 package console
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -69,7 +72,8 @@ type Console struct {
 	mux    *http.ServeMux
 	files  http.Handler
 	index  []byte
-	ctx    context.Context // ends at Close: ends watches and the janitor
+	etags  map[string]string // by file name below static/
+	ctx    context.Context   // ends at Close: ends watches and the janitor
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -100,7 +104,7 @@ func New(cfg Config) *Console {
 	if err != nil {
 		panic(err)
 	}
-	c := &Console{cfg: cfg, mux: http.NewServeMux(), files: http.FileServerFS(sub), index: index, sessions: map[string]*session{}}
+	c := &Console{cfg: cfg, mux: http.NewServeMux(), files: http.FileServerFS(sub), index: index, etags: etags(sub), sessions: map[string]*session{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.routes()
 	c.wg.Add(1)
@@ -114,7 +118,7 @@ func New(cfg Config) *Console {
 func (c *Console) routes() {
 	m := c.mux
 	m.HandleFunc("GET /{$}", c.page)
-	m.Handle("GET /static/", http.StripPrefix("/static/", c.files))
+	m.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(c.static)))
 	m.HandleFunc("GET /api/session", c.getSession)
 	m.HandleFunc("POST /api/login", c.login)
 	m.HandleFunc("POST /api/logout", c.logout)
@@ -165,8 +169,42 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	c.revalidate(w, "index.html")
+	http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(c.index))
+}
+
+// static serves the embedded files.
+func (c *Console) static(w http.ResponseWriter, r *http.Request) {
+	c.revalidate(w, r.URL.Path)
+	c.files.ServeHTTP(w, r)
+}
+
+// revalidate lets the browser keep a file and ask whether it changed:
+// embedded files have no time, so their ETag is a hash of the content,
+// and a reload of an unchanged file answers 304 without a body.
+func (c *Console) revalidate(w http.ResponseWriter, name string) {
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Write(c.index)
+	if tag, ok := c.etags[name]; ok {
+		w.Header().Set("ETag", tag)
+	}
+}
+
+// etags hashes every embedded file.
+func etags(files fs.FS) map[string]string {
+	tags := map[string]string{}
+	fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		tags[name] = `"` + hex.EncodeToString(sum[:12]) + `"`
+		return nil
+	})
+	return tags
 }
 
 // directHost tells whether a request's Host names this machine directly:

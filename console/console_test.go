@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -466,5 +467,33 @@ func TestDirectHost(t *testing.T) {
 	e.con.ServeHTTP(w, req)
 	if w.Code != http.StatusOK {
 		t.Errorf("logins on, Host kv.example: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestRevalidate: the page and its files carry an ETag, and a reload of
+// an unchanged one answers 304 without a body.
+func TestRevalidate(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{"/", "/static/app.js", "/static/app.css"} {
+		resp, err := http.Get(e.http.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tag := resp.Header.Get("ETag")
+		if resp.StatusCode != 200 || tag == "" || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Fatalf("%s: %s, ETag %q, Cache-Control %q", p, resp.Status, tag, resp.Header.Get("Cache-Control"))
+		}
+		req, _ := http.NewRequest("GET", e.http.URL+p, nil)
+		req.Header.Set("If-None-Match", tag)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+			t.Fatalf("%s again: %s, %d bytes", p, resp.Status, len(body))
+		}
 	}
 }
