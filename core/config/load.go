@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,6 +23,9 @@ var SearchPath = []string{
 	"/etc/distkv/distkv.cfg",
 	"/etc/distkv.cfg",
 }
+
+// readFile reads a config file; tests, which run as root, make it fail.
+var readFile = os.ReadFile
 
 // Options say where Load finds the configuration.
 type Options struct {
@@ -96,8 +100,13 @@ func Load(opt Options) (Config, Sources, error) {
 		}
 	}
 	for _, name := range files {
-		data, err := os.ReadFile(name)
+		data, err := readFile(name)
 		if err != nil {
+			if errors.Is(err, fs.ErrPermission) && len(opt.Files) == 0 {
+				// The one it found, which the package's config is for
+				// users of its group (it may hold the network's key).
+				return Config{}, src, fmt.Errorf("read config: %w; give one of your own with -c FILE or in ~/.config/distkv.cfg, or ask to join the file's group", err)
+			}
 			return Config{}, src, fmt.Errorf("read config: %w", err)
 		}
 		src.Files = append(src.Files, name)

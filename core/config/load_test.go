@@ -528,3 +528,22 @@ func FuzzLoadFile(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadUnreadable: a config file found on the search list that this
+// user may not read (the package's, for the group distkv) says what to
+// do instead; one given with -c does not need that.
+func TestLoadUnreadable(t *testing.T) {
+	etc := writeFile(t, t.TempDir(), "distkv.cfg", "server: {root: ':etc'}\n")
+	t.Cleanup(func() { readFile = os.ReadFile })
+	readFile = func(name string) ([]byte, error) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	_, _, err := Load(Options{Search: []string{etc}})
+	if err == nil || err.Error() != "read config: open "+etc+": permission denied; give one of your own with -c FILE or in ~/.config/distkv.cfg, or ask to join the file's group" {
+		t.Errorf("found: %v", err)
+	}
+	_, _, err = Load(Options{Files: []string{etc}})
+	if err == nil || err.Error() != "read config: open "+etc+": permission denied" {
+		t.Errorf("given: %v", err)
+	}
+}
