@@ -497,3 +497,43 @@ func TestRevalidate(t *testing.T) {
 		}
 	}
 }
+
+// TestChurn: browsers that come and go, each with a live view, some
+// dropped for the session bound while their view runs, leave no
+// connection to the server and no watch behind.
+func TestChurn(t *testing.T) {
+	e := newEnv(t)
+	e.con.Close()
+	e.con = console.New(console.Config{Open: open(e.s), Node: "one", MaxSessions: 3})
+	e.http.Config.Handler = e.con
+	e.set("w.x", int64(1))
+	base := e.s.Stats()
+	for i := range 20 {
+		b := e.browser()
+		b.must(200, "GET", "/api/session", nil)
+		ctx, cancel := context.WithCancel(ctxT(t))
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.http.URL+"/api/watch?path=w", nil)
+		res, err := b.c.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("watch %d: %v %v", i, res, err)
+		}
+		if i%2 == 0 {
+			cancel() // the page goes
+			res.Body.Close()
+		} else {
+			// Left open: a later session drops this one, and its view ends.
+			defer cancel()
+			defer res.Body.Close()
+		}
+		e.set("w.x", int64(i))
+	}
+	testserver.WaitFor(t, "the sessions over the bound to end", func() bool {
+		st := e.s.Stats()
+		return st.Conns <= base.Conns+3 && st.Watches <= 3
+	})
+	e.con.Close()
+	testserver.WaitFor(t, "every console connection to end", func() bool {
+		st := e.s.Stats()
+		return st.Conns == base.Conns && st.Watches == 0
+	})
+}
