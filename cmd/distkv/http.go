@@ -96,16 +96,25 @@ func serveHTTP(ctx context.Context, g *globals, srv *server.Server, ready *readi
 	}
 	srv.SetHTTP(u.String())
 	g.log.Info("HTTP listening", "node", srv.Node(), "url", u.String())
-	if srv.AuthMethod() == "" && !loopback(host) {
-		g.log.Warn("the web console is reachable beyond loopback while logins are off: whoever reaches it is root", "url", u.String())
-	}
-	return &webServer{Server: web, console: con}, nil
+	return &webServer{Server: web, console: con, url: u.String(), open: !loopback(host)}, nil
 }
 
 // webServer is the HTTP listener with the console it serves.
 type webServer struct {
 	*httpd.Server
 	console *console.Console
+	url     string
+	open    bool // reachable beyond loopback
+}
+
+// warnOpen warns when the console is reachable beyond loopback while
+// logins are off. The server calls it once it serves: only then does it
+// know whether its data (loaded, or copied from the network) has logins
+// on.
+func (w *webServer) warnOpen(g *globals, srv *server.Server) {
+	if w != nil && w.open && srv.AuthMethod() == "" {
+		g.log.Warn("the web console is reachable beyond loopback while logins are off: whoever reaches it is root (its API answers only to an IP address, localhost or this machine's name)", "url", w.url)
+	}
 }
 
 // Close ends the console's sessions and their event streams, then stops

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distkv-go/distkv/core/server"
 	"github.com/distkv-go/distkv/internal/testcert"
 	"github.com/distkv-go/distkv/internal/testserver"
 )
@@ -184,5 +186,22 @@ func TestConsoleLogin(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"value":"'hello'"`) {
 		t.Fatalf("/api/entry: %s %s", resp.Status, body)
+	}
+}
+
+// TestWarnOpen: a console reachable beyond loopback while logins are off
+// is warned of; one on loopback, or with HTTP off, is not.
+func TestWarnOpen(t *testing.T) {
+	srv := testserver.Start(t, server.Config{Node: "one"})
+	var log strings.Builder
+	g := &globals{log: slog.New(slog.NewTextHandler(&log, nil))}
+	(&webServer{url: "http://127.0.0.1:1/"}).warnOpen(g, srv)
+	(*webServer)(nil).warnOpen(g, srv) // HTTP off
+	if log.Len() != 0 {
+		t.Fatalf("warned of a loopback console: %s", log.String())
+	}
+	(&webServer{url: "http://0.0.0.0:1/", open: true}).warnOpen(g, srv)
+	if !strings.Contains(log.String(), "reachable beyond loopback while logins are off") {
+		t.Fatalf("no warning: %q", log.String())
 	}
 }

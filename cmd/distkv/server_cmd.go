@@ -145,6 +145,7 @@ func (c *ServerCmd) Run(ctx context.Context, g *globals) error {
 	}
 	go code.fail.run(ctx)
 	ready.set("running", "", nil)
+	web.warnOpen(g, srv)
 	fmt.Fprintln(g.stdout, "Running.")
 	select {
 	case <-ctx.Done():
